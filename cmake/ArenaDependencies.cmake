@@ -1,0 +1,137 @@
+# Finds every dependency the client named. A missing one stops configuration with the command
+# that installs it: nothing is silently switched off.
+set(ARENA_FIX "run tools/setup.sh (it installs the Debian packages and the pinned torch wheel)")
+
+find_package(Python3 REQUIRED COMPONENTS Interpreter)
+
+# --- libtorch, from PyPI's torch wheel ---------------------------------------------------------
+execute_process(
+  COMMAND ${Python3_EXECUTABLE} -c "import torch, torch.utils; print(torch.utils.cmake_prefix_path); print(torch.__version__); print(torch.version.cuda or '')"
+  OUTPUT_VARIABLE _torch_out RESULT_VARIABLE _torch_rc ERROR_QUIET OUTPUT_STRIP_TRAILING_WHITESPACE)
+if(NOT _torch_rc EQUAL 0)
+  message(FATAL_ERROR "arena: ${Python3_EXECUTABLE} cannot import torch. Fix: ${ARENA_FIX}")
+endif()
+string(REPLACE "\n" ";" _torch_out "${_torch_out}")
+list(GET _torch_out 0 ARENA_TORCH_PREFIX)
+list(GET _torch_out 1 ARENA_TORCH_VERSION)
+list(LENGTH _torch_out _n)
+set(ARENA_TORCH_CUDA "")
+if(_n GREATER 2)
+  list(GET _torch_out 2 ARENA_TORCH_CUDA)
+endif()
+if(NOT ARENA_TORCH_VERSION MATCHES "^2\\.11\\.0")
+  message(FATAL_ERROR "arena: torch ${ARENA_TORCH_VERSION} found, 2.11.0 required (the GPU machines run it). Fix: ${ARENA_FIX}")
+endif()
+
+# --- CUDA: the toolkit must match the CUDA version the torch wheel was built with ----------------
+set(ARENA_WITH_CUDA "AUTO" CACHE STRING "Build CUDA kernels and NCCL support: AUTO (when torch has CUDA), ON, OFF")
+set(ARENA_CUDA OFF)
+if(ARENA_TORCH_CUDA AND NOT ARENA_WITH_CUDA STREQUAL "OFF")
+  include(CheckLanguage)
+  check_language(CUDA)
+  if(NOT CMAKE_CUDA_COMPILER)
+    message(FATAL_ERROR "arena: torch ${ARENA_TORCH_VERSION} is built for CUDA ${ARENA_TORCH_CUDA} but no nvcc was found. "
+      "Fix: install the CUDA ${ARENA_TORCH_CUDA} toolkit (or `pip install nvidia-cuda-nvcc==${ARENA_TORCH_CUDA}.*` and set CUDACXX), "
+      "or configure with -DARENA_WITH_CUDA=OFF for a CPU-only build.")
+  endif()
+  execute_process(COMMAND ${CMAKE_CUDA_COMPILER} --version OUTPUT_VARIABLE _nvcc_out)
+  string(REGEX MATCH "release ([0-9]+\\.[0-9]+)" _m "${_nvcc_out}")
+  set(ARENA_NVCC_CUDA "${CMAKE_MATCH_1}")
+  if(NOT ARENA_NVCC_CUDA VERSION_EQUAL ARENA_TORCH_CUDA)
+    message(FATAL_ERROR "arena: nvcc ${CMAKE_CUDA_COMPILER} is CUDA ${ARENA_NVCC_CUDA}, torch was built with CUDA ${ARENA_TORCH_CUDA}. "
+      "Mixing them breaks the ABI of the kernels we hand to torch. Fix: point CUDACXX at a CUDA ${ARENA_TORCH_CUDA} nvcc "
+      "(e.g. `pip install nvidia-cuda-nvcc==${ARENA_TORCH_CUDA}.*`), or -DARENA_WITH_CUDA=OFF.")
+  endif()
+  if(NOT DEFINED CMAKE_CUDA_ARCHITECTURES)
+    # A100 (sm_80) and H100/H200 (sm_90): the clusters this runs on.
+    set(CMAKE_CUDA_ARCHITECTURES 80 90)
+  endif()
+  enable_language(CUDA)
+  set(CMAKE_CUDA_STANDARD 17)
+  set(ARENA_CUDA ON)
+elseif(ARENA_WITH_CUDA STREQUAL "ON")
+  message(FATAL_ERROR "arena: -DARENA_WITH_CUDA=ON but torch ${ARENA_TORCH_VERSION} has no CUDA. Fix: install the CUDA build of torch==2.11.0 from PyPI.")
+endif()
+
+list(APPEND CMAKE_PREFIX_PATH "${ARENA_TORCH_PREFIX}")
+if(ARENA_CUDA AND NOT DEFINED ENV{TORCH_CUDA_ARCH_LIST})
+  set(ENV{TORCH_CUDA_ARCH_LIST} "8.0;9.0")  # what torch's CMake uses instead of CMAKE_CUDA_ARCHITECTURES
+endif()
+find_package(Torch REQUIRED)
+# torch's exported flags carry the C++ ABI define; keep it on every target that links us.
+add_library(arena_torch INTERFACE)
+target_link_libraries(arena_torch INTERFACE ${TORCH_LIBRARIES})
+target_compile_options(arena_torch INTERFACE $<$<COMPILE_LANGUAGE:CXX>:${TORCH_CXX_FLAGS}>)
+add_library(arena::torch ALIAS arena_torch)
+
+# --- NCCL: the same library torch loads (from the nvidia-nccl wheel), never a second copy --------
+if(ARENA_CUDA)
+  execute_process(
+    COMMAND ${Python3_EXECUTABLE} -c "import nvidia.nccl, os; print(list(nvidia.nccl.__path__)[0])"
+    OUTPUT_VARIABLE _nccl_root OUTPUT_STRIP_TRAILING_WHITESPACE ERROR_QUIET)
+  find_path(ARENA_NCCL_INCLUDE nccl.h HINTS ${_nccl_root}/include)
+  find_library(ARENA_NCCL_LIBRARY NAMES nccl libnccl.so.2 HINTS ${_nccl_root}/lib)
+  if(NOT ARENA_NCCL_INCLUDE OR NOT ARENA_NCCL_LIBRARY)
+    message(FATAL_ERROR "arena: NCCL not found (looked in the nvidia-nccl wheel at '${_nccl_root}'). Fix: ${ARENA_FIX}")
+  endif()
+  add_library(arena_nccl INTERFACE)
+  target_include_directories(arena_nccl SYSTEM INTERFACE ${ARENA_NCCL_INCLUDE})
+  target_link_libraries(arena_nccl INTERFACE ${ARENA_NCCL_LIBRARY})
+  add_library(arena::nccl ALIAS arena_nccl)
+endif()
+
+# --- The client's other named dependencies, from Debian packages ----------------------------------
+find_package(MPI COMPONENTS CXX)
+if(NOT MPI_CXX_FOUND)
+  message(FATAL_ERROR "arena: OpenMPI not found. Fix: ${ARENA_FIX} (apt-get install libopenmpi-dev openmpi-bin)")
+endif()
+find_package(HDF5 COMPONENTS C)
+if(NOT HDF5_FOUND)
+  message(FATAL_ERROR "arena: HDF5 not found. Fix: ${ARENA_FIX} (apt-get install libhdf5-dev)")
+endif()
+find_package(fmt)
+if(NOT fmt_FOUND)
+  message(FATAL_ERROR "arena: fmt not found. Fix: ${ARENA_FIX} (apt-get install libfmt-dev)")
+endif()
+find_package(PkgConfig REQUIRED)
+pkg_check_modules(SENTENCEPIECE IMPORTED_TARGET sentencepiece)
+if(NOT SENTENCEPIECE_FOUND)
+  message(FATAL_ERROR "arena: sentencepiece not found. Fix: ${ARENA_FIX} (apt-get install libsentencepiece-dev)")
+endif()
+
+# Small header libraries (see README, "Dependencies").
+find_package(nlohmann_json 3.10)
+find_package(CLI11 CONFIG)
+pkg_check_modules(TOMLPP IMPORTED_TARGET tomlplusplus)
+if(NOT nlohmann_json_FOUND OR NOT CLI11_FOUND OR NOT TOMLPP_FOUND)
+  message(FATAL_ERROR "arena: nlohmann-json, CLI11 or toml++ missing. Fix: ${ARENA_FIX} "
+    "(apt-get install nlohmann-json3-dev libcli11-dev libtomlplusplus-dev)")
+endif()
+find_package(GTest)
+if(NOT GTest_FOUND)
+  message(FATAL_ERROR "arena: GoogleTest not found. Fix: ${ARENA_FIX} (apt-get install libgtest-dev)")
+endif()
+
+message(STATUS "arena: torch ${ARENA_TORCH_VERSION} (CUDA '${ARENA_TORCH_CUDA}'), CUDA kernels ${ARENA_CUDA}")
+
+# torch's include directory bundles its own, newer fmt headers. Put Debian's fmt first on the
+# include path (as -I, searched before torch's -isystem dirs) so every translation unit compiles
+# against the same fmt it links (libfmt.so from libfmt-dev).
+find_path(ARENA_FMT_INCLUDE fmt/format.h PATHS /usr/include /usr/local/include NO_CMAKE_PATH)
+set(ARENA_FMT_SHIM ${CMAKE_BINARY_DIR}/fmt-shim)
+file(MAKE_DIRECTORY ${ARENA_FMT_SHIM})
+file(CREATE_LINK ${ARENA_FMT_INCLUDE}/fmt ${ARENA_FMT_SHIM}/fmt SYMBOLIC)
+
+# One precompiled <torch/torch.h> for the whole project: compiled once, reused by every target
+# that includes torch (a plain include costs ~20 s per translation unit on 2 cores).
+add_library(arena_torch_pch OBJECT ${PROJECT_SOURCE_DIR}/cmake/pch_anchor.cpp)
+target_link_libraries(arena_torch_pch PRIVATE arena::torch)
+target_precompile_headers(arena_torch_pch PRIVATE <torch/torch.h>)
+function(arena_use_torch_pch target)
+  if(ARENA_PCH)
+    target_precompile_headers(${target} REUSE_FROM arena_torch_pch)
+  endif()
+endfunction()
+
+# The real data and tokenizer live beside the checkout (../shared); tests read them there.
+set(ARENA_SHARED_DIR "${PROJECT_SOURCE_DIR}/../shared" CACHE PATH "Folder with data/ and gemma/ (real pairs, tokenizer)")

@@ -1,0 +1,1 @@
+// Translation unit that carries the project-wide precompiled <torch/torch.h>.

@@ -1,0 +1,76 @@
+#include <torch/torch.h>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include <filesystem>
+#include <memory>
+#include <string>
+
+#include "common/error.h"
+#include "launch/commands.h"
+#include "model/config.h"
+#include "model/gemma2.h"
+
+namespace arena {
+namespace {
+
+struct InspectOptions {
+  std::string model;  // a checkpoint directory or config.json; empty = the built-in gemma-2-2b shape
+  int64_t labels = 2;
+  bool json = false;
+};
+
+int run_inspect(const InspectOptions& o) {
+  const auto config = o.model.empty() ? gemma2_2b_config(o.labels) : load_gemma2_config(o.model);
+  auto c = config;
+  c.num_labels = o.labels;
+  // Meta tensors carry shapes only: the real 2.6B model is inspected without allocating it.
+  Gemma2Classifier model(c, torch::TensorOptions().device(torch::kMeta).dtype(torch::kBFloat16));
+  const int64_t embed = model->model->embed_tokens->weight.numel();
+  int64_t linear = 0, norms = 0;
+  for (const auto& layer : model->model->layers) {
+    for (const auto& p : layer->named_parameters()) {
+      (p.key().find("norm") != std::string::npos ? norms : linear) += p.value().numel();
+    }
+  }
+  norms += model->model->norm->weight.numel();
+  const int64_t base = parameter_count(*model->model);
+  const int64_t head = parameter_count(*model->score);
+  const std::string source = o.model.empty() ? "built-in google/gemma-2-2b shape" : o.model;
+
+  if (o.json) {
+    nlohmann::json j = {{"source", source},
+                        {"layers", c.num_hidden_layers},
+                        {"hidden_size", c.hidden_size},
+                        {"parameters", {{"base", base}, {"embedding", embed}, {"linear", linear},
+                                        {"norms", norms}, {"head", head}}},
+                        {"bytes_bf16", {{"base", base * 2}, {"head", head * 2}}}};
+    fmt::print("{}\n", j.dump());
+    return 0;
+  }
+  fmt::print("model           {}\n", source);
+  fmt::print("architecture    {} layers, hidden {}, heads {} (kv {}), head_dim {}, mlp {}, vocab {}\n",
+             c.num_hidden_layers, c.hidden_size, c.num_attention_heads, c.num_key_value_heads, c.head_dim,
+             c.intermediate_size, c.vocab_size);
+  fmt::print("attention       soft-cap {}, 1/sqrt({}) scaling, window {} on {} sliding layers\n",
+             c.attn_logit_softcapping, c.query_pre_attn_scalar, c.sliding_window,
+             std::count(c.sliding_layers.begin(), c.sliding_layers.end(), true));
+  fmt::print("parameters      {:>15L} base (embedding {:L}, linear {:L}, norms {:L})\n", base, embed, linear, norms);
+  fmt::print("                {:>15L} score head ({} labels)\n", head, c.num_labels);
+  fmt::print("bf16 bytes      {:>15L} base, {:.3f} GB\n", base * 2, base * 2 / 1e9);
+  return 0;
+}
+
+}  // namespace
+
+Command add_inspect_command(CLI::App& app) {
+  auto opts = std::make_shared<InspectOptions>();
+  auto* cmd = app.add_subcommand("inspect", "Print a model's architecture and exact parameter counts (no weights read)");
+  cmd->add_option("--model", opts->model, "Checkpoint directory or config.json (default: the gemma-2-2b shape)");
+  cmd->add_option("--labels", opts->labels, "Width of the score head")->check(CLI::PositiveNumber);
+  cmd->add_flag("--json", opts->json, "Print one JSON object instead of text");
+  return [cmd, opts]() { return cmd->parsed() ? run_inspect(*opts) : -1; };
+}
+
+}  // namespace arena

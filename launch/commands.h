@@ -1,0 +1,16 @@
+// Subcommands of the `arena` binary. Each registers its options on the CLI11 app and returns
+// the function to run once parsing succeeded. Mains stay thin: logic lives in the libraries.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <functional>
+
+namespace arena {
+
+using Command = std::function<int()>;
+
+// `arena inspect`: architecture and exact parameter/byte counts of a model, without weights.
+Command add_inspect_command(CLI::App& app);
+
+}  // namespace arena

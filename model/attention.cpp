@@ -1,0 +1,45 @@
+#include "model/attention.h"
+
+#include <torch/torch.h>
+
+#include <cmath>
+
+#include "model/rotary.h"
+
+namespace arena {
+
+AttentionImpl::AttentionImpl(const Gemma2Config& c, const torch::TensorOptions& options)
+    : heads_(c.num_attention_heads),
+      kv_heads_(c.num_key_value_heads),
+      head_dim_(c.head_dim),
+      scaling_(1.0 / std::sqrt(c.query_pre_attn_scalar)),
+      softcap_(c.attn_logit_softcapping) {
+  const double std = 0.02;  // transformers' initializer_range
+  q_proj = register_module("q_proj", Linear(c.hidden_size, heads_ * head_dim_, std, options));
+  k_proj = register_module("k_proj", Linear(c.hidden_size, kv_heads_ * head_dim_, std, options));
+  v_proj = register_module("v_proj", Linear(c.hidden_size, kv_heads_ * head_dim_, std, options));
+  o_proj = register_module("o_proj", Linear(heads_ * head_dim_, c.hidden_size, std, options));
+}
+
+torch::Tensor AttentionImpl::forward(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin,
+                                     const torch::Tensor& bias) {
+  const int64_t b = x.size(0), s = x.size(1);
+  auto q = q_proj(x).view({b, s, heads_, head_dim_}).transpose(1, 2);     // [B, H, S, D]
+  auto k = k_proj(x).view({b, s, kv_heads_, head_dim_}).transpose(1, 2);  // [B, KV, S, D]
+  auto v = v_proj(x).view({b, s, kv_heads_, head_dim_}).transpose(1, 2);
+  q = apply_rotary(q, cos, sin);
+  k = apply_rotary(k, cos, sin);
+  if (heads_ != kv_heads_) {
+    const int64_t groups = heads_ / kv_heads_;
+    k = k.repeat_interleave(groups, 1);
+    v = v.repeat_interleave(groups, 1);
+  }
+  auto scores = torch::matmul(q, k.transpose(2, 3)) * scaling_;  // [B, H, S, S]
+  if (softcap_ > 0) scores = torch::tanh(scores / softcap_) * softcap_;
+  scores = scores + bias;
+  const auto probs = torch::softmax(scores, -1, torch::kFloat32).to(q.scalar_type());
+  const auto out = torch::matmul(probs, v).transpose(1, 2).contiguous().view({b, s, heads_ * head_dim_});
+  return o_proj(out);
+}
+
+}  // namespace arena

@@ -1,0 +1,19 @@
+// Rotary position embedding, rotate-half layout (the first and second halves of each head
+// vector form the pairs), as in transformers' Gemma-2.
+#pragma once
+
+#include <torch/types.h>
+
+#include <utility>
+
+namespace arena {
+
+// cos/sin tables [B, S, head_dim] for integer positions [B, S] (B may be 1 and broadcast).
+// Angles are computed in fp32, then cast to `dtype`, the activation dtype.
+std::pair<torch::Tensor, torch::Tensor> rotary_tables(const torch::Tensor& position_ids, int64_t head_dim,
+                                                      double theta, torch::ScalarType dtype);
+
+// x [B, H, S, D] rotated by the tables (broadcast over heads).
+torch::Tensor apply_rotary(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin);
+
+}  // namespace arena

@@ -1,0 +1,129 @@
+// Shapes and loading: the real Gemma-2-2B size without allocating, and loader errors.
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <filesystem>
+#include <string>
+
+#include "common/error.h"
+#include "model/gemma2.h"
+#include "model/hf_names.h"
+#include "model/loader.h"
+#include "model/safetensors.h"
+#include "test_support.h"
+
+namespace arena {
+namespace {
+
+namespace fs = std::filesystem;
+
+TEST(ModelShape, Gemma2_2bHasThePublishedParameterCountOnMeta) {
+  const auto config = gemma2_2b_config(/*num_labels=*/2);
+  Gemma2Classifier model(config, torch::TensorOptions().device(torch::kMeta).dtype(torch::kBFloat16));
+  for (const auto& p : model->parameters()) ASSERT_TRUE(p.is_meta());  // nothing was allocated
+  EXPECT_EQ(parameter_count(*model->model), 2614341888LL);
+  EXPECT_EQ(model->model->embed_tokens->weight.numel(), 589824000LL);
+  EXPECT_EQ(parameter_count(*model->score), 2304LL * 2);
+  const auto& q = model->model->layers[0]->self_attn->q_proj->weight;
+  EXPECT_EQ(q.sizes(), (std::vector<int64_t>{2048, 2304}));
+  EXPECT_EQ(model->model->layers[0]->self_attn->k_proj->weight.sizes(), (std::vector<int64_t>{1024, 2304}));
+  EXPECT_EQ(model->model->layers[0]->self_attn->o_proj->weight.sizes(), (std::vector<int64_t>{2304, 2048}));
+  EXPECT_EQ(model->model->layers[0]->mlp->down_proj->weight.sizes(), (std::vector<int64_t>{2304, 9216}));
+}
+
+TEST(ModelShape, HfTableCoversEveryParameterOnce) {
+  const auto config = gemma2_2b_config(3);
+  Gemma2Classifier model(config, torch::TensorOptions().device(torch::kMeta));
+  const auto table = hf_parameter_table(*model);
+  EXPECT_EQ(table.size(), 1u + 26u * 11u + 1u + 1u);
+  int64_t total = 0;
+  std::set<const void*> seen;
+  for (const auto& e : table) {
+    total += e.param.numel();
+    EXPECT_TRUE(seen.insert(e.param.unsafeGetTensorImpl()).second) << e.hf_name;
+  }
+  EXPECT_EQ(total, parameter_count(*model));
+  // Reflection names agree with the explicit table (the table is the source of truth).
+  const auto named = model->named_parameters();
+  for (const auto& e : table) EXPECT_TRUE(named.contains(e.hf_name)) << e.hf_name;
+}
+
+// A copy of the 2-layer fixture checkpoint with one change applied, in a temp dir.
+class LoaderErrors : public ::testing::Test {
+ protected:
+  using Edit = std::function<void(std::vector<std::pair<std::string, torch::Tensor>>&)>;
+  std::string make_checkpoint(const Edit& edit) {
+    const auto src = testing::fixture_dir() / "gemma2" / "gqa2l" / "model";
+    SafetensorsCheckpoint ckpt(src.string());
+    std::vector<std::pair<std::string, torch::Tensor>> tensors;
+    for (const auto& name : ckpt.names()) tensors.emplace_back(name, ckpt.tensor(name));
+    edit(tensors);
+    fs::copy_file(src / "config.json", dir_.path() / "config.json");
+    save_safetensors(dir_ / "model.safetensors", tensors);
+    return dir_.path().string();
+  }
+  std::string load_error(const std::string& dir) {
+    try {
+      load_gemma2_classifier(dir, torch::kFloat32, torch::kCPU);
+    } catch (const Error& e) {
+      return e.what();
+    }
+    return "";
+  }
+  testing::TempDir dir_;
+};
+
+TEST_F(LoaderErrors, MissingTensorNamesItAndTheExpectedShape) {
+  const auto dir = make_checkpoint([](auto& t) {
+    t.erase(std::remove_if(t.begin(), t.end(), [](auto& e) { return e.first == "model.layers.1.mlp.up_proj.weight"; }),
+            t.end());
+  });
+  const auto what = load_error(dir);
+  EXPECT_NE(what.find("model.layers.1.mlp.up_proj.weight"), std::string::npos) << what;
+  EXPECT_NE(what.find("[96, 48]"), std::string::npos) << what;
+  EXPECT_NE(what.find("missing"), std::string::npos) << what;
+}
+
+TEST_F(LoaderErrors, MisshapedTensorNamesFileAndBothShapes) {
+  const auto dir = make_checkpoint([](auto& t) {
+    for (auto& e : t)
+      if (e.first == "model.layers.0.self_attn.k_proj.weight") e.second = torch::zeros({16, 48});
+  });
+  const auto what = load_error(dir);
+  EXPECT_NE(what.find("model.layers.0.self_attn.k_proj.weight"), std::string::npos) << what;
+  EXPECT_NE(what.find("model.safetensors"), std::string::npos) << what;
+  EXPECT_NE(what.find("[16, 48]"), std::string::npos) << what;
+  EXPECT_NE(what.find("[32, 48]"), std::string::npos) << what;
+}
+
+TEST_F(LoaderErrors, UnexpectedTensorIsAnErrorButTiedLmHeadIsIgnored) {
+  auto dir = make_checkpoint([](auto& t) { t.emplace_back("model.layers.0.mlp.extra.weight", torch::zeros({2})); });
+  const auto what = load_error(dir);
+  EXPECT_NE(what.find("unexpected tensor 'model.layers.0.mlp.extra.weight'"), std::string::npos) << what;
+}
+
+TEST_F(LoaderErrors, BaseCheckpointWithoutHeadLoadsAndReportsIt) {
+  const auto dir = make_checkpoint([](auto& t) {
+    t.erase(std::remove_if(t.begin(), t.end(), [](auto& e) { return e.first == "score.weight"; }), t.end());
+    t.emplace_back("lm_head.weight", torch::zeros({256, 48}));
+  });
+  LoadReport report;
+  auto model = load_gemma2_classifier(dir, torch::kBFloat16, torch::kCPU, /*num_labels=*/3, &report);
+  EXPECT_EQ(report.initialized, std::vector<std::string>{"score.weight"});
+  EXPECT_EQ(report.ignored, std::vector<std::string>{"lm_head.weight"});
+  EXPECT_EQ(model->score->weight.size(0), 3);
+  EXPECT_EQ(model->score->weight.scalar_type(), torch::kBFloat16);
+}
+
+TEST_F(LoaderErrors, IntegerTensorWhereWeightsBelongIsAnError) {
+  const auto dir = make_checkpoint([](auto& t) {
+    for (auto& e : t)
+      if (e.first == "model.norm.weight") e.second = torch::zeros({48}, torch::kInt32);
+  });
+  const auto what = load_error(dir);
+  EXPECT_NE(what.find("model.norm.weight"), std::string::npos) << what;
+  EXPECT_NE(what.find("dtype"), std::string::npos) << what;
+}
+
+}  // namespace
+}  // namespace arena

@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Installs what arena needs on a fresh Debian 12 machine, and nothing that is already there.
+# Idempotent: a second run finds everything present and changes nothing.
+#   tools/setup.sh            install missing Debian packages and the pinned torch wheel
+#   tools/setup.sh --check    only report what is missing (exit 1 if anything is)
+set -euo pipefail
+
+TORCH_VERSION="${ARENA_TORCH_VERSION:-2.11.0}"
+PYTHON="${PYTHON:-python3}"
+
+# Debian packages: compiler tool chain, the client's named C/C++ dependencies, and the small
+# header libraries the README lists (CLI11, toml++, nlohmann-json) plus GoogleTest.
+APT_PACKAGES=(
+  build-essential cmake ninja-build ccache pkg-config
+  libopenmpi-dev openmpi-bin
+  libhdf5-dev hdf5-tools
+  libsentencepiece-dev
+  libfmt-dev
+  libtomlplusplus-dev nlohmann-json3-dev libcli11-dev
+  libgtest-dev
+)
+
+check_only=0
+[[ "${1:-}" == "--check" ]] && check_only=1
+
+missing_apt=()
+for p in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing_apt+=("$p")
+done
+
+torch_ok=0
+if "$PYTHON" - "$TORCH_VERSION" <<'PY' 2>/dev/null; then torch_ok=1; fi
+import sys, torch
+sys.exit(0 if torch.__version__.split("+")[0] == sys.argv[1] else 1)
+PY
+
+if [[ ${#missing_apt[@]} -eq 0 && $torch_ok -eq 1 ]]; then
+  echo "setup: everything present (Debian packages, torch ${TORCH_VERSION})"
+  exit 0
+fi
+if [[ $check_only -eq 1 ]]; then
+  [[ ${#missing_apt[@]} -gt 0 ]] && echo "setup: missing Debian packages: ${missing_apt[*]}"
+  [[ $torch_ok -eq 0 ]] && echo "setup: missing torch==${TORCH_VERSION} for ${PYTHON}"
+  exit 1
+fi
+
+SUDO=""
+[[ $(id -u) -ne 0 ]] && SUDO="sudo"
+
+if [[ ${#missing_apt[@]} -gt 0 ]]; then
+  echo "setup: installing Debian packages: ${missing_apt[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing_apt[@]}"
+fi
+if [[ $torch_ok -eq 0 ]]; then
+  echo "setup: installing torch==${TORCH_VERSION} from PyPI (libtorch for the C++ build)"
+  "$PYTHON" -m pip install --quiet "torch==${TORCH_VERSION}"
+fi
+echo "setup: done"
