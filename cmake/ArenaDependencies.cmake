@@ -62,6 +62,11 @@ find_package(Torch REQUIRED)
 add_library(arena_torch INTERFACE)
 target_link_libraries(arena_torch INTERFACE ${TORCH_LIBRARIES})
 target_compile_options(arena_torch INTERFACE $<$<COMPILE_LANGUAGE:CXX>:${TORCH_CXX_FLAGS}>)
+# The wheel's libtorch.so and libtorch_cpu.so export a private copy of std::filesystem (statically
+# linked into them). If they precede libstdc++ in the dynamic lookup order, our std::filesystem
+# calls bind to that copy, and e.g. remove_all() jumps to a null pointer. Naming libstdc++ first
+# on the link line keeps the system's implementation first in the lookup order.
+target_link_options(arena_torch INTERFACE "SHELL:-Wl,--push-state,--no-as-needed -lstdc++ -Wl,--pop-state")
 add_library(arena::torch ALIAS arena_torch)
 
 # --- NCCL: the same library torch loads (from the nvidia-nccl wheel), never a second copy --------

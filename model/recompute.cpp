@@ -22,7 +22,8 @@ struct RecomputeLayer : public torch::autograd::Function<RecomputeLayer> {
     auto* layer = reinterpret_cast<DecoderLayerImpl*>(ctx->saved_data["layer"].toInt());
     const auto saved = ctx->get_saved_variables();
     const int64_t num_params = ctx->saved_data["num_params"].toInt();
-    const bool x_needs_grad = ctx->needs_input_grad(1);
+    // needs_input_grad counts tensor inputs only: x is the first.
+    const bool x_needs_grad = ctx->needs_input_grad(0);
 
     torch::AutoGradMode enable_grad(true);
     auto x = saved[0].detach().requires_grad_(x_needs_grad);
