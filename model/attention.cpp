@@ -31,8 +31,13 @@ torch::Tensor AttentionImpl::forward(const torch::Tensor& x, const torch::Tensor
   k = apply_rotary(k, cos, sin);
   if (heads_ != kv_heads_) {
     const int64_t groups = heads_ / kv_heads_;
-    k = k.repeat_interleave(groups, 1);
-    v = v.repeat_interleave(groups, 1);
+    // Query head h reads KV head h / groups. expand+reshape (not repeat_interleave): its
+    // backward is a plain sum over the group, not an index scatter.
+    const auto widen = [&](const torch::Tensor& t) {
+      return t.unsqueeze(2).expand({b, kv_heads_, groups, s, head_dim_}).reshape({b, heads_, s, head_dim_});
+    };
+    k = widen(k);
+    v = widen(v);
   }
   auto scores = torch::matmul(q, k.transpose(2, 3)) * scaling_;  // [B, H, S, S]
   if (softcap_ > 0) scores = torch::tanh(scores / softcap_) * softcap_;

@@ -1,0 +1,77 @@
+// Times the C++ Gemma-2 classifier: forward (no grad) and forward+backward, median of N runs.
+// Not a test: bench/cpu_vs_transformers.sh runs it beside the transformers peer and prints both.
+#include <torch/torch.h>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include "model/config.h"
+#include "model/gemma2.h"
+
+namespace {
+
+struct Options {
+  std::string config;  // config.json; the peer script writes the one both sides use
+  int64_t batch = 4, seq = 256, steps = 10, warmup = 2, threads = 2;
+  std::string dtype = "f32";
+  bool recompute = false;
+};
+
+template <typename F>
+double median_ms(int64_t warmup, int64_t steps, F&& fn) {
+  for (int64_t i = 0; i < warmup; ++i) fn();
+  std::vector<double> ms;
+  for (int64_t i = 0; i < steps; ++i) {
+    const auto t0 = std::chrono::steady_clock::now();
+    fn();
+    ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+  }
+  std::nth_element(ms.begin(), ms.begin() + ms.size() / 2, ms.end());
+  return ms[ms.size() / 2];
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options o;
+  CLI::App app{"Time the C++ Gemma-2 classifier on CPU (forward, forward+backward)"};
+  app.add_option("--config", o.config, "config.json of the model to build (random weights)")->required();
+  app.add_option("--batch", o.batch, "Rows per step");
+  app.add_option("--seq", o.seq, "Tokens per row");
+  app.add_option("--steps", o.steps, "Timed repetitions (median reported)");
+  app.add_option("--warmup", o.warmup, "Untimed repetitions first");
+  app.add_option("--threads", o.threads, "torch intra-op threads");
+  app.add_option("--dtype", o.dtype, "f32 or bf16")->check(CLI::IsMember({"f32", "bf16"}));
+  app.add_flag("--recompute", o.recompute, "Recompute layer activations in backward");
+  CLI11_PARSE(app, argc, argv);
+
+  torch::set_num_threads(static_cast<int>(o.threads));
+  torch::manual_seed(0);
+  const auto config = arena::load_gemma2_config(o.config);
+  const auto dtype = o.dtype == "bf16" ? torch::kBFloat16 : torch::kFloat32;
+  arena::Gemma2Classifier model(config, torch::TensorOptions().dtype(dtype));
+  model->model->set_recompute(o.recompute);
+  const auto ids = torch::randint(1, config.vocab_size, {o.batch, o.seq}, torch::kInt64);
+  const auto mask = torch::ones_like(ids);
+  const auto labels = torch::randint(0, config.num_labels, {o.batch}, torch::kInt64);
+
+  const double fwd = median_ms(o.warmup, o.steps, [&] {
+    torch::NoGradGuard no_grad;
+    model->forward(ids, mask);
+  });
+  const double fwd_bwd = median_ms(o.warmup, o.steps, [&] {
+    model->zero_grad();
+    arena::classification_loss(model->forward(ids, mask), labels).backward();
+  });
+  const nlohmann::json out = {{"impl", "arena"}, {"forward_ms", fwd}, {"forward_backward_ms", fwd_bwd},
+                              {"batch", o.batch}, {"seq", o.seq}, {"threads", o.threads}, {"dtype", o.dtype},
+                              {"tokens_per_s_train", 1000.0 * static_cast<double>(o.batch * o.seq) / fwd_bwd}};
+  fmt::print("{}\n", out.dump());
+  return 0;
+}
