@@ -7,22 +7,25 @@ namespace arena {
 std::vector<HfParam> hf_parameter_table(Gemma2ClassifierImpl& m) {
   std::vector<HfParam> t;
   const auto add = [&](std::string name, const torch::Tensor& p, bool optional = false) {
-    t.push_back({std::move(name), p, optional});
+    t.push_back({std::move(name), p, p.sizes().vec(), optional, nullptr});
+  };
+  const auto add_projection = [&](std::string name, LinearImpl& linear) {
+    t.push_back({std::move(name), linear.weight, {linear.out_features, linear.in_features}, false, &linear});
   };
   add("model.embed_tokens.weight", m.model->embed_tokens->weight);
   for (size_t i = 0; i < m.model->layers.size(); ++i) {
     auto& l = *m.model->layers[i];
     const std::string p = fmt::format("model.layers.{}.", i);
     add(p + "input_layernorm.weight", l.input_layernorm->weight);
-    add(p + "self_attn.q_proj.weight", l.self_attn->q_proj->weight);
-    add(p + "self_attn.k_proj.weight", l.self_attn->k_proj->weight);
-    add(p + "self_attn.v_proj.weight", l.self_attn->v_proj->weight);
-    add(p + "self_attn.o_proj.weight", l.self_attn->o_proj->weight);
+    add_projection(p + "self_attn.q_proj.weight", *l.self_attn->q_proj);
+    add_projection(p + "self_attn.k_proj.weight", *l.self_attn->k_proj);
+    add_projection(p + "self_attn.v_proj.weight", *l.self_attn->v_proj);
+    add_projection(p + "self_attn.o_proj.weight", *l.self_attn->o_proj);
     add(p + "post_attention_layernorm.weight", l.post_attention_layernorm->weight);
     add(p + "pre_feedforward_layernorm.weight", l.pre_feedforward_layernorm->weight);
-    add(p + "mlp.gate_proj.weight", l.mlp->gate_proj->weight);
-    add(p + "mlp.up_proj.weight", l.mlp->up_proj->weight);
-    add(p + "mlp.down_proj.weight", l.mlp->down_proj->weight);
+    add_projection(p + "mlp.gate_proj.weight", *l.mlp->gate_proj);
+    add_projection(p + "mlp.up_proj.weight", *l.mlp->up_proj);
+    add_projection(p + "mlp.down_proj.weight", *l.mlp->down_proj);
     add(p + "post_feedforward_layernorm.weight", l.post_feedforward_layernorm->weight);
   }
   add("model.norm.weight", m.model->norm->weight);

@@ -13,9 +13,11 @@
 namespace arena {
 
 struct HfParam {
-  std::string hf_name;  // e.g. "model.layers.3.self_attn.q_proj.weight"
-  torch::Tensor param;  // our parameter (shape = the expected checkpoint shape)
-  bool optional;        // absent from base checkpoints (the score head): initialized, not loaded
+  std::string hf_name;             // e.g. "model.layers.3.self_attn.q_proj.weight"
+  torch::Tensor param;             // our parameter (undefined once its projection is quantized)
+  std::vector<int64_t> shape;      // the expected checkpoint shape (logical, before packing)
+  bool optional = false;           // absent from base checkpoints (the score head): initialized
+  LinearImpl* projection = nullptr;  // set for decoder projections, which may arrive in NF4
 };
 
 // Every parameter of the classifier, in checkpoint order.

@@ -2,17 +2,98 @@
 
 #include <torch/torch.h>
 
-namespace arena {
+#include <cmath>
 
-LinearImpl::LinearImpl(int64_t in_features, int64_t out_features, double init_std,
-                       const torch::TensorOptions& options) {
-  weight = register_parameter("weight", torch::empty({out_features, in_features}, options));
+#include "common/error.h"
+
+namespace arena {
+namespace {
+
+// y = x · dequant(W)ᵀ with W frozen in NF4. Saves nothing but the module pointer: backward
+// dequantizes again for grad_x = grad_y · W (the weight itself gets no gradient).
+struct Nf4Matmul : public torch::autograd::Function<Nf4Matmul> {
+  static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& x,
+                               const LinearImpl* self) {
+    ctx->saved_data["self"] = reinterpret_cast<int64_t>(self);
+    return torch::linear(x, nf4_dequantize(self->nf4(), x.scalar_type()));
+  }
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grad_out) {
+    const auto* self = reinterpret_cast<const LinearImpl*>(ctx->saved_data["self"].toInt());
+    const auto& g = grad_out[0];
+    return {torch::matmul(g, nf4_dequantize(self->nf4(), g.scalar_type())), torch::Tensor()};
+  }
+};
+
+}  // namespace
+
+double LoraOptions::scaling() const {
+  return rslora ? alpha / std::sqrt(static_cast<double>(rank)) : alpha / static_cast<double>(rank);
+}
+
+LinearImpl::LinearImpl(int64_t in, int64_t out, double init_std, const torch::TensorOptions& options)
+    : in_features(in), out_features(out) {
+  weight = register_parameter("weight", torch::empty({out, in}, options));
   if (!weight.is_meta()) {
     torch::NoGradGuard no_grad;
     weight.normal_(0.0, init_std);
   }
 }
 
-torch::Tensor LinearImpl::forward(const torch::Tensor& x) { return torch::linear(x, weight); }
+torch::Tensor LinearImpl::forward(const torch::Tensor& x) {
+  auto y = nf4_ ? Nf4Matmul::apply(x, this) : torch::linear(x, weight);
+  if (has_lora()) {
+    const auto h = lora_dropout_ > 0 ? torch::dropout(x, lora_dropout_, is_training()) : x;
+    y = y + torch::linear(torch::linear(h, lora_A), lora_B) * lora_scaling_;
+  }
+  return y;
+}
+
+void LinearImpl::quantize(bool double_quant) {
+  check(!nf4_, "Linear: already quantized");
+  check(weight.defined() && !weight.is_meta(), "Linear: no dense weight to quantize");
+  set_quantized(nf4_quantize(weight, double_quant).to(weight.device()));
+}
+
+void LinearImpl::set_quantized(Nf4Weight w) {
+  check(w.shape == std::vector<int64_t>{out_features, in_features},
+        "Linear: NF4 weight has shape [{}], expected [{}, {}]", fmt::join(w.shape, ", "), out_features, in_features);
+  nf4_ = std::move(w);
+  // Drop the dense parameter: the frozen base lives only in 4 bits from here on.
+  parameters_.erase("weight");
+  weight = torch::Tensor();
+}
+
+void LinearImpl::add_lora(const LoraOptions& o, torch::ScalarType dtype) {
+  check(!has_lora(), "Linear: already has a LoRA adapter");
+  check(o.rank > 0, "LoRA rank must be positive, got {}", o.rank);
+  const auto device = nf4_ ? nf4_->device() : weight.device();
+  const auto opts = torch::TensorOptions().dtype(torch::kFloat32).device(device);
+  auto a = torch::empty({o.rank, in_features}, opts);
+  {
+    torch::NoGradGuard no_grad;
+    torch::nn::init::kaiming_uniform_(a, std::sqrt(5.0));  // PEFT's reset_lora_parameters
+  }
+  lora_A = register_parameter("lora_A", a.to(dtype));
+  lora_B = register_parameter("lora_B", torch::zeros({out_features, o.rank}, opts.dtype(dtype)));
+  lora_scaling_ = o.scaling();
+  lora_dropout_ = o.dropout;
+}
+
+torch::Tensor LinearImpl::dense_weight(torch::ScalarType dtype) const {
+  return nf4_ ? nf4_dequantize(*nf4_, dtype) : weight.detach().to(dtype);
+}
+
+void LinearImpl::to(torch::Device device, torch::Dtype dtype, bool non_blocking) {
+  torch::nn::Module::to(device, dtype, non_blocking);
+  if (nf4_) nf4_ = nf4_->to(device);
+}
+
+void LinearImpl::to(torch::Dtype dtype, bool non_blocking) { torch::nn::Module::to(dtype, non_blocking); }
+
+void LinearImpl::to(torch::Device device, bool non_blocking) {
+  torch::nn::Module::to(device, non_blocking);
+  if (nf4_) nf4_ = nf4_->to(device);
+}
 
 }  // namespace arena

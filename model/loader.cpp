@@ -5,6 +5,7 @@
 #include <set>
 
 #include "common/error.h"
+#include "model/bnb_format.h"
 #include "model/hf_names.h"
 
 namespace arena {
@@ -26,17 +27,27 @@ LoadReport load_hf_weights(Gemma2ClassifierImpl& model, const SafetensorsCheckpo
   torch::NoGradGuard no_grad;
   for (const auto& entry : table) {
     known.insert(entry.hf_name);
+    if (entry.projection != nullptr && has_bnb_4bit(ckpt, entry.hf_name)) {
+      // A bitsandbytes 4-bit checkpoint: keep the weight in NF4 exactly as stored.
+      entry.projection->set_quantized(read_bnb_nf4(ckpt, entry.hf_name, entry.shape));
+      for (const auto& companion : bnb_companion_names(ckpt, entry.hf_name)) known.insert(companion);
+      ++report.loaded;
+      ++report.quantized;
+      continue;
+    }
     if (!ckpt.contains(entry.hf_name)) {
       if (entry.optional) {
         report.initialized.push_back(entry.hf_name);
       } else {
-        missing.push_back(fmt::format("'{}' (expected {})", entry.hf_name, shape_text(entry.param.sizes())));
+        missing.push_back(fmt::format("'{}' (expected {})", entry.hf_name, shape_text(entry.shape)));
       }
       continue;
     }
+    check(entry.param.defined(), "{}: tensor '{}' is dense but the model already holds it in NF4",
+          ckpt.file_of(entry.hf_name), entry.hf_name);
     const auto src = ckpt.tensor(entry.hf_name);
-    check(src.sizes() == entry.param.sizes(), "{}: tensor '{}' has shape {}, expected {}",
-          ckpt.file_of(entry.hf_name), entry.hf_name, shape_text(src.sizes()), shape_text(entry.param.sizes()));
+    check(src.sizes() == at::IntArrayRef(entry.shape), "{}: tensor '{}' has shape {}, expected {}",
+          ckpt.file_of(entry.hf_name), entry.hf_name, shape_text(src.sizes()), shape_text(entry.shape));
     check(is_float(src.scalar_type()), "{}: tensor '{}' has dtype {}, expected F32, BF16 or F16",
           ckpt.file_of(entry.hf_name), entry.hf_name, c10::toString(src.scalar_type()));
     entry.param.copy_(src);

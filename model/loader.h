@@ -13,12 +13,14 @@ namespace arena {
 
 struct LoadReport {
   int64_t loaded = 0;                    // tensors copied from the checkpoint
+  int64_t quantized = 0;                 // of which arrived in bitsandbytes NF4 form
   std::vector<std::string> initialized;  // optional tensors absent from it (kept as initialized)
   std::vector<std::string> ignored;      // known tensors we do not use (tied lm_head, ...)
 };
 
 // Copies every tensor of the table from `checkpoint` into `model` (converting f32/bf16/f16 to
-// the parameter dtype; one copy from the mapping into the parameter). Throws arena::Error that
+// the parameter dtype; one copy from the mapping into the parameter). Projections stored in
+// bitsandbytes 4-bit form (model/bnb_format.h) are installed as NF4 weights unchanged. Throws arena::Error that
 // names the tensor, its file and expected vs found shape on a missing, mis-shaped or unexpected
 // tensor.
 LoadReport load_hf_weights(Gemma2ClassifierImpl& model, const SafetensorsCheckpoint& checkpoint);

@@ -5,11 +5,15 @@
 namespace arena {
 namespace {
 
+at::Generator generator_for(const torch::Tensor& x) { return at::globalContext().defaultGenerator(x.device()); }
+
 struct RecomputeLayer : public torch::autograd::Function<RecomputeLayer> {
   static torch::Tensor forward(torch::autograd::AutogradContext* ctx, DecoderLayerImpl* layer, const torch::Tensor& x,
                                const torch::Tensor& cos, const torch::Tensor& sin, const torch::Tensor& bias,
                                torch::TensorList params) {
     ctx->saved_data["layer"] = reinterpret_cast<int64_t>(layer);
+    // The RNG state before the layer runs, so dropout masks repeat exactly in the recompute.
+    ctx->saved_data["rng"] = generator_for(x).get_state();
     ctx->saved_data["num_params"] = static_cast<int64_t>(params.size());
     std::vector<torch::Tensor> saved{x, cos, sin, bias};
     saved.insert(saved.end(), params.begin(), params.end());
@@ -27,7 +31,11 @@ struct RecomputeLayer : public torch::autograd::Function<RecomputeLayer> {
 
     torch::AutoGradMode enable_grad(true);
     auto x = saved[0].detach().requires_grad_(x_needs_grad);
+    auto gen = generator_for(x);
+    const auto rng_now = gen.get_state();
+    gen.set_state(ctx->saved_data["rng"].toTensor());
     const auto y = layer->forward(x, saved[1], saved[2], saved[3]);
+    gen.set_state(rng_now);  // leave the stream where the rest of backward expects it
 
     std::vector<torch::Tensor> wrt;
     if (x_needs_grad) wrt.push_back(x);

@@ -5,8 +5,9 @@
 // the layer are explicit inputs of the autograd node, so gradients reach them even when nothing
 // upstream requires grad (a frozen embedding with LoRA only in the layers).
 //
-// Contract: `layer` must outlive the autograd graph built by this call. The layer must be
-// deterministic between the two runs (no dropout RNG yet: save and restore it when dropout comes).
+// The default generator of x's device is saved before the forward and replayed for the
+// recompute, so dropout draws the same masks both times.
+// Contract: `layer` must outlive the autograd graph built by this call.
 #pragma once
 
 #include <torch/types.h>

@@ -1,0 +1,108 @@
+#include "model/nf4_cuda.h"
+
+#include <torch/torch.h>
+
+#include "common/error.h"
+
+#ifdef ARENA_WITH_CUDA
+#include <c10/cuda/CUDAGuard.h>
+#include <c10/cuda/CUDAStream.h>
+
+#include "model/nf4_kernels.h"
+#include "model/quant8.h"
+#endif
+
+namespace arena {
+
+#ifdef ARENA_WITH_CUDA
+namespace {
+
+// The CUDA error helper: names the kernel and carries CUDA's own message.
+void check_launch(const char* kernel) {
+  if (const char* e = cuda::last_launch_error()) throw Error(fmt::format("CUDA kernel {} failed: {}", kernel, e));
+}
+
+void* current_stream() { return c10::cuda::getCurrentCUDAStream().stream(); }
+
+cuda::OutType out_type(torch::ScalarType t) {
+  switch (t) {
+    case torch::kFloat32: return cuda::OutType::kF32;
+    case torch::kBFloat16: return cuda::OutType::kBF16;
+    case torch::kFloat16: return cuda::OutType::kF16;
+    default: throw Error(fmt::format("nf4: cannot dequantize to {}", c10::toString(t)));
+  }
+}
+
+}  // namespace
+
+bool nf4_cuda_compiled() { return true; }
+
+torch::Tensor nf4_cuda_unnest_absmax(const Nf4Weight& w) {
+  if (!w.nested) return w.absmax.to(torch::kFloat32);
+  c10::cuda::CUDAGuard guard(w.device());
+  const auto q = w.qabsmax.contiguous();
+  const auto map = w.nested_map.to(torch::kFloat32).contiguous();
+  const auto nested = w.nested_absmax.to(torch::kFloat32).contiguous();
+  auto out = torch::empty({q.numel()}, q.options().dtype(torch::kFloat32));
+  cuda::nf4_unnest_absmax(q.data_ptr<uint8_t>(), map.data_ptr<float>(), nested.data_ptr<float>(), w.offset,
+                          out.data_ptr<float>(), q.numel(), w.nested_blocksize, current_stream());
+  check_launch("nf4_unnest_absmax");
+  return out;
+}
+
+torch::Tensor nf4_cuda_dequantize(const Nf4Weight& w, torch::ScalarType dtype) {
+  check(w.blocksize % 8 == 0, "nf4 (CUDA): blocksize {} must be a multiple of 8", w.blocksize);
+  c10::cuda::CUDAGuard guard(w.device());
+  const auto absmax = nf4_cuda_unnest_absmax(w);
+  const auto packed = w.packed.contiguous();
+  auto out = torch::empty({w.numel()}, packed.options().dtype(dtype));
+  cuda::nf4_dequantize(packed.data_ptr<uint8_t>(), absmax.data_ptr<float>(), out.data_ptr(), out_type(dtype),
+                       w.numel(), w.blocksize, current_stream());
+  check_launch("nf4_dequantize");
+  return out;
+}
+
+Nf4Weight nf4_cuda_quantize(const torch::Tensor& weight, bool double_quant) {
+  check(weight.is_cuda(), "nf4_cuda_quantize: weight is on {}, expected a CUDA device", weight.device().str());
+  c10::cuda::CUDAGuard guard(weight.device());
+  const auto x = weight.detach().to(torch::kFloat32).contiguous().view(-1);
+  const int64_t n = x.numel();
+  Nf4Weight w;
+  w.shape = weight.sizes().vec();
+  w.blocksize = 64;
+  w.dtype = weight.scalar_type();
+  w.packed = torch::zeros({(n + 1) / 2}, x.options().dtype(torch::kUInt8));
+  auto absmax = torch::empty({(n + 63) / 64}, x.options());
+  cuda::nf4_quantize(x.data_ptr<float>(), w.packed.data_ptr<uint8_t>(), absmax.data_ptr<float>(), n, 64,
+                     current_stream());
+  check_launch("nf4_quantize");
+  if (!double_quant) {
+    w.absmax = absmax;
+    return w;
+  }
+  w.nested = true;
+  w.offset = absmax.mean().item<float>();
+  const auto centered = (absmax - w.offset).contiguous();
+  w.nested_map = dynamic_map_8bit().to(x.device());
+  w.qabsmax = torch::empty({centered.numel()}, x.options().dtype(torch::kUInt8));
+  w.nested_absmax = torch::empty({(centered.numel() + 255) / 256}, x.options());
+  cuda::quant8_quantize(centered.data_ptr<float>(), w.nested_map.data_ptr<float>(), w.qabsmax.data_ptr<uint8_t>(),
+                        w.nested_absmax.data_ptr<float>(), centered.numel(), w.nested_blocksize, current_stream());
+  check_launch("quant8_quantize");
+  return w;
+}
+
+#else
+
+namespace {
+[[noreturn]] void no_cuda() { throw Error("nf4: this build has no CUDA kernels (configured with ARENA_WITH_CUDA=OFF)"); }
+}  // namespace
+
+bool nf4_cuda_compiled() { return false; }
+torch::Tensor nf4_cuda_dequantize(const Nf4Weight&, torch::ScalarType) { no_cuda(); }
+torch::Tensor nf4_cuda_unnest_absmax(const Nf4Weight&) { no_cuda(); }
+Nf4Weight nf4_cuda_quantize(const torch::Tensor&, bool) { no_cuda(); }
+
+#endif
+
+}  // namespace arena

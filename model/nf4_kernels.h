@@ -1,0 +1,31 @@
+// Raw CUDA launchers for NF4 (no torch types, so nvcc never parses torch headers).
+// All pointers are device pointers; work is queued on `stream` and not synchronized.
+// Layouts are those of model/nf4.h.
+#pragma once
+
+#include <cstdint>
+
+namespace arena::cuda {
+
+enum class OutType { kF32, kBF16, kF16 };
+
+// out[i] = kNf4Code[code(i)] * absmax[i / blocksize], computed in fp32, stored as `type`.
+void nf4_dequantize(const uint8_t* packed, const float* absmax, void* out, OutType type, int64_t n,
+                    int64_t blocksize, void* stream);
+
+// absmax[b] = map[q[b]] * nested_absmax[b / nested_blocksize] + offset
+void nf4_unnest_absmax(const uint8_t* q, const float* map, const float* nested_absmax, float offset, float* absmax,
+                       int64_t blocks, int64_t nested_blocksize, void* stream);
+
+// Blockwise NF4 quantization of fp32 `x` (n values, blocksize 64): packed codes and fp32 absmax,
+// same rules as the CPU reference (reciprocal multiply, clamp, ties to the lower code).
+void nf4_quantize(const float* x, uint8_t* packed, float* absmax, int64_t n, int64_t blocksize, void* stream);
+
+// 8-bit blockwise quantization against a sorted 256-value map (ties to the lower index).
+void quant8_quantize(const float* x, const float* map, uint8_t* codes, float* absmax, int64_t n, int64_t blocksize,
+                     void* stream);
+
+// Returns the CUDA error string of the last launch, or nullptr when it succeeded.
+const char* last_launch_error();
+
+}  // namespace arena::cuda
