@@ -42,6 +42,7 @@ class LinearImpl : public torch::nn::Module {
   void add_lora(const LoraOptions& options, torch::ScalarType dtype);
   bool has_lora() const { return lora_A.defined(); }
   double lora_scaling() const { return lora_scaling_; }
+  void set_lora_dropout(double p) { lora_dropout_ = p; }
 
   // The base weight as a dense tensor (dequantized when NF4), e.g. for export or tests.
   torch::Tensor dense_weight(torch::ScalarType dtype) const;

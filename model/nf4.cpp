@@ -119,6 +119,29 @@ torch::Tensor nf4_absmax(const Nf4Weight& w) {
   return quant8_dequantize(q) + w.offset;
 }
 
+namespace {
+
+// Expands one block: a byte holds two codes (high nibble first); value = code * scale in fp32,
+// then one rounding to T, exactly as dequantizing to fp32 and casting afterwards.
+template <typename T>
+void dequantize_blocks(const uint8_t* p, const float* am, T* o, int64_t n, int64_t blocksize, int64_t b0, int64_t b1) {
+  for (int64_t b = b0; b < b1; ++b) {
+    const float scale = am[b];
+    T lut[16];
+    for (int k = 0; k < 16; ++k) lut[k] = static_cast<T>(kNf4Code[k] * scale);
+    const int64_t begin = b * blocksize, end = std::min(n, begin + blocksize);
+    int64_t i = begin;
+    for (; i + 1 < end; i += 2) {
+      const uint8_t byte = p[i / 2];
+      o[i] = lut[byte >> 4];
+      o[i + 1] = lut[byte & 0x0f];
+    }
+    if (i < end) o[i] = lut[p[i / 2] >> 4];
+  }
+}
+
+}  // namespace
+
 torch::Tensor nf4_dequantize_cpu(const torch::Tensor& packed_in, const torch::Tensor& absmax_in, int64_t n,
                                  int64_t blocksize, torch::ScalarType dtype) {
   const auto packed = packed_in.contiguous();
@@ -126,23 +149,24 @@ torch::Tensor nf4_dequantize_cpu(const torch::Tensor& packed_in, const torch::Te
   check(packed.numel() * 2 >= n, "nf4: packed buffer holds {} values, {} needed", packed.numel() * 2, n);
   check(absmax.numel() * blocksize >= n, "nf4: {} absmax values cover {} values, {} needed", absmax.numel(),
         absmax.numel() * blocksize, n);
-  auto out = torch::empty({n}, torch::kFloat32);
+  check(blocksize % 2 == 0, "nf4: blocksize {} must be even", blocksize);
+  auto out = torch::empty({n}, torch::TensorOptions().dtype(dtype));
   const uint8_t* p = packed.data_ptr<uint8_t>();
   const float* am = absmax.data_ptr<float>();
-  float* o = out.data_ptr<float>();
   const int64_t blocks = (n + blocksize - 1) / blocksize;
-  at::parallel_for(0, blocks, 64, [&](int64_t b0, int64_t b1) {
-    for (int64_t b = b0; b < b1; ++b) {
-      const float scale = am[b];
-      const int64_t begin = b * blocksize, end = std::min(n, begin + blocksize);
-      for (int64_t i = begin; i < end; i += 2) {
-        const uint8_t byte = p[i / 2];
-        o[i] = kNf4Code[byte >> 4] * scale;
-        if (i + 1 < end) o[i + 1] = kNf4Code[byte & 0x0f] * scale;
-      }
+  // The table per block is exact (code * scale is what the fp32 path computes), so the result is
+  // bit-identical to bitsandbytes' dequantize followed by a cast.
+  at::parallel_for(0, blocks, 256, [&](int64_t b0, int64_t b1) {
+    switch (dtype) {
+      case torch::kFloat32: dequantize_blocks(p, am, out.data_ptr<float>(), n, blocksize, b0, b1); break;
+      case torch::kBFloat16: dequantize_blocks(p, am, out.data_ptr<c10::BFloat16>(), n, blocksize, b0, b1); break;
+      case torch::kFloat16: dequantize_blocks(p, am, out.data_ptr<c10::Half>(), n, blocksize, b0, b1); break;
+      default: break;
     }
   });
-  return dtype == torch::kFloat32 ? out : out.to(dtype);
+  check(dtype == torch::kFloat32 || dtype == torch::kBFloat16 || dtype == torch::kFloat16,
+        "nf4: cannot dequantize to {}", c10::toString(dtype));
+  return out;
 }
 
 torch::Tensor nf4_dequantize(const Nf4Weight& w, torch::ScalarType dtype) {

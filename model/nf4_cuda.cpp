@@ -83,10 +83,14 @@ Nf4Weight nf4_cuda_quantize(const torch::Tensor& weight, bool double_quant) {
   w.nested = true;
   w.offset = absmax.mean().item<float>();
   const auto centered = (absmax - w.offset).contiguous();
-  w.nested_map = dynamic_map_8bit().to(x.device());
+  w.nested_map = dynamic_map_8bit().to(x.device());  // the stored map
   w.qabsmax = torch::empty({centered.numel()}, x.options().dtype(torch::kUInt8));
   w.nested_absmax = torch::empty({(centered.numel() + 255) / 256}, x.options());
-  cuda::quant8_quantize(centered.data_ptr<float>(), w.nested_map.data_ptr<float>(), w.qabsmax.data_ptr<uint8_t>(),
+  const auto map_cpu = dynamic_map_8bit();
+  const Quant8Lut lut(map_cpu.data_ptr<float>());
+  const auto lut_gpu = torch::from_blob(const_cast<uint8_t*>(lut.table.data()), {Quant8Lut::kSize}, torch::kUInt8)
+                           .to(x.device());
+  cuda::quant8_quantize(centered.data_ptr<float>(), lut_gpu.data_ptr<uint8_t>(), w.qabsmax.data_ptr<uint8_t>(),
                         w.nested_absmax.data_ptr<float>(), centered.numel(), w.nested_blocksize, current_stream());
   check_launch("quant8_quantize");
   return w;

@@ -37,22 +37,22 @@ __global__ void dequantize_kernel(const uint8_t* __restrict__ packed, const floa
 #pragma unroll
     for (int k = 0; k < 4; ++k) {
       const uint32_t byte = (word >> (8 * k)) & 0xffu;
-      out[first + 2 * k] = cast_out<T>(kCode[byte >> 4] * scale);
-      out[first + 2 * k + 1] = cast_out<T>(kCode[byte & 0x0fu] * scale);
+      out[first + 2 * k] = cast_out<T>(__fmul_rn(kCode[byte >> 4], scale));
+      out[first + 2 * k + 1] = cast_out<T>(__fmul_rn(kCode[byte & 0x0fu], scale));
     }
     return;
   }
   for (int64_t i = first; i < n; ++i) {
     const uint8_t byte = packed[i / 2];
     const uint8_t code = (i % 2 == 0) ? (byte >> 4) : (byte & 0x0f);
-    out[i] = cast_out<T>(kCode[code] * absmax[i / blocksize]);
+    out[i] = cast_out<T>(__fmul_rn(kCode[code], absmax[i / blocksize]));
   }
 }
 
 __global__ void unnest_kernel(const uint8_t* q, const float* map, const float* nested_absmax, float offset,
                               float* absmax, int64_t blocks, int64_t nested_blocksize) {
   const int64_t b = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
-  if (b < blocks) absmax[b] = map[q[b]] * nested_absmax[b / nested_blocksize] + offset;
+  if (b < blocks) absmax[b] = __fadd_rn(__fmul_rn(map[q[b]], nested_absmax[b / nested_blocksize]), offset);
 }
 
 __device__ inline float warp_max(float v) {
@@ -73,27 +73,26 @@ __global__ void nf4_quantize_kernel(const float* __restrict__ x, uint8_t* __rest
   const float amax = warp_max(fmaxf(fabsf(a), fabsf(b)));
   const bool partial = (block + 1) * 64 > n;
   const float safe = fmaxf(amax, 1e-38f);
-  const float inv = 1.0f / safe;
+  const float inv = __fdiv_rn(1.0f, safe);
   uint8_t codes[2];
   const float vals[2] = {a, b};
 #pragma unroll
   for (int k = 0; k < 2; ++k) {
-    const float v = fminf(fmaxf(partial ? __fdiv_rn(vals[k], safe) : vals[k] * inv, -1.0f), 1.0f);
+    const float v = fminf(fmaxf(partial ? __fdiv_rn(vals[k], safe) : __fmul_rn(vals[k], inv), -1.0f), 1.0f);
     uint8_t c = 0;
 #pragma unroll
-    for (int m = 0; m < 15; ++m) c += ((kCode[m] + kCode[m + 1]) / 2.0f < v) ? 1 : 0;
+    for (int m = 0; m < 15; ++m) c += (__fmul_rn(__fadd_rn(kCode[m], kCode[m + 1]), 0.5f) < v) ? 1 : 0;
     codes[k] = c;
   }
   if (i0 < n) packed[i0 / 2] = static_cast<uint8_t>((codes[0] << 4) | (i0 + 1 < n ? codes[1] : 0));
   if (lane == 0) absmax[block] = amax;
 }
 
-// One thread block of 256 threads per quantization block (blocksize <= 256 values per thread).
-__global__ void quant8_kernel(const float* __restrict__ x, const float* __restrict__ map, uint8_t* __restrict__ codes,
+// One thread block of 256 threads per quantization block. The code comes from bitsandbytes'
+// 65536-entry table (model/quant8.h), indexed with the same separate fp32 roundings.
+__global__ void quant8_kernel(const float* __restrict__ x, const uint8_t* __restrict__ lut, uint8_t* __restrict__ codes,
                               float* __restrict__ absmax, int64_t n, int64_t blocksize) {
-  __shared__ float smap[256];
   __shared__ float swarp[8];
-  smap[threadIdx.x] = map[threadIdx.x];
   const int64_t begin = static_cast<int64_t>(blockIdx.x) * blocksize;
   const int64_t end = min(n, begin + blocksize);
   float amax = 0.0f;
@@ -104,16 +103,15 @@ __global__ void quant8_kernel(const float* __restrict__ x, const float* __restri
   amax = 0.0f;
   for (int w = 0; w < 8; ++w) amax = fmaxf(amax, swarp[w]);
   if (threadIdx.x == 0) absmax[blockIdx.x] = amax;
+  const float inv = amax == 0.0f ? 0.0f : __fdiv_rn(1.0f, amax);
   for (int64_t i = begin + threadIdx.x; i < end; i += blockDim.x) {
-    const float v = __fdiv_rn(x[i], amax);
-    int lo = 0, hi = 256;  // first index with smap[idx] > v
-    while (lo < hi) {
-      const int mid = (lo + hi) / 2;
-      if (smap[mid] > v) hi = mid; else lo = mid + 1;
+    if (amax == 0.0f) {
+      codes[i] = 0;
+      continue;
     }
-    int idx = min(max(lo - 1, 0), 255);
-    if (idx < 255 && fabsf(v - smap[idx + 1]) < fabsf(v - smap[idx])) ++idx;
-    codes[i] = static_cast<uint8_t>(idx);
+    const float v = fminf(fmaxf(__fmul_rn(x[i], inv), -1.0f), 1.0f);
+    const float scaled = __fmul_rn(__fmul_rn(__fadd_rn(v, 1.0f), 0.5f), 65535.0f);
+    codes[i] = lut[static_cast<uint16_t>(__fadd_rn(scaled, 0.5f))];
   }
 }
 
@@ -155,11 +153,11 @@ void nf4_quantize(const float* x, uint8_t* packed, float* absmax, int64_t n, int
   nf4_quantize_kernel<<<grid, 256, 0, static_cast<cudaStream_t>(stream)>>>(x, packed, absmax, n, blocks);
 }
 
-void quant8_quantize(const float* x, const float* map, uint8_t* codes, float* absmax, int64_t n, int64_t blocksize,
+void quant8_quantize(const float* x, const uint8_t* lut, uint8_t* codes, float* absmax, int64_t n, int64_t blocksize,
                      void* stream) {
   const int64_t blocks = (n + blocksize - 1) / blocksize;
   if (blocks == 0) return;
-  quant8_kernel<<<static_cast<int>(blocks), 256, 0, static_cast<cudaStream_t>(stream)>>>(x, map, codes, absmax, n,
+  quant8_kernel<<<static_cast<int>(blocks), 256, 0, static_cast<cudaStream_t>(stream)>>>(x, lut, codes, absmax, n,
                                                                                         blocksize);
 }
 

@@ -21,8 +21,8 @@ void nf4_unnest_absmax(const uint8_t* q, const float* map, const float* nested_a
 // same rules as the CPU reference (reciprocal multiply, clamp, ties to the lower code).
 void nf4_quantize(const float* x, uint8_t* packed, float* absmax, int64_t n, int64_t blocksize, void* stream);
 
-// 8-bit blockwise quantization against a sorted 256-value map (ties to the lower index).
-void quant8_quantize(const float* x, const float* map, uint8_t* codes, float* absmax, int64_t n, int64_t blocksize,
+// 8-bit blockwise quantization through bitsandbytes' 65536-entry code table (model/quant8.h).
+void quant8_quantize(const float* x, const uint8_t* lut, uint8_t* codes, float* absmax, int64_t n, int64_t blocksize,
                      void* stream);
 
 // Returns the CUDA error string of the last launch, or nullptr when it succeeded.

@@ -29,6 +29,24 @@ torch::Tensor dynamic_map_8bit() {
   return torch::tensor(data, torch::kFloat32);
 }
 
+Quant8Lut::Quant8Lut(const float* map) : table(kSize) {
+  float mid[255];
+  for (int i = 0; i < 255; ++i) mid[i] = 0.5f * (map[i] + map[i + 1]);
+  int code = 0;
+  for (int i = 0; i < kSize; ++i) {
+    const float v = -1.0f + (2.0f * static_cast<float>(i)) / static_cast<float>(kSize - 1);
+    while (code < 255 && mid[code] < v) ++code;
+    table[static_cast<size_t>(i)] = static_cast<uint8_t>(code);
+  }
+}
+
+uint32_t Quant8Lut::index(float v) {
+  v = std::clamp(v, -1.0f, 1.0f);
+  // Separate fp32 roundings, as written (model/CMakeLists.txt compiles this file with -ffp-contract=off).
+  const float scaled = (v + 1.0f) * 0.5f * static_cast<float>(kSize - 1);
+  return static_cast<uint32_t>(static_cast<uint16_t>(scaled + 0.5f));
+}
+
 Quant8 quant8_quantize(const torch::Tensor& x_in, int64_t blocksize) {
   check(blocksize > 0, "quant8: blocksize must be positive, got {}", blocksize);
   const auto x = x_in.to(torch::kFloat32).contiguous().view(-1);
@@ -43,20 +61,15 @@ Quant8 quant8_quantize(const torch::Tensor& x_in, int64_t blocksize) {
   const float* map = q.map.data_ptr<float>();
   uint8_t* codes = q.codes.data_ptr<uint8_t>();
   float* absmax = q.absmax.data_ptr<float>();
+  const Quant8Lut lut(map);
   at::parallel_for(0, blocks, 1, [&](int64_t b0, int64_t b1) {
     for (int64_t b = b0; b < b1; ++b) {
       const int64_t begin = b * blocksize, end = std::min(n, begin + blocksize);
       float amax = 0.0f;
       for (int64_t i = begin; i < end; ++i) amax = std::max(amax, std::fabs(src[i]));
       absmax[b] = amax;
-      for (int64_t i = begin; i < end; ++i) {
-        const float v = src[i] / amax;
-        // Largest index whose value is <= v, then step right if that neighbour is strictly closer.
-        int64_t idx = std::upper_bound(map, map + 256, v) - map - 1;
-        idx = std::clamp<int64_t>(idx, 0, 255);
-        if (idx < 255 && std::fabs(v - map[idx + 1]) < std::fabs(v - map[idx])) ++idx;
-        codes[i] = static_cast<uint8_t>(idx);
-      }
+      const float inv = amax == 0.0f ? 0.0f : 1.0f / amax;
+      for (int64_t i = begin; i < end; ++i) codes[i] = amax == 0.0f ? 0 : lut.code(src[i] * inv);
     }
   });
   return q;

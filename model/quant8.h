@@ -5,6 +5,7 @@
 #include <torch/types.h>
 
 #include <cstdint>
+#include <vector>
 
 namespace arena {
 
@@ -19,8 +20,20 @@ struct Quant8 {
   int64_t blocksize = 256;
 };
 
-// CPU reference: per block, absmax = max|x|, then each x/absmax goes to the nearest map value
-// (ties to the lower index), as bitsandbytes' CPU quantize_blockwise. x: fp32, contiguous.
+// How bitsandbytes' CPU quantizer (0.50) picks a code: not an exact nearest-value search but a
+// 65536-entry table over [-1, 1]. Entry i holds the nearest map index for -1 + 2i/65535, and a
+// value v uses entry trunc((v + 1) · 0.5 · 65535 + 0.5), all in fp32. Near the middle between two
+// codes this can pick the farther one; reproducing the table reproduces bnb's bytes exactly.
+struct Quant8Lut {
+  static constexpr int kSize = 65536;
+  explicit Quant8Lut(const float* map);  // map: 256 ascending values
+  static uint32_t index(float v);        // v clamped to [-1, 1]
+  uint8_t code(float v) const { return table[index(v)]; }
+  std::vector<uint8_t> table;
+};
+
+// CPU reference, byte for byte what bitsandbytes' CPU quantize_blockwise writes: per block,
+// absmax = max|x| (an all-zero block gets codes 0), v = x · (1/absmax), code = Quant8Lut(v).
 Quant8 quant8_quantize(const torch::Tensor& x, int64_t blocksize = 256);
 
 // map[codes] * absmax[block], fp32 [n].

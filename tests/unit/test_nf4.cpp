@@ -23,6 +23,15 @@ TEST(Nf4, CodebookAndDynamicMapAreBitIdenticalToBitsandbytes) {
   EXPECT_TRUE(torch::equal(dynamic_map_8bit(), f->tensor("dynamic_map")));
 }
 
+TEST(Quant8, BlockwiseCodesAreBitExactOverEightDecades) {
+  const auto f = bnb();
+  const auto q = quant8_quantize(f->tensor("q8.input"), 256);
+  EXPECT_TRUE(torch::equal(q.absmax, f->tensor("q8.absmax")));
+  const auto ref = f->tensor("q8.codes");
+  const auto differ = (q.codes != ref).sum().item<int64_t>();
+  EXPECT_EQ(differ, 0) << "of " << ref.numel() << " codes";
+}
+
 class Nf4Bnb : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(Nf4Bnb, PackingAndStatisticsAreBitExact) {
