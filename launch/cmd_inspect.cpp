@@ -11,6 +11,7 @@
 #include "launch/commands.h"
 #include "model/config.h"
 #include "model/gemma2.h"
+#include "model/nf4.h"
 
 namespace arena {
 namespace {
@@ -28,10 +29,15 @@ int run_inspect(const InspectOptions& o) {
   // Meta tensors carry shapes only: the real 2.6B model is inspected without allocating it.
   Gemma2Classifier model(c, torch::TensorOptions().device(torch::kMeta).dtype(torch::kBFloat16));
   const int64_t embed = model->model->embed_tokens->weight.numel();
-  int64_t linear = 0, norms = 0;
+  int64_t linear = 0, norms = 0, nf4_bytes = 0, nf4_plain_bytes = 0;
   for (const auto& layer : model->model->layers) {
     for (const auto& p : layer->named_parameters()) {
-      (p.key().find("norm") != std::string::npos ? norms : linear) += p.value().numel();
+      const bool is_norm = p.key().find("norm") != std::string::npos;
+      (is_norm ? norms : linear) += p.value().numel();
+      if (!is_norm) {  // each projection is quantized on its own (its own blocks and nested stats)
+        nf4_bytes += nf4_storage_bytes(p.value().numel(), /*double_quant=*/true);
+        nf4_plain_bytes += nf4_storage_bytes(p.value().numel(), /*double_quant=*/false);
+      }
     }
   }
   norms += model->model->norm->weight.numel();
@@ -45,7 +51,12 @@ int run_inspect(const InspectOptions& o) {
                         {"hidden_size", c.hidden_size},
                         {"parameters", {{"base", base}, {"embedding", embed}, {"linear", linear},
                                         {"norms", norms}, {"head", head}}},
-                        {"bytes_bf16", {{"base", base * 2}, {"head", head * 2}}}};
+                        {"bytes_bf16", {{"base", base * 2}, {"head", head * 2}}},
+                        {"bytes_qlora", {{"linear_nf4_double_quant", nf4_bytes},
+                                         {"linear_nf4", nf4_plain_bytes},
+                                         {"embedding_bf16", embed * 2},
+                                         {"norms_bf16", norms * 2},
+                                         {"base", nf4_bytes + (embed + norms) * 2}}}};
     fmt::print("{}\n", j.dump());
     return 0;
   }
@@ -59,6 +70,11 @@ int run_inspect(const InspectOptions& o) {
   fmt::print("parameters      {:>15L} base (embedding {:L}, linear {:L}, norms {:L})\n", base, embed, linear, norms);
   fmt::print("                {:>15L} score head ({} labels)\n", head, c.num_labels);
   fmt::print("bf16 bytes      {:>15L} base, {:.3f} GB\n", base * 2, base * 2 / 1e9);
+  fmt::print("QLoRA bytes     {:>15L} linear NF4 + double quant ({:.3f} GB, {:.3f} bits/param; {:L} without)\n",
+             nf4_bytes, nf4_bytes / 1e9, 8.0 * nf4_bytes / linear, nf4_plain_bytes);
+  fmt::print("                {:>15L} embedding bf16, {:L} norms bf16\n", embed * 2, norms * 2);
+  fmt::print("                {:>15L} quantized base in total, {:.3f} GB\n", nf4_bytes + (embed + norms) * 2,
+             (nf4_bytes + (embed + norms) * 2) / 1e9);
   return 0;
 }
 
@@ -66,7 +82,7 @@ int run_inspect(const InspectOptions& o) {
 
 Command add_inspect_command(CLI::App& app) {
   auto opts = std::make_shared<InspectOptions>();
-  auto* cmd = app.add_subcommand("inspect", "Print a model's architecture and exact parameter counts (no weights read)");
+  auto* cmd = app.add_subcommand("inspect", "Print a model's architecture, exact parameter counts and QLoRA memory (no weights read)");
   cmd->add_option("--model", opts->model, "Checkpoint directory or config.json (default: the gemma-2-2b shape)");
   cmd->add_option("--labels", opts->labels, "Width of the score head")->check(CLI::PositiveNumber);
   cmd->add_flag("--json", opts->json, "Print one JSON object instead of text");

@@ -6,6 +6,9 @@
 set -euo pipefail
 
 TORCH_VERSION="${ARENA_TORCH_VERSION:-2.11.0}"
+# The reference stack the parity tests load at run time (the PEFT round trip): pinned to the
+# versions the committed fixtures were generated with.
+PY_REFERENCE=(transformers==5.23.0 peft==0.21.2 safetensors)
 PYTHON="${PYTHON:-python3}"
 
 # Debian packages: compiler tool chain, the client's named C/C++ dependencies, and the small
@@ -34,13 +37,21 @@ import sys, torch
 sys.exit(0 if torch.__version__.split("+")[0] == sys.argv[1] else 1)
 PY
 
-if [[ ${#missing_apt[@]} -eq 0 && $torch_ok -eq 1 ]]; then
-  echo "setup: everything present (Debian packages, torch ${TORCH_VERSION})"
+ref_ok=0
+if "$PYTHON" - <<'PY' 2>/dev/null; then ref_ok=1; fi
+import importlib.metadata as m, sys
+want = {"transformers": "5.23.0", "peft": "0.21.2"}
+sys.exit(0 if all(m.version(k) == v for k, v in want.items()) and m.version("safetensors") else 1)
+PY
+
+if [[ ${#missing_apt[@]} -eq 0 && $torch_ok -eq 1 && $ref_ok -eq 1 ]]; then
+  echo "setup: everything present (Debian packages, torch ${TORCH_VERSION}, ${PY_REFERENCE[*]})"
   exit 0
 fi
 if [[ $check_only -eq 1 ]]; then
   [[ ${#missing_apt[@]} -gt 0 ]] && echo "setup: missing Debian packages: ${missing_apt[*]}"
   [[ $torch_ok -eq 0 ]] && echo "setup: missing torch==${TORCH_VERSION} for ${PYTHON}"
+  [[ $ref_ok -eq 0 ]] && echo "setup: missing ${PY_REFERENCE[*]} for ${PYTHON}"
   exit 1
 fi
 
@@ -55,5 +66,9 @@ fi
 if [[ $torch_ok -eq 0 ]]; then
   echo "setup: installing torch==${TORCH_VERSION} from PyPI (libtorch for the C++ build)"
   "$PYTHON" -m pip install --quiet "torch==${TORCH_VERSION}"
+fi
+if [[ $ref_ok -eq 0 ]]; then
+  echo "setup: installing ${PY_REFERENCE[*]} (reference stack for the PEFT round-trip test)"
+  "$PYTHON" -m pip install --quiet "${PY_REFERENCE[@]}"
 fi
 echo "setup: done"
