@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "common/error.h"
+#include "model/nf4_cuda.h"
 
 namespace arena {
 namespace {
@@ -52,7 +53,8 @@ torch::Tensor LinearImpl::forward(const torch::Tensor& x) {
 void LinearImpl::quantize(bool double_quant) {
   check(!nf4_, "Linear: already quantized");
   check(weight.defined() && !weight.is_meta(), "Linear: no dense weight to quantize");
-  set_quantized(nf4_quantize(weight, double_quant).to(weight.device()));
+  // On a GPU the CUDA quantizer writes the same bytes as the CPU reference without a round trip.
+  set_quantized(weight.is_cuda() ? nf4_cuda_quantize(weight, double_quant) : nf4_quantize(weight, double_quant));
 }
 
 void LinearImpl::set_quantized(Nf4Weight w) {
@@ -89,6 +91,7 @@ void LinearImpl::to(torch::Device device, torch::Dtype dtype, bool non_blocking)
   if (nf4_) nf4_ = nf4_->to(device);
 }
 
+// Declared so the other two overloads do not hide it; NF4 tensors keep their dtypes.
 void LinearImpl::to(torch::Dtype dtype, bool non_blocking) { torch::nn::Module::to(dtype, non_blocking); }
 
 void LinearImpl::to(torch::Device device, bool non_blocking) {
