@@ -1,0 +1,45 @@
+// The Gemma tokenizer: a SentencePiece model (the checkpoint's tokenizer.model).
+// Special ids are read from the model itself (Gemma: pad 0, eos 1, bos 2, unk 3).
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace sentencepiece {
+class SentencePieceProcessor;
+}
+
+namespace arena {
+
+class Tokenizer {
+ public:
+  // Loads `path` (tokenizer.model). Throws arena::Error naming the file and sentencepiece's status.
+  explicit Tokenizer(const std::string& path);
+  ~Tokenizer();
+  Tokenizer(const Tokenizer&) = delete;
+  Tokenizer& operator=(const Tokenizer&) = delete;
+
+  // Token ids of `text` without <bos>/<eos>; thread-safe (sentencepiece's Encode is const).
+  std::vector<int> encode(std::string_view text) const;
+  std::string decode(const std::vector<int>& ids) const;
+  // Id of a piece such as "<start_of_turn>"; throws if the vocabulary lacks it.
+  int piece_id(const std::string& piece) const;
+
+  int vocab_size() const;
+  int bos_id() const { return bos_; }
+  int eos_id() const { return eos_; }
+  int pad_id() const { return pad_; }
+  const std::string& path() const { return path_; }
+  // Content hash of the model file (FNV-1a 64 of its bytes), for cache invalidation.
+  uint64_t fingerprint() const { return fingerprint_; }
+
+ private:
+  std::string path_;
+  std::unique_ptr<sentencepiece::SentencePieceProcessor> sp_;
+  int bos_ = 2, eos_ = 1, pad_ = 0;
+  uint64_t fingerprint_ = 0;
+};
+
+}  // namespace arena
