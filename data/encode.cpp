@@ -1,0 +1,111 @@
+#include "data/encode.h"
+
+#include <algorithm>
+#include <numeric>
+
+#include "common/error.h"
+
+namespace arena {
+namespace {
+
+const char* const kHead = "<start_of_turn>user\n# Prompt\n";
+const char* const kMidA = "\n\n# Response A\n";
+const char* const kMidB = "\n\n# Response B\n";
+const char* const kTail = "\n\n# Which response is better?<end_of_turn>\n<start_of_turn>model\n";
+const char* const kMarker = " [...] ";
+const char* const kTurn = "\n\n# Turn {}\n";
+
+std::vector<int32_t> to32(const std::vector<int>& v) { return {v.begin(), v.end()}; }
+
+}  // namespace
+
+std::vector<int64_t> section_budgets(const std::vector<int64_t>& lengths, int64_t budget) {
+  std::vector<size_t> order(lengths.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return lengths[a] < lengths[b]; });
+  std::vector<int64_t> out(lengths.size(), 0);
+  int64_t remaining = std::max<int64_t>(budget, 0);
+  for (size_t k = 0; k < order.size(); ++k) {
+    const int64_t share = remaining / static_cast<int64_t>(order.size() - k);
+    out[order[k]] = std::min(lengths[order[k]], share);
+    remaining -= out[order[k]];
+  }
+  // Integer division may leave a few tokens; give them to truncated sections, in order.
+  for (size_t i = 0; i < out.size() && remaining > 0; ++i) {
+    const int64_t extra = std::min(remaining, lengths[i] - out[i]);
+    out[i] += extra;
+    remaining -= extra;
+  }
+  return out;
+}
+
+std::vector<int32_t> head_tail(const std::vector<int32_t>& ids, int64_t budget, const std::vector<int32_t>& marker) {
+  const auto n = static_cast<int64_t>(ids.size());
+  if (n <= budget) return ids;
+  const auto m = static_cast<int64_t>(marker.size());
+  if (budget < m + 2) return {ids.begin(), ids.begin() + std::max<int64_t>(budget, 0)};
+  const int64_t keep = budget - m;
+  const int64_t head = (keep + 1) / 2, tail = keep - head;
+  std::vector<int32_t> out(ids.begin(), ids.begin() + head);
+  out.insert(out.end(), marker.begin(), marker.end());
+  out.insert(out.end(), ids.end() - tail, ids.end());
+  return out;
+}
+
+PairEncoder::PairEncoder(const Tokenizer& tokenizer, int64_t max_len) : tok_(tokenizer), max_len_(max_len) {
+  head_ = to32(tok_.encode(kHead));
+  head_.insert(head_.begin(), tok_.bos_id());
+  mid_a_ = to32(tok_.encode(kMidA));
+  mid_b_ = to32(tok_.encode(kMidB));
+  tail_ = to32(tok_.encode(kTail));
+  marker_ = to32(tok_.encode(kMarker));
+  fixed_ = head_.size() + mid_a_.size() + mid_b_.size() + tail_.size();
+  check(max_len_ > static_cast<int64_t>(fixed_) + 3, "max_len {} cannot hold the template ({} tokens) and the texts",
+        max_len_, fixed_);
+}
+
+std::vector<int32_t> PairEncoder::section(const std::vector<std::string>& turns) const {
+  std::vector<int32_t> out;
+  for (size_t k = 0; k < turns.size(); ++k) {
+    if (k > 0) {
+      const auto sep = tok_.encode(fmt::format(kTurn, k + 1));
+      out.insert(out.end(), sep.begin(), sep.end());
+    }
+    const auto ids = tok_.encode(turns[k]);
+    out.insert(out.end(), ids.begin(), ids.end());
+  }
+  return out;
+}
+
+EncodedPair PairEncoder::encode(const Pair& pair, bool swap_ab) const {
+  const auto prompt = section(pair.prompt);
+  const auto a = section(swap_ab ? pair.response_b : pair.response_a);
+  const auto b = section(swap_ab ? pair.response_a : pair.response_b);
+  EncodedPair out;
+  out.label = pair.label;
+  if (swap_ab && (pair.label == kLabelA || pair.label == kLabelB)) out.label = pair.label == kLabelA ? kLabelB : kLabelA;
+  const std::vector<int64_t> lengths{static_cast<int64_t>(prompt.size()), static_cast<int64_t>(a.size()),
+                                     static_cast<int64_t>(b.size())};
+  out.full_length = static_cast<int64_t>(fixed_) + lengths[0] + lengths[1] + lengths[2];
+  const auto budgets = section_budgets(lengths, max_len_ - static_cast<int64_t>(fixed_));
+  auto& ids = out.ids;
+  ids.reserve(static_cast<size_t>(std::min(out.full_length, max_len_)));
+  const auto append = [&](const std::vector<int32_t>& v) { ids.insert(ids.end(), v.begin(), v.end()); };
+  append(head_);
+  append(head_tail(prompt, budgets[0], marker_));
+  append(mid_a_);
+  append(head_tail(a, budgets[1], marker_));
+  append(mid_b_);
+  append(head_tail(b, budgets[2], marker_));
+  append(tail_);
+  return out;
+}
+
+uint64_t PairEncoder::fingerprint() const {
+  uint64_t h = tok_.fingerprint() ^ (static_cast<uint64_t>(max_len_) * 0x9E3779B97F4A7C15ULL);
+  for (const char* piece : {kHead, kMidA, kMidB, kTail, kMarker, kTurn})
+    for (const char* c = piece; *c != '\0'; ++c) h = (h ^ static_cast<unsigned char>(*c)) * 1099511628211ULL;
+  return h;
+}
+
+}  // namespace arena

@@ -1,0 +1,50 @@
+// Reading preference pairs from the files users have:
+//   lmsys     Kaggle LMSYS train.csv/test.csv: prompt/response_a/response_b are JSON lists of turns
+//             (a turn may be null), labels one-hot in winner_model_a/winner_model_b/winner_tie
+//   wsdm      WSDM-style fields (id, prompt, response_a, response_b, winner = model_a|model_b|tie),
+//             as JSONL (e.g. ../shared/data/autoj-pairwise.jsonl) or CSV with that header
+//   pairwise  reward-model JSONL {"chosen", "rejected"}: HH-RLHF dialogue strings or TRL message
+//             lists (optionally with "prompt"); A/B order is a seeded swap, the label follows it
+//   parquet   WSDM train.parquet/test.parquet: recognized, but this build cannot read it (no Apache
+//             Arrow in Debian 12): a clear error says so
+// A row that cannot be used is skipped and counted with file, line, id and reason; a file that
+// cannot be read at all (unopenable, unterminated quote, missing columns) is an arena::Error.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "data/pair.h"
+
+namespace arena {
+
+enum class DataFormat { kAuto, kLmsys, kWsdm, kPairwise, kParquet };
+enum class LabelMode {
+  kBinary,      // A/B; ties are skipped (reason "tie dropped (binary labels)")
+  kThreeClass,  // A/B/tie
+};
+
+DataFormat parse_data_format(const std::string& name);  // auto|lmsys|wsdm|pairwise|parquet
+const char* data_format_name(DataFormat f);
+LabelMode parse_label_mode(const std::string& name);     // binary|3class
+
+struct ReadOptions {
+  DataFormat format = DataFormat::kAuto;
+  LabelMode labels = LabelMode::kThreeClass;
+  uint64_t seed = 0;           // pairwise position swap
+  bool require_labels = true;  // false for test files: rows keep kLabelNone
+};
+
+struct Dataset {
+  std::vector<Pair> pairs;
+  ReadReport report;
+  DataFormat format = DataFormat::kAuto;  // the one detected or forced
+};
+
+// Detects the format of `path` from its extension and first record.
+DataFormat detect_data_format(const std::string& path);
+
+Dataset read_pairs(const std::string& path, const ReadOptions& options);
+
+}  // namespace arena
