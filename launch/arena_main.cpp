@@ -13,7 +13,7 @@ int main(int argc, char** argv) {
   CLI::App app{"arena: Gemma-2 preference classifier training (NF4 base + LoRA)", "arena"};
   app.set_version_flag("--version", std::string("arena ") + arena::kVersion);
   app.require_subcommand(1);
-  std::vector<arena::Command> commands{arena::add_inspect_command(app)};
+  std::vector<arena::Command> commands{arena::add_inspect_command(app), arena::add_data_command(app)};
   CLI11_PARSE(app, argc, argv);
   try {
     for (const auto& run : commands) {

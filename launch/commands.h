@@ -13,4 +13,7 @@ using Command = std::function<int()>;
 // `arena inspect`: architecture and exact parameter/byte counts of a model, without weights.
 Command add_inspect_command(CLI::App& app);
 
+// `arena data`: rows read and skipped, labels, split sizes, token lengths of a data file.
+Command add_data_command(CLI::App& app);
+
 }  // namespace arena
