@@ -140,3 +140,25 @@ endfunction()
 
 # The real data and tokenizer live beside the checkout (../shared); tests read them there.
 set(ARENA_SHARED_DIR "${PROJECT_SOURCE_DIR}/../shared" CACHE PATH "Folder with data/ and gemma/ (real pairs, tokenizer)")
+
+# Apache Arrow + Parquet (C++) for WSDM's .parquet files: Debian 12 packages no Arrow, so the
+# libraries and headers come from PyPI's pyarrow wheel (pinned in tools/setup.sh), as libtorch does.
+execute_process(
+  COMMAND ${Python3_EXECUTABLE} -c "import pyarrow as pa; print(pa.get_include()); print(pa.get_library_dirs()[0]); print(pa.__version__)"
+  OUTPUT_VARIABLE _pa_out RESULT_VARIABLE _pa_rc ERROR_QUIET OUTPUT_STRIP_TRAILING_WHITESPACE)
+if(NOT _pa_rc EQUAL 0)
+  message(FATAL_ERROR "arena: ${Python3_EXECUTABLE} cannot import pyarrow (Arrow/Parquet C++ for WSDM .parquet). Fix: ${ARENA_FIX}")
+endif()
+string(REPLACE "\n" ";" _pa_out "${_pa_out}")
+list(GET _pa_out 0 ARENA_ARROW_INCLUDE)
+list(GET _pa_out 1 ARENA_ARROW_LIBDIR)
+file(GLOB ARENA_ARROW_LIB "${ARENA_ARROW_LIBDIR}/libarrow.so.[0-9]*")
+file(GLOB ARENA_PARQUET_LIB "${ARENA_ARROW_LIBDIR}/libparquet.so.[0-9]*")
+if(NOT ARENA_ARROW_LIB OR NOT ARENA_PARQUET_LIB)
+  message(FATAL_ERROR "arena: libarrow/libparquet not found in ${ARENA_ARROW_LIBDIR}. Fix: ${ARENA_FIX}")
+endif()
+add_library(arena_arrow INTERFACE)
+target_include_directories(arena_arrow SYSTEM INTERFACE ${ARENA_ARROW_INCLUDE})
+target_link_libraries(arena_arrow INTERFACE ${ARENA_PARQUET_LIB} ${ARENA_ARROW_LIB})
+target_link_options(arena_arrow INTERFACE "-Wl,-rpath,${ARENA_ARROW_LIBDIR}")
+add_library(arena::arrow ALIAS arena_arrow)

@@ -11,6 +11,7 @@
 
 #include "common/error.h"
 #include "data/csv.h"
+#include "data/parquet_rows.h"
 
 namespace arena {
 namespace {
@@ -323,6 +324,35 @@ DataFormat detect_csv(const std::string& path) {
   return DataFormat::kWsdm;
 }
 
+// WSDM train.parquet / test.parquet: id, prompt, response_a, response_b, winner (plus columns we
+// do not use: model_a, model_b, language). Rows are numbered from 1 in reports.
+void read_parquet(const std::string& path, const ReadOptions& o, Dataset& out) {
+  const std::vector<std::string> columns{"id", "prompt", "response_a", "response_b", "winner"};
+  read_parquet_rows(path, columns, [&](int64_t row, const std::vector<std::optional<std::string>>& v) {
+    ++out.report.rows_read;
+    SkippedRow skip{path, row + 1, v[0].value_or(""), ""};
+    Pair p;
+    p.id = v[0] ? *v[0] : fmt::format("row {}", row + 1);
+    for (size_t k = 1; k <= 3; ++k)
+      if (!v[k]) skip.reason = fmt::format("missing or null field '{}'", columns[k]);
+    if (skip.reason.empty()) {
+      p.prompt = {*v[1]};
+      p.response_a = {*v[2]};
+      p.response_b = {*v[3]};
+      if (v[4]) {
+        p.label = winner_label(*v[4]);
+        if (p.label == -2) skip.reason = "unknown winner value";
+      }
+    }
+    if (skip.reason.empty()) skip.reason = apply_label_mode(p.label, o);
+    if (!skip.reason.empty()) {
+      out.report.skip(skip);
+      return;
+    }
+    out.pairs.push_back(std::move(p));
+  });
+}
+
 }  // namespace
 
 DataFormat parse_data_format(const std::string& name) {
@@ -375,12 +405,7 @@ Dataset read_pairs(const std::string& path, const ReadOptions& o) {
       else read_jsonl(path, o, out, /*pairwise=*/false);
       break;
     case DataFormat::kPairwise: read_jsonl(path, o, out, /*pairwise=*/true); break;
-    case DataFormat::kParquet:
-      throw Error(fmt::format("{}: Parquet input needs Apache Arrow, which Debian 12 does not package and this "
-                              "build does not include; convert it once with "
-                              "`python3 -c \"import pandas; pandas.read_parquet('{}').to_json('out.jsonl', "
-                              "orient='records', lines=True)\"` and read the JSONL",
-                              path, path));
+    case DataFormat::kParquet: read_parquet(path, o, out); break;
     default: break;
   }
   return out;

@@ -5,8 +5,8 @@
 //             as JSONL (e.g. ../shared/data/autoj-pairwise.jsonl) or CSV with that header
 //   pairwise  reward-model JSONL {"chosen", "rejected"}: HH-RLHF dialogue strings or TRL message
 //             lists (optionally with "prompt"); A/B order is a seeded swap, the label follows it
-//   parquet   WSDM train.parquet/test.parquet: recognized, but this build cannot read it (no Apache
-//             Arrow in Debian 12): a clear error says so
+//   parquet   WSDM train.parquet/test.parquet (id, prompt, response_a, response_b, winner), read
+//             with Apache Arrow's C++ Parquet reader
 // A row that cannot be used is skipped and counted with file, line, id and reason; a file that
 // cannot be read at all (unopenable, unterminated quote, missing columns) is an arena::Error.
 #pragma once

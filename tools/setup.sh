@@ -9,6 +9,9 @@ TORCH_VERSION="${ARENA_TORCH_VERSION:-2.11.0}"
 # The reference stack the parity tests load at run time (the PEFT round trip): pinned to the
 # versions the committed fixtures were generated with.
 PY_REFERENCE=(transformers==5.23.0 peft==0.21.2 safetensors)
+# Apache Arrow/Parquet C++ (headers and shared libraries) for reading WSDM .parquet files: not in
+# Debian 12, so taken from the pyarrow wheel.
+PYARROW_VERSION="26.0.1"
 PYTHON="${PYTHON:-python3}"
 
 # Debian packages: compiler tool chain, the client's named C/C++ dependencies, and the small
@@ -40,7 +43,7 @@ PY
 ref_ok=0
 if "$PYTHON" - <<'PY' 2>/dev/null; then ref_ok=1; fi
 import importlib.metadata as m, sys
-want = {"transformers": "5.23.0", "peft": "0.21.2"}
+want = {"transformers": "5.23.0", "peft": "0.21.2", "pyarrow": "26.0.1"}
 sys.exit(0 if all(m.version(k) == v for k, v in want.items()) and m.version("safetensors") else 1)
 PY
 
@@ -51,7 +54,7 @@ fi
 if [[ $check_only -eq 1 ]]; then
   [[ ${#missing_apt[@]} -gt 0 ]] && echo "setup: missing Debian packages: ${missing_apt[*]}"
   [[ $torch_ok -eq 0 ]] && echo "setup: missing torch==${TORCH_VERSION} for ${PYTHON}"
-  [[ $ref_ok -eq 0 ]] && echo "setup: missing ${PY_REFERENCE[*]} for ${PYTHON}"
+  [[ $ref_ok -eq 0 ]] && echo "setup: missing ${PY_REFERENCE[*]} pyarrow==${PYARROW_VERSION} for ${PYTHON}"
   exit 1
 fi
 
@@ -69,6 +72,6 @@ if [[ $torch_ok -eq 0 ]]; then
 fi
 if [[ $ref_ok -eq 0 ]]; then
   echo "setup: installing ${PY_REFERENCE[*]} (reference stack for the PEFT round-trip test)"
-  "$PYTHON" -m pip install --quiet "${PY_REFERENCE[@]}"
+  "$PYTHON" -m pip install --quiet "${PY_REFERENCE[@]}" "pyarrow==${PYARROW_VERSION}"
 fi
 echo "setup: done"

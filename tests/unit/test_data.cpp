@@ -131,8 +131,41 @@ TEST(Reader, MalformedFilesAreErrorsNamingFileAndPosition) {
     read_pairs(dir / "x.parquet", {});
     FAIL();
   } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("Parquet"), std::string::npos);
+    EXPECT_NE(std::string(e.what()).find(dir / "x.parquet"), std::string::npos) << e.what();
   }
+}
+
+TEST(Reader, WsdmParquetAcrossRowGroupsWithBadRows) {
+  // 43 rows in row groups of 16 (tests/fixtures/gen_data_fixtures.py).
+  const auto path = (testing::fixture_dir() / "data" / "wsdm-sample.parquet").string();
+  EXPECT_EQ(detect_data_format(path), DataFormat::kParquet);
+  ReadOptions binary;
+  binary.labels = LabelMode::kBinary;
+  const auto d = read_pairs(path, binary);
+  EXPECT_EQ(d.report.rows_read, 43);
+  EXPECT_EQ(d.report.skipped.at("missing or null field 'prompt'"), 1);
+  EXPECT_EQ(d.report.skipped.at("unknown winner value"), 1);
+  EXPECT_GE(d.report.skipped.at("tie dropped (binary labels)"), 1);
+  const auto jsonl = read_pairs(data_file("autoj-pairwise.jsonl"), binary);
+  // The Parquet rows are the first 40 JSONL rows: same pairs in the same order.
+  size_t k = 0;
+  for (const auto& p : jsonl.pairs) {
+    if (k == d.pairs.size() || p.id != d.pairs[k].id) continue;
+    EXPECT_EQ(p.prompt, d.pairs[k].prompt);
+    EXPECT_EQ(p.response_b, d.pairs[k].response_b);
+    EXPECT_EQ(p.label, d.pairs[k].label);
+    ++k;
+  }
+  EXPECT_EQ(k, d.pairs.size());
+  bool found = false;
+  for (const auto& r : d.report.examples) {
+    if (r.id != "bad-null-prompt") continue;
+    EXPECT_EQ(r.line, 41);  // rows numbered from 1: the 41st row
+    EXPECT_EQ(r.file, path);
+    found = true;
+  }
+  EXPECT_TRUE(found);
+  EXPECT_EQ(d.report.examples.back().id, "a-tie");
 }
 
 TEST(Reader, PairwiseHhAndTrlBecomeSeededSwappedPairs) {

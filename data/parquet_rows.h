@@ -1,0 +1,20 @@
+// Reading string columns of a Parquet file (WSDM train.parquet / test.parquet) row by row.
+// The implementation uses Apache Arrow's C++ library from the pyarrow wheel (Debian 12 packages no
+// Arrow) and is compiled as C++20, which Arrow's headers need; this header is plain C++17.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace arena {
+
+// Calls on_row(row_index, values) for every row; values[k] is column `columns[k]` as text (integer
+// ids become decimal text), nullopt for a null or a column the file does not have.
+// Throws arena::Error naming the file for an unreadable file or a column of another type.
+void read_parquet_rows(const std::string& path, const std::vector<std::string>& columns,
+                       const std::function<void(int64_t, const std::vector<std::optional<std::string>>&)>& on_row);
+
+}  // namespace arena
