@@ -4,14 +4,22 @@ set(ARENA_FIX "run tools/setup.sh (it installs the Debian packages and the pinne
 
 find_package(Python3 REQUIRED COMPONENTS Interpreter)
 
+# Runs Python `code`, which prints one value per line, into the list `out`; stops configuration
+# with the set-up fix when the interpreter cannot import `what`.
+function(arena_python_lines out code what)
+  execute_process(COMMAND ${Python3_EXECUTABLE} -c "${code}"
+    OUTPUT_VARIABLE _lines RESULT_VARIABLE _rc ERROR_QUIET OUTPUT_STRIP_TRAILING_WHITESPACE)
+  if(NOT _rc EQUAL 0)
+    message(FATAL_ERROR "arena: ${Python3_EXECUTABLE} cannot import ${what}. Fix: ${ARENA_FIX}")
+  endif()
+  string(REPLACE "\n" ";" _lines "${_lines}")
+  set(${out} "${_lines}" PARENT_SCOPE)
+endfunction()
+
 # --- libtorch, from PyPI's torch wheel ---------------------------------------------------------
-execute_process(
-  COMMAND ${Python3_EXECUTABLE} -c "import torch, torch.utils; print(torch.utils.cmake_prefix_path); print(torch.__version__); print(torch.version.cuda or '')"
-  OUTPUT_VARIABLE _torch_out RESULT_VARIABLE _torch_rc ERROR_QUIET OUTPUT_STRIP_TRAILING_WHITESPACE)
-if(NOT _torch_rc EQUAL 0)
-  message(FATAL_ERROR "arena: ${Python3_EXECUTABLE} cannot import torch. Fix: ${ARENA_FIX}")
-endif()
-string(REPLACE "\n" ";" _torch_out "${_torch_out}")
+arena_python_lines(_torch_out
+  "import torch, torch.utils; print(torch.utils.cmake_prefix_path); print(torch.__version__); print(torch.version.cuda or '')"
+  "torch (libtorch for the C++ build)")
 list(GET _torch_out 0 ARENA_TORCH_PREFIX)
 list(GET _torch_out 1 ARENA_TORCH_VERSION)
 list(LENGTH _torch_out _n)
@@ -143,13 +151,9 @@ set(ARENA_SHARED_DIR "${PROJECT_SOURCE_DIR}/../shared" CACHE PATH "Folder with d
 
 # Apache Arrow + Parquet (C++) for WSDM's .parquet files: Debian 12 packages no Arrow, so the
 # libraries and headers come from PyPI's pyarrow wheel (pinned in tools/setup.sh), as libtorch does.
-execute_process(
-  COMMAND ${Python3_EXECUTABLE} -c "import pyarrow as pa; print(pa.get_include()); print(pa.get_library_dirs()[0]); print(pa.__version__)"
-  OUTPUT_VARIABLE _pa_out RESULT_VARIABLE _pa_rc ERROR_QUIET OUTPUT_STRIP_TRAILING_WHITESPACE)
-if(NOT _pa_rc EQUAL 0)
-  message(FATAL_ERROR "arena: ${Python3_EXECUTABLE} cannot import pyarrow (Arrow/Parquet C++ for WSDM .parquet). Fix: ${ARENA_FIX}")
-endif()
-string(REPLACE "\n" ";" _pa_out "${_pa_out}")
+arena_python_lines(_pa_out
+  "import pyarrow as pa; print(pa.get_include()); print(pa.get_library_dirs()[0]); print(pa.__version__)"
+  "pyarrow (Arrow/Parquet C++ for WSDM .parquet)")
 list(GET _pa_out 0 ARENA_ARROW_INCLUDE)
 list(GET _pa_out 1 ARENA_ARROW_LIBDIR)
 file(GLOB ARENA_ARROW_LIB "${ARENA_ARROW_LIBDIR}/libarrow.so.[0-9]*")
