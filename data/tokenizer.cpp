@@ -4,6 +4,7 @@
 
 #include <fstream>
 #include <iterator>
+#include <unordered_map>
 
 #include "common/error.h"
 
@@ -33,13 +34,57 @@ Tokenizer::Tokenizer(const std::string& path) : path_(path), sp_(new sentencepie
   eos_ = sp_->eos_id();
   pad_ = sp_->pad_id();
   check(bos_ >= 0 && eos_ >= 0 && pad_ >= 0, "{}: tokenizer lacks bos/eos/pad ids ({} {} {})", path, bos_, eos_, pad_);
+  // Word-by-word encoding is exact when no piece can span a word boundary, i.e. no piece holds a
+  // non-space character followed by the space symbol U+2581.
+  word_split_safe_ = true;
+  const std::string space = "\xE2\x96\x81";
+  for (int id = 0; id < sp_->GetPieceSize() && word_split_safe_; ++id) {
+    const std::string& piece = sp_->IdToPiece(id);
+    for (size_t at = piece.find(space, 1); at != std::string::npos; at = piece.find(space, at + 1)) {
+      if (at < 3 || piece.compare(at - 3, 3, space) != 0) {
+        word_split_safe_ = false;
+        break;
+      }
+    }
+  }
 }
 
 Tokenizer::~Tokenizer() = default;
 
-std::vector<int> Tokenizer::encode(std::string_view text) const {
+std::vector<int> Tokenizer::encode_exact(std::string_view text) const {
   std::vector<int> ids;
   check_spm(sp_->Encode(text, &ids), "encode", path_);
+  return ids;
+}
+
+std::vector<int> Tokenizer::encode(std::string_view text) const {
+  if (!word_split_safe_) return encode_exact(text);
+  // One cache per thread and tokenizer; bounded so a huge corpus cannot grow it without limit.
+  struct Cache {
+    uint64_t owner = 0;
+    std::unordered_map<std::string, std::vector<int>> words;
+  };
+  thread_local Cache cache;
+  if (cache.owner != fingerprint_ || cache.words.size() > 1'000'000) {
+    cache.words.clear();
+    cache.owner = fingerprint_;
+  }
+  std::vector<int> ids;
+  ids.reserve(text.size() / 3);
+  const auto emit = [&](std::string_view word) {
+    auto it = cache.words.find(std::string(word));
+    if (it == cache.words.end()) it = cache.words.emplace(std::string(word), encode_exact(word)).first;
+    ids.insert(ids.end(), it->second.begin(), it->second.end());
+  };
+  size_t start = 0;
+  for (size_t i = 1; i < text.size(); ++i) {
+    if (text[i] != ' ' || text[i - 1] == ' ') continue;
+    // A literal U+2581 (E2 96 81) is a space to SentencePiece: no boundary after it either.
+    if (i >= 3 && text.substr(i - 3, 3) == "\xE2\x96\x81") continue;
+    emit(text.substr(start, i - start));
+    start = i;
+  }
+  if (start < text.size()) emit(text.substr(start));
   return ids;
 }
 

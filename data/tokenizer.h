@@ -21,8 +21,13 @@ class Tokenizer {
   Tokenizer(const Tokenizer&) = delete;
   Tokenizer& operator=(const Tokenizer&) = delete;
 
-  // Token ids of `text` without <bos>/<eos>; thread-safe (sentencepiece's Encode is const).
+  // Token ids of `text` without <bos>/<eos>; thread-safe. Splits the text into words before each
+  // space that follows a non-space, encodes each word once per thread (cached), and concatenates:
+  // identical to encode_exact() because no vocabulary piece holds a non-space followed by a space
+  // (checked when the model loads; otherwise every call falls back to encode_exact()).
   std::vector<int> encode(std::string_view text) const;
+  // SentencePiece on the whole string, uncached.
+  std::vector<int> encode_exact(std::string_view text) const;
   std::string decode(const std::vector<int>& ids) const;
   // Id of a piece such as "<start_of_turn>"; throws if the vocabulary lacks it.
   int piece_id(const std::string& piece) const;
@@ -40,6 +45,7 @@ class Tokenizer {
   std::unique_ptr<sentencepiece::SentencePieceProcessor> sp_;
   int bos_ = 2, eos_ = 1, pad_ = 0;
   uint64_t fingerprint_ = 0;
+  bool word_split_safe_ = false;  // the vocabulary allows encoding word by word
 };
 
 }  // namespace arena

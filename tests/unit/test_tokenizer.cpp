@@ -50,6 +50,26 @@ TEST(Tokenizer, MatchesSentencePieceOnDivergentLines) {
   expect_goldens(gemma_dir() + "/goldens-divergent.jsonl", "spm_ids", 46);
 }
 
+// The cached word-by-word encoder equals SentencePiece on whole strings, on every text of the
+// real data files (multilingual, code, whitespace runs) and on whitespace edge cases.
+TEST(Tokenizer, WordCachedEncodingEqualsWholeStringEncoding) {
+  Tokenizer tok(gemma_dir() + "/tokenizer.model");
+  std::vector<std::string> texts{"", " ", "  ", "a", " a", "a ", "a  b", "a   b  ", "\xE2\x96\x81 a",
+                                 "x\xE2\x96\x81 y", "tab\tand\nnewline  x", std::string(40, ' ') + "end"};
+  std::ifstream in((testing::shared_dir() / "data" / "autoj-pairwise.jsonl").string());
+  std::string line;
+  while (std::getline(in, line)) {
+    const auto j = nlohmann::json::parse(line);
+    for (const char* k : {"prompt", "response_a", "response_b"}) texts.push_back(j[k].get<std::string>());
+  }
+  std::ifstream golden(gemma_dir() + "/goldens-divergent.jsonl");
+  while (std::getline(golden, line)) texts.push_back(nlohmann::json::parse(line)["text"].get<std::string>());
+  int differ = 0;
+  for (const auto& t : texts) differ += tok.encode(t) != tok.encode_exact(t);
+  EXPECT_EQ(differ, 0) << "of " << texts.size() << " texts";
+  EXPECT_GT(texts.size(), 4000u);
+}
+
 TEST(Tokenizer, MissingModelIsAnErrorNamingTheFile) {
   try {
     Tokenizer tok("/nonexistent/tokenizer.model");
