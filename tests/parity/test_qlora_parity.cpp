@@ -7,6 +7,7 @@
 #include <iostream>
 #include <set>
 
+#include "common/error.h"
 #include "model/gemma2.h"
 #include "model/loader.h"
 #include "model/peft_adapter.h"
@@ -184,6 +185,59 @@ TEST(Qlora, ExportWritesPeftNamesAndReloadsExactly) {
   for (const auto& [k, _] : peft->entries()) b.insert(k);
   EXPECT_EQ(a, b);  // the same tensor names PEFT itself writes
   for (const auto& k : a) EXPECT_TRUE(torch::equal(ours->tensor(k), peft->tensor(k))) << k;
+}
+
+}  // namespace
+}  // namespace arena
+
+namespace arena {
+namespace {
+
+// A copy of the bitsandbytes fixture checkpoint with one edit, loaded; returns the error text.
+std::string bnb_load_error(const std::function<void(std::vector<std::pair<std::string, torch::Tensor>>&)>& edit) {
+  testing::TempDir dir;
+  const auto src = qlora_dir() / "bnb4bit";
+  SafetensorsCheckpoint ckpt(src.string());
+  std::vector<std::pair<std::string, torch::Tensor>> tensors;
+  for (const auto& name : ckpt.names()) tensors.emplace_back(name, ckpt.tensor(name).clone());
+  edit(tensors);
+  std::filesystem::copy_file(src / "config.json", dir.path() / "config.json");
+  save_safetensors(dir / "model.safetensors", tensors);
+  try {
+    load_gemma2_classifier(dir.path().string(), torch::kFloat32, torch::kCPU);
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+const std::string kQ = "model.layers.1.self_attn.q_proj.weight";
+
+TEST(BnbFormat, Fp4WeightsAreRefusedByName) {
+  const auto what = bnb_load_error([](auto& t) {
+    for (auto& e : t)
+      if (e.first == kQ + ".quant_state.bitsandbytes__nf4") e.first = kQ + ".quant_state.bitsandbytes__fp4";
+  });
+  EXPECT_NE(what.find(kQ), std::string::npos) << what;
+  EXPECT_NE(what.find("FP4"), std::string::npos) << what;
+}
+
+TEST(BnbFormat, ForeignCodebookAndWrongSizesAreErrors) {
+  auto what = bnb_load_error([](auto& t) {
+    for (auto& e : t)
+      if (e.first == kQ + ".quant_map") e.second = e.second * 2;
+  });
+  EXPECT_NE(what.find("not the NF4 codebook"), std::string::npos) << what;
+  what = bnb_load_error([](auto& t) {
+    for (auto& e : t)
+      if (e.first == kQ) e.second = e.second.narrow(0, 0, 10).clone();
+  });
+  EXPECT_NE(what.find("'" + kQ + "'"), std::string::npos) << what;
+  EXPECT_NE(what.find("expected"), std::string::npos) << what;
+  what = bnb_load_error([](auto& t) {
+    t.erase(std::remove_if(t.begin(), t.end(), [](auto& e) { return e.first == kQ + ".nested_absmax"; }), t.end());
+  });
+  EXPECT_NE(what.find(kQ + ".nested_absmax"), std::string::npos) << what;
 }
 
 }  // namespace
