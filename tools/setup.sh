@@ -48,7 +48,7 @@ sys.exit(0 if all(m.version(k) == v for k, v in want.items()) and m.version("saf
 PY
 
 if [[ ${#missing_apt[@]} -eq 0 && $torch_ok -eq 1 && $ref_ok -eq 1 ]]; then
-  echo "setup: everything present (Debian packages, torch ${TORCH_VERSION}, ${PY_REFERENCE[*]})"
+  echo "setup: everything present (Debian packages, torch ${TORCH_VERSION}, ${PY_REFERENCE[*]}, pyarrow ${PYARROW_VERSION})"
   exit 0
 fi
 if [[ $check_only -eq 1 ]]; then
