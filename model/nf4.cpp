@@ -150,6 +150,8 @@ torch::Tensor nf4_dequantize_cpu(const torch::Tensor& packed_in, const torch::Te
   check(absmax.numel() * blocksize >= n, "nf4: {} absmax values cover {} values, {} needed", absmax.numel(),
         absmax.numel() * blocksize, n);
   check(blocksize % 2 == 0, "nf4: blocksize {} must be even", blocksize);
+  check(dtype == torch::kFloat32 || dtype == torch::kBFloat16 || dtype == torch::kFloat16,
+        "nf4: cannot dequantize to {}", c10::toString(dtype));
   auto out = torch::empty({n}, torch::TensorOptions().dtype(dtype));
   const uint8_t* p = packed.data_ptr<uint8_t>();
   const float* am = absmax.data_ptr<float>();
@@ -164,8 +166,6 @@ torch::Tensor nf4_dequantize_cpu(const torch::Tensor& packed_in, const torch::Te
       default: break;
     }
   });
-  check(dtype == torch::kFloat32 || dtype == torch::kBFloat16 || dtype == torch::kFloat16,
-        "nf4: cannot dequantize to {}", c10::toString(dtype));
   return out;
 }
 
