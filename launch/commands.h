@@ -16,4 +16,16 @@ Command add_inspect_command(CLI::App& app);
 // `arena data`: rows read and skipped, labels, split sizes, token lengths of a data file.
 Command add_data_command(CLI::App& app);
 
+// `arena train`: the distributed training job (TOML config + command-line overrides).
+Command add_train_command(CLI::App& app);
+
+// `arena eval`: accuracy and log loss of a checkpoint.
+Command add_eval_command(CLI::App& app);
+
+// `arena predict`: a competition submission from a checkpoint.
+Command add_predict_command(CLI::App& app);
+
+// `arena export`: a checkpoint's adapters as a PEFT adapter directory.
+Command add_export_command(CLI::App& app);
+
 }  // namespace arena

@@ -41,11 +41,19 @@ LinearImpl::LinearImpl(int64_t in, int64_t out, double init_std, const torch::Te
   }
 }
 
+namespace {
+// Trainable tensors may be kept in fp32 while the model computes in bf16 (what autocast does):
+// they are cast to the activations' dtype inside the graph, so their gradients come back in fp32.
+torch::Tensor as_compute(const torch::Tensor& w, const torch::Tensor& x) {
+  return w.scalar_type() == x.scalar_type() ? w : w.to(x.scalar_type());
+}
+}  // namespace
+
 torch::Tensor LinearImpl::forward(const torch::Tensor& x) {
-  auto y = nf4_ ? Nf4Matmul::apply(x, this) : torch::linear(x, weight);
+  auto y = nf4_ ? Nf4Matmul::apply(x, this) : torch::linear(x, as_compute(weight, x));
   if (has_lora()) {
     const auto h = lora_dropout_ > 0 ? torch::dropout(x, lora_dropout_, is_training()) : x;
-    y = y + torch::linear(torch::linear(h, lora_A), lora_B) * lora_scaling_;
+    y = y + torch::linear(torch::linear(h, as_compute(lora_A, x)), as_compute(lora_B, x)) * lora_scaling_;
   }
   return y;
 }

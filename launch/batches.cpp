@@ -1,0 +1,64 @@
+#include "launch/batches.h"
+
+#include <torch/torch.h>
+
+#include <algorithm>
+
+#include "common/error.h"
+#include "data/shard.h"
+
+namespace arena {
+
+BatchList plan_epoch(const TokenizedData& train, const TrainConfig& c, int rank, int world, int64_t epoch) {
+  const int64_t n = train.size();
+  check(n > 0, "train split is empty: nothing to train on (data.path {})", c.data_path);
+  const auto seed = static_cast<uint64_t>(c.seed);
+  if (c.batching == "rows") {
+    const auto shard = rank_shard(epoch_order(n, seed, epoch), rank, world);
+    BatchList out;
+    for (size_t start = 0; start < shard.size(); start += static_cast<size_t>(c.batch_rows))
+      out.emplace_back(shard.begin() + start,
+                       shard.begin() + std::min(shard.size(), start + static_cast<size_t>(c.batch_rows)));
+    return out;
+  }
+  std::vector<int64_t> lengths(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) lengths[i] = train.offsets[i + 1] - train.offsets[i];
+  BatchOptions o;
+  o.max_tokens = c.batch_tokens;
+  o.max_rows = c.batch_rows;
+  return epoch_batches(lengths, rank, world, o, seed, epoch);
+}
+
+std::vector<int64_t> steps_per_epoch(const TokenizedData& train, const TrainConfig& c, int world) {
+  std::vector<int64_t> out;
+  for (int64_t e = 0; e < c.epochs; ++e)
+    out.push_back(static_cast<int64_t>(plan_epoch(train, c, 0, world, e).size()) / c.accum_steps);
+  return out;
+}
+
+Batch collate(const TokenizedData& d, const std::vector<int64_t>& rows, const torch::Device& device) {
+  Batch b;
+  b.rows = static_cast<int64_t>(rows.size());
+  int64_t longest = 1;
+  for (const int64_t r : rows) longest = std::max(longest, d.offsets[r + 1] - d.offsets[r]);
+  auto ids = torch::zeros({b.rows, longest}, torch::kInt64);
+  auto mask = torch::zeros({b.rows, longest}, torch::kInt64);
+  auto labels = torch::empty({b.rows}, torch::kInt64);
+  auto* pid = ids.data_ptr<int64_t>();
+  auto* pmask = mask.data_ptr<int64_t>();
+  for (int64_t i = 0; i < b.rows; ++i) {
+    const int64_t r = rows[i], begin = d.offsets[r], len = d.offsets[r + 1] - begin;
+    for (int64_t t = 0; t < len; ++t) {
+      pid[i * longest + t] = d.ids[begin + t];
+      pmask[i * longest + t] = 1;
+    }
+    labels[i] = d.labels[r];
+    b.tokens += len;
+  }
+  b.ids = ids.to(device);
+  b.mask = mask.to(device);
+  b.labels = labels.to(device);
+  return b;
+}
+
+}  // namespace arena

@@ -1,0 +1,108 @@
+#include <fmt/format.h>
+#include <torch/torch.h>
+
+#include <filesystem>
+#include <fstream>
+#include <memory>
+
+#include "common/error.h"
+#include "data/encode.h"
+#include "data/reader.h"
+#include "data/tokenizer.h"
+#include "dist/world.h"
+#include "launch/commands.h"
+#include "launch/evaluate.h"
+#include "launch/inference.h"
+
+namespace arena {
+namespace {
+
+struct PredictOptions {
+  std::string checkpoint, data, out = "submission.csv", format = "auto", device = "auto";
+  int64_t rows = 0;
+  bool swap_average = false;
+};
+
+TokenizedData encode_all(const Dataset& data, const PairEncoder& encoder, bool swap_ab) {
+  TokenizedData t;
+  t.offsets.push_back(0);
+  for (const auto& p : data.pairs) {
+    const auto e = encoder.encode(p, swap_ab);
+    t.ids.insert(t.ids.end(), e.ids.begin(), e.ids.end());
+    t.offsets.push_back(static_cast<int64_t>(t.ids.size()));
+    t.full_length.push_back(e.full_length);
+    t.labels.push_back(e.label);
+    t.row_ids.push_back(p.id);
+  }
+  return t;
+}
+
+std::string csv_field(const std::string& s) {
+  if (s.find_first_of(",\"\n\r") == std::string::npos) return s;
+  std::string q = "\"";
+  for (const char ch : s) q += ch == '"' ? std::string("\"\"") : std::string(1, ch);
+  return q + "\"";
+}
+
+int run_predict(const PredictOptions& o) {
+  auto run = load_trained(o.checkpoint, o.device);
+  const auto& c = run.config;
+  ReadOptions ro;
+  ro.format = parse_data_format(o.format);
+  ro.labels = c.num_labels == 3 ? LabelMode::kThreeClass : LabelMode::kBinary;
+  ro.require_labels = false;  // test files have no labels
+  const auto data = read_pairs(o.data, ro);
+  const Tokenizer tok(c.tokenizer);
+  const PairEncoder encoder(tok, c.max_len);
+  const int64_t rows = o.rows > 0 ? o.rows : c.eval_rows;
+  auto probs = class_probabilities(*run.model, encode_all(data, encoder, false), rows, run.device);
+  if (o.swap_average) {
+    // Score B-vs-A as well; its "A wins" is our "B wins". Average the two views.
+    auto swapped = class_probabilities(*run.model, encode_all(data, encoder, true), rows, run.device);
+    auto back = swapped.clone();
+    back.select(1, 0).copy_(swapped.select(1, 1));
+    back.select(1, 1).copy_(swapped.select(1, 0));
+    probs = (probs + back) / 2;
+  }
+  if (!world().is_root()) return 0;
+  const auto parent = std::filesystem::path(o.out).parent_path();
+  if (!parent.empty()) std::filesystem::create_directories(parent);
+  const std::string tmp = o.out + ".tmp";
+  {
+    std::ofstream out(tmp);
+    check(out.good(), "{}: cannot write", tmp);
+    const auto p = probs.accessor<double, 2>();
+    if (c.num_labels == 3) {
+      out << "id,winner_model_a,winner_model_b,winner_tie\n";
+      for (int64_t i = 0; i < probs.size(0); ++i)
+        out << fmt::format("{},{:.6f},{:.6f},{:.6f}\n", csv_field(data.pairs[i].id), p[i][0], p[i][1], p[i][2]);
+    } else {
+      out << "id,winner\n";
+      for (int64_t i = 0; i < probs.size(0); ++i)
+        out << csv_field(data.pairs[i].id) << (p[i][1] > p[i][0] ? ",model_b\n" : ",model_a\n");
+    }
+    check(out.good(), "{}: write failed", tmp);
+  }
+  std::filesystem::rename(tmp, o.out);
+  fmt::print(stderr, "predict: {} rows of {} ({} skipped while reading{}) -> {}\n", probs.size(0), o.data,
+             data.report.skipped_total(), o.swap_average ? ", A/B swap averaged" : "", o.out);
+  return 0;
+}
+
+}  // namespace
+
+Command add_predict_command(CLI::App& app) {
+  auto o = std::make_shared<PredictOptions>();
+  auto* cmd = app.add_subcommand("predict", "Write a competition submission (LMSYS: 3 probabilities; WSDM: winner)");
+  cmd->add_option("--checkpoint", o->checkpoint, "Run directory (newest checkpoint) or checkpoint .h5")->required();
+  cmd->add_option("--data", o->data, "test.csv (LMSYS) or test.parquet / .jsonl (WSDM)")->required();
+  cmd->add_option("--out", o->out, "Submission CSV")->capture_default_str();
+  cmd->add_option("--format", o->format, "Input format")
+      ->check(CLI::IsMember({"auto", "lmsys", "wsdm", "pairwise", "parquet"}));
+  cmd->add_flag("--swap-average", o->swap_average, "Average with the A/B-swapped pair's prediction");
+  cmd->add_option("--batch-size", o->rows, "Rows per batch (default: the run's batch.eval_rows)");
+  cmd->add_option("--device", o->device, "auto, cpu or cuda")->check(CLI::IsMember({"auto", "cpu", "cuda"}));
+  return [cmd, o]() { return cmd->parsed() ? run_predict(*o) : -1; };
+}
+
+}  // namespace arena

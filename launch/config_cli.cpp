@@ -1,0 +1,33 @@
+#include "launch/config_cli.h"
+
+namespace arena {
+
+ConfigOptions::ConfigOptions(CLI::App* app) {
+  app->add_option("-c,--config", config_file_, "TOML config (sections model, lora, data, batch, optim, train)")
+      ->check(CLI::ExistingFile);
+  TrainConfig defaults;
+  for (const auto& f : config_fields(defaults)) {
+    std::string names = "--" + f.key;
+    for (const auto& a : f.aliases) names += "," + a;
+    values_.emplace_back();
+    auto* opt = app->add_option(names, values_.back(), f.help);
+    opt->type_name(f.type == "list" ? "LIST" : f.type == "bool" ? "BOOL" : f.type == "int" ? "INT"
+                   : f.type == "float" ? "FLOAT" : "TEXT");
+    opt->default_str(f.get());
+    opt->group(f.key.substr(0, f.key.find('.')) + " settings");
+    options_.push_back(opt);
+  }
+}
+
+TrainConfig ConfigOptions::resolve(const std::string& base_toml, const std::string& base_source) const {
+  TrainConfig c;
+  if (!base_toml.empty()) load_toml_text(c, base_toml, base_source);
+  if (!config_file_.empty()) load_toml_file(c, config_file_);
+  auto fields = config_fields(c);
+  for (size_t i = 0; i < fields.size(); ++i)
+    if (options_[i]->count() > 0) fields[i].set(values_[i]);
+  validate(c);
+  return c;
+}
+
+}  // namespace arena

@@ -1,0 +1,67 @@
+#include "launch/evaluate.h"
+
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+
+#include "dist/world.h"
+#include "launch/batches.h"
+
+namespace arena {
+
+torch::Tensor class_probabilities(Gemma2ClassifierImpl& model, const TokenizedData& d, int64_t rows_per_batch,
+                                  const torch::Device& device) {
+  const auto& w = world();
+  const int64_t n = d.size(), labels = model.config().num_labels;
+  auto probs = torch::zeros({n, labels}, torch::kFloat64);
+  std::vector<int64_t> mine;
+  for (int64_t i = w.rank; i < n; i += w.size) mine.push_back(i);
+  std::stable_sort(mine.begin(), mine.end(), [&](int64_t a, int64_t b) {
+    return d.offsets[a + 1] - d.offsets[a] < d.offsets[b + 1] - d.offsets[b];
+  });
+  const bool was_training = model.is_training();
+  model.eval();
+  {
+    torch::NoGradGuard no_grad;
+    for (size_t start = 0; start < mine.size(); start += static_cast<size_t>(rows_per_batch)) {
+      const std::vector<int64_t> rows(mine.begin() + start,
+                                      mine.begin() + std::min(mine.size(), start + static_cast<size_t>(rows_per_batch)));
+      const auto b = collate(d, rows, device);
+      const auto p = torch::softmax(model.forward(b.ids, b.mask).to(torch::kFloat32), -1).to(torch::kFloat64).cpu();
+      probs.index_copy_(0, torch::tensor(rows, torch::kInt64), p);
+    }
+  }
+  if (was_training) model.train();
+  host_sum(probs.data_ptr<double>(), static_cast<int>(probs.numel()));
+  return probs;
+}
+
+EvalResult score(const torch::Tensor& probs, const TokenizedData& d) {
+  EvalResult r;
+  const auto p = probs.accessor<double, 2>();
+  double correct = 0, loss = 0;
+  for (int64_t i = 0; i < d.size(); ++i) {
+    const int label = d.labels[i];
+    if (label < 0 || label >= probs.size(1)) continue;
+    int64_t best = 0;
+    for (int64_t k = 1; k < probs.size(1); ++k)
+      if (p[i][k] > p[i][best]) best = k;
+    correct += best == label;
+    loss -= std::log(std::clamp(p[i][label], 1e-15, 1.0 - 1e-15));
+    ++r.n;
+  }
+  if (r.n > 0) {
+    r.accuracy = correct / static_cast<double>(r.n);
+    r.log_loss = loss / static_cast<double>(r.n);
+  }
+  return r;
+}
+
+EvalResult evaluate(Gemma2ClassifierImpl& model, const TokenizedData& d, int64_t rows_per_batch,
+                    const torch::Device& device) {
+  return score(class_probabilities(model, d, rows_per_batch, device), d);
+}
+
+}  // namespace arena

@@ -1,0 +1,90 @@
+#include "launch/model_setup.h"
+
+#include <torch/torch.h>
+
+#include "common/error.h"
+#include "model/loader.h"
+#include "model/qlora.h"
+
+namespace arena {
+
+torch::Device pick_device(const TrainConfig& c, const World& w) {
+  const bool cuda = torch::cuda::is_available();
+  if (c.device == "cpu" || (c.device == "auto" && !cuda)) return torch::Device(torch::kCPU);
+  check(cuda, "train.device = cuda, but no CUDA device is visible to rank {}", w.rank);
+  const int count = static_cast<int>(torch::cuda::device_count());
+  return torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(w.local_rank % count));
+}
+
+torch::ScalarType compute_dtype(const TrainConfig& c, const torch::Device& device) {
+  if (c.precision == "bf16") return torch::kBFloat16;
+  if (c.precision == "fp32") return torch::kFloat32;
+  return device.is_cuda() ? torch::kBFloat16 : torch::kFloat32;
+}
+
+Gemma2Config random_init_config(const TrainConfig& c) {
+  auto g = gemma2_2b_config(c.num_labels);
+  if (c.model_preset == "gemma2-2b") return g;
+  check(c.num_heads % c.num_kv_heads == 0, "model.num_heads ({}) must be a multiple of model.num_kv_heads ({})",
+        c.num_heads, c.num_kv_heads);
+  g.hidden_size = c.hidden_size;
+  g.num_hidden_layers = c.num_layers;
+  g.num_attention_heads = c.num_heads;
+  g.num_key_value_heads = c.num_kv_heads;
+  g.head_dim = c.head_dim;
+  g.intermediate_size = c.intermediate_size;
+  g.query_pre_attn_scalar = static_cast<double>(c.head_dim);
+  g.sliding_layers.assign(static_cast<size_t>(c.num_layers), false);
+  for (size_t i = 0; i < g.sliding_layers.size(); i += 2) g.sliding_layers[i] = true;
+  return g;
+}
+
+Gemma2Classifier build_classifier(const TrainConfig& c, const torch::Device& device, bool verbose) {
+  const auto dtype = compute_dtype(c, device);
+  torch::manual_seed(static_cast<uint64_t>(c.seed));
+  Gemma2Classifier model{nullptr};
+  if (!c.model_path.empty()) {
+    LoadReport report;
+    model = load_gemma2_classifier(c.model_path, dtype, device, c.num_labels, &report);
+    if (verbose)
+      fmt::print(stderr, "model: {} tensors from {} ({} already NF4)\n", report.loaded, c.model_path, report.quantized);
+  } else {
+    // Initialized on the run's device type and quantized there: the same bytes on every rank.
+    model = Gemma2Classifier(random_init_config(c), torch::TensorOptions().dtype(dtype).device(device));
+    if (verbose)
+      fmt::print(stderr, "model: random init ({}, seed {}), {} parameters\n",
+                 c.model_preset == "custom" ? "custom Gemma-2 shape" : "Gemma-2-2B shape", c.seed,
+                 parameter_count(*model));
+  }
+  QloraOptions q;
+  q.quantize = c.nf4;
+  q.lora.rank = c.lora_rank;
+  q.lora.alpha = c.lora_alpha;
+  q.lora.dropout = c.lora_dropout;
+  q.lora.rslora = c.rslora;
+  q.target_modules = c.lora_targets;
+  q.first_layer = c.lora_first_layer;
+  q.last_layer = c.lora_last_layer;
+  apply_qlora(*model, q);
+  model->model->set_recompute(c.recompute);
+  torch::NoGradGuard no_grad;
+  for (auto& [name, t] : peft_trainable_parameters(*model))
+    if (t.scalar_type() != torch::kFloat32) t.set_data(t.data().to(torch::kFloat32));
+  return model;
+}
+
+double base_fingerprint(Gemma2ClassifierImpl& model) {
+  torch::NoGradGuard no_grad;
+  double sum = 0;
+  for (const auto& p : model.parameters())
+    if (!p.requires_grad()) sum += p.to(torch::kFloat64).abs().sum().item<double>();
+  for (auto& layer : model.model->layers)
+    for (auto& [path, linear] : layer_projections(*layer))
+      if (linear->quantized()) {
+        sum += linear->nf4().packed.to(torch::kFloat64).sum().item<double>();
+        sum += nf4_absmax(linear->nf4()).to(torch::kFloat64).sum().item<double>();
+      }
+  return sum;
+}
+
+}  // namespace arena

@@ -1,0 +1,31 @@
+// The classifier a run trains: the base from a Gemma-2 directory (or a seeded random init of a
+// Gemma-2 shape), frozen in NF4, with LoRA adapters and the score head, on this rank's device.
+// Trainable tensors are kept in fp32 even when the model computes in bf16 (autocast-style).
+#pragma once
+
+#include <torch/types.h>
+
+#include <string>
+
+#include "dist/world.h"
+#include "launch/train_config.h"
+#include "model/gemma2.h"
+
+namespace arena {
+
+// cpu, or cuda:<local rank mod visible GPUs> (device = auto picks CUDA when available).
+torch::Device pick_device(const TrainConfig& c, const World& w);
+// bf16 or fp32 for `device` under model.precision.
+torch::ScalarType compute_dtype(const TrainConfig& c, const torch::Device& device);
+// The Gemma-2 shape of a random init (model.preset / model.* sizes).
+Gemma2Config random_init_config(const TrainConfig& c);
+
+// Builds (or loads) the model, applies the QLoRA recipe and moves it to `device`. The random base
+// depends only on train.seed, the shape and the device type, so eval/predict rebuild the same one.
+Gemma2Classifier build_classifier(const TrainConfig& c, const torch::Device& device, bool verbose);
+
+// A checksum of the frozen base (embedding, norms, NF4 codes and scales): a checkpoint remembers it
+// so eval/predict refuse a checkpoint trained on another base.
+double base_fingerprint(Gemma2ClassifierImpl& model);
+
+}  // namespace arena

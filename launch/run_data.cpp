@@ -1,0 +1,57 @@
+#include "launch/run_data.h"
+
+#include <fmt/format.h>
+
+#include "data/encode.h"
+#include "data/split.h"
+#include "data/tokenizer.h"
+
+namespace arena {
+
+TokenizedData subset(const TokenizedData& d, const std::vector<int64_t>& rows) {
+  TokenizedData out;
+  out.offsets.push_back(0);
+  for (const int64_t r : rows) {
+    out.ids.insert(out.ids.end(), d.ids.begin() + d.offsets[r], d.ids.begin() + d.offsets[r + 1]);
+    out.offsets.push_back(static_cast<int64_t>(out.ids.size()));
+    out.full_length.push_back(d.full_length[r]);
+    out.labels.push_back(d.labels[r]);
+    out.row_ids.push_back(d.row_ids[r]);
+  }
+  return out;
+}
+
+RunData load_run_data(const TrainConfig& c, const std::string& cache_path, bool write_cache) {
+  ReadOptions ro;
+  ro.format = parse_data_format(c.data_format);
+  ro.labels = parse_label_mode(c.labels);
+  ro.seed = static_cast<uint64_t>(c.split_seed);
+  auto data = read_pairs(c.data_path, ro);
+  RunData out;
+  out.report = data.report;
+  out.format = data.format;
+  const Tokenizer tok(c.tokenizer);
+  const PairEncoder encoder(tok, c.max_len);
+  TokenizedData all;
+  const auto key = cache_key(c.data_path, ro, data.format, encoder);
+  if (cache_path.empty() || !load_token_cache(cache_path, key, all)) {
+    all = tokenize(data, encoder);
+    if (!cache_path.empty() && write_cache) save_token_cache(cache_path, all, key);
+  }
+  std::vector<int64_t> parts[3];
+  const SplitFractions fractions{c.train_fraction, c.val_fraction};
+  for (int64_t i = 0; i < all.size(); ++i)
+    parts[static_cast<int>(split_of(all.row_ids[i], static_cast<uint64_t>(c.split_seed), fractions))].push_back(i);
+  out.train = subset(all, parts[static_cast<int>(Split::kTrain)]);
+  out.val = subset(all, parts[static_cast<int>(Split::kVal)]);
+  out.test = subset(all, parts[static_cast<int>(Split::kTest)]);
+  return out;
+}
+
+std::string describe_report(const std::string& path, const ReadReport& r, size_t used) {
+  std::string s = fmt::format("data: {}: {} rows read, {} used, {} skipped", path, r.rows_read, used, r.skipped_total());
+  for (const auto& [reason, count] : r.skipped) s += fmt::format("\n  skipped {:>6}  {}", count, reason);
+  return s;
+}
+
+}  // namespace arena

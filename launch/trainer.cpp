@@ -1,0 +1,338 @@
+#include "launch/trainer.h"
+
+#include <torch/torch.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <thread>
+
+#include "common/error.h"
+#include "dist/communicator.h"
+#include "dist/grad_bucket.h"
+#include "dist/world.h"
+#include "launch/batches.h"
+#include "launch/checkpoint.h"
+#include "launch/evaluate.h"
+#include "launch/metrics_log.h"
+#include "launch/model_setup.h"
+#include "launch/run_data.h"
+#include "launch/stop_signal.h"
+#include "model/qlora.h"
+#include "optim/adamw.h"
+#include "optim/lr_schedule.h"
+
+namespace arena {
+namespace fs = std::filesystem;
+namespace {
+
+// What one optimizer step did on one rank; summed over ranks in one host all-reduce, which also
+// makes every rank agree on skipping (non-finite values) and stopping (a signal on any rank).
+struct StepTotals {
+  double rows = 0, loss_sum = 0, correct = 0, tokens = 0, nonfinite = 0, stop = 0;
+};
+
+// Test hook: ARENA_FAULT=<rank>:<step>:<throw|nan> fails that rank at that optimizer step.
+struct Fault {
+  int rank = -1;
+  int64_t step = -1;
+  std::string kind;
+};
+
+Fault fault_from_env() {
+  Fault f;
+  if (const char* v = std::getenv("ARENA_FAULT"); v && *v) {
+    char kind[16] = {0};
+    long long step = -1;
+    check(std::sscanf(v, "%d:%lld:%15s", &f.rank, &step, kind) == 3, "ARENA_FAULT='{}': expected rank:step:throw|nan",
+          v);
+    f.step = step;
+    f.kind = kind;
+  }
+  return f;
+}
+
+std::string token_cache_path(const TrainConfig& c) {
+  if (c.token_cache == "none") return "";
+  if (c.token_cache == "auto") return (fs::path(c.out) / "tokens.h5").string();
+  return c.token_cache;
+}
+
+// Per-epoch micro-batch plans, computed on demand (identical on every rank).
+class EpochPlans {
+ public:
+  EpochPlans(const TokenizedData& train, const TrainConfig& c, int rank, int world)
+      : train_(train), c_(c), rank_(rank), world_(world) {}
+  const BatchList& at(int64_t epoch) {
+    auto it = plans_.find(epoch);
+    if (it == plans_.end()) it = plans_.emplace(epoch, plan_epoch(train_, c_, rank_, world_, epoch)).first;
+    return it->second;
+  }
+  int64_t steps(int64_t epoch) { return static_cast<int64_t>(at(epoch).size()) / c_.accum_steps; }
+
+ private:
+  const TokenizedData& train_;
+  const TrainConfig& c_;
+  int rank_, world_;
+  std::map<int64_t, BatchList> plans_;
+};
+
+// Flat optimizer moments split back into the trainable tensors' names and shapes.
+std::vector<std::pair<std::string, torch::Tensor>> per_tensor(const GradBucket& bucket, const torch::Tensor& flat) {
+  std::vector<std::pair<std::string, torch::Tensor>> out;
+  int64_t offset = 0;
+  for (const auto& [name, t] : bucket.named()) {
+    out.emplace_back(name, flat.narrow(0, offset, t.numel()).view(t.sizes()));
+    offset += t.numel();
+  }
+  return out;
+}
+
+torch::Tensor flat_from(const GradBucket& bucket, const std::vector<std::pair<std::string, torch::Tensor>>& stored,
+                        const std::string& what, const std::string& path) {
+  std::map<std::string, torch::Tensor> by_name(stored.begin(), stored.end());
+  std::vector<torch::Tensor> parts;
+  for (const auto& [name, t] : bucket.named()) {
+    const auto it = by_name.find(name);
+    check(it != by_name.end(), "{}: {} lacks tensor '{}'", path, what, name);
+    check(it->second.sizes() == t.sizes(), "{}: {} tensor '{}' has shape [{}], the model expects [{}]", path, what, name,
+          fmt::join(it->second.sizes(), ","), fmt::join(t.sizes(), ","));
+    parts.push_back(it->second.reshape({-1}));
+  }
+  check(by_name.size() == bucket.named().size(), "{}: {} holds {} tensors, the model trains {}", path, what,
+        by_name.size(), bucket.named().size());
+  return torch::cat(parts);
+}
+
+void save(const std::string& out, const TrainConfig& c, const TrainState& st, GradBucket& bucket, AdamW& opt,
+          const LrSchedule& sched, double fingerprint, bool cuda, MetricsLog& log) {
+  const auto& w = world();
+  const auto rng = capture_rng(cuda).contiguous();
+  auto all = torch::empty({w.size, rng.numel()}, torch::kUInt8);
+  host_gather(rng.data_ptr(), static_cast<size_t>(rng.numel()), all.data_ptr(), 0);
+  if (!w.is_root()) return;
+  Checkpoint ck;
+  ck.state = st;
+  TrainConfig resolved = c;
+  resolved.resume.clear();
+  resolved.stop_after = -1;
+  ck.config_toml = to_toml(resolved);
+  ck.base_fingerprint = fingerprint;
+  ck.world_size = w.size;
+  ck.trainable = bucket.named();
+  ck.exp_avg = per_tensor(bucket, opt.exp_avg());
+  ck.exp_avg_sq = per_tensor(bucket, opt.exp_avg_sq());
+  ck.optimizer_steps = opt.steps();
+  ck.total_steps = sched.total_steps;
+  ck.warmup_steps = sched.warmup_steps;
+  ck.peak_lr = sched.peak;
+  ck.decay = c.decay;
+  ck.rng = all;
+  const auto path = checkpoint_path(out, st.step);
+  write_checkpoint(path, ck);
+  prune_checkpoints(out, c.keep_checkpoints);
+  log.write({{"kind", "checkpoint"}, {"step", st.step}, {"path", path}});
+  fmt::print(stderr, "checkpoint: {}\n", path);
+}
+
+TrainState resume(const std::string& from, GradBucket& bucket, AdamW& opt, const LrSchedule& sched, double fingerprint,
+                  bool cuda) {
+  const auto& w = world();
+  const auto path = find_checkpoint(from);
+  const auto ck = read_checkpoint(path);
+  check(ck.world_size == w.size,
+        "{}: saved by {} ranks, resumed on {}: the data order and RNG streams would differ (resume on {} ranks)", path,
+        ck.world_size, w.size, ck.world_size);
+  check(std::abs(ck.base_fingerprint - fingerprint) <= 1e-9 * std::max(1.0, std::abs(fingerprint)),
+        "{}: trained on another base model (fingerprint {} vs {}): check model.path / train.seed", path,
+        ck.base_fingerprint, fingerprint);
+  check(ck.total_steps == sched.total_steps && ck.warmup_steps == sched.warmup_steps,
+        "{}: schedule of {} steps ({} warmup), this run plans {} ({}): keep the data and batch settings", path,
+        ck.total_steps, ck.warmup_steps, sched.total_steps, sched.warmup_steps);
+  torch::NoGradGuard no_grad;
+  bucket.params().copy_(flat_from(bucket, ck.trainable, "trainable", path));
+  opt.load_state(ck.optimizer_steps, flat_from(bucket, ck.exp_avg, "optimizer/exp_avg", path),
+                 flat_from(bucket, ck.exp_avg_sq, "optimizer/exp_avg_sq", path));
+  restore_rng(ck.rng[w.rank], cuda);
+  if (w.is_root()) fmt::print(stderr, "resumed from {} at step {} (epoch {}, batch {})\n", path, ck.state.step,
+                              ck.state.epoch, ck.state.cursor);
+  return ck.state;
+}
+
+nlohmann::json eval_record(const char* split, const EvalResult& r, int64_t step) {
+  return {{"kind", "eval"}, {"split", split}, {"step", step}, {"n", r.n}, {"accuracy", r.accuracy},
+          {"log_loss", r.log_loss}};
+}
+
+}  // namespace
+
+int run_training(const TrainConfig& c) {
+  const World& w = world();
+  install_stop_handlers();
+  const auto device = pick_device(c, w);
+  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  torch::set_num_threads(c.threads > 0 ? static_cast<int>(c.threads) : std::max(1, cores / w.local_size));
+  if (w.is_root()) {
+    fs::create_directories(c.out);
+    TrainConfig resolved = c;
+    std::ofstream(fs::path(c.out) / "config.toml") << to_toml(resolved);
+  }
+  host_barrier();  // the run directory exists before any rank reads or writes in it
+
+  // Data: read, tokenize (or load the token cache), split 70/10/20 by row id.
+  const auto data = load_run_data(c, token_cache_path(c), w.is_root());
+  if (w.is_root())
+    fmt::print(stderr, "{}\nsplit: train {} / val {} / test {}\n",
+               describe_report(c.data_path, data.report, data.train.size() + data.val.size() + data.test.size()),
+               data.train.size(), data.val.size(), data.test.size());
+
+  // Model: frozen NF4 base + LoRA + head; the same initial adapters on every rank.
+  auto model = build_classifier(c, device, w.is_root());
+  const double fingerprint = base_fingerprint(*model);
+  GradBucket bucket(peft_trainable_parameters(*model));
+  auto comm = make_communicator(c.backend, w, device);
+  comm->broadcast(bucket.params(), 0);
+  AdamW opt(bucket.params(), {c.beta1, c.beta2, c.eps, c.weight_decay});
+
+  // Schedule over the whole run.
+  EpochPlans plans(data.train, c, w.rank, w.size);
+  int64_t total = c.max_steps;
+  if (total <= 0) {
+    total = 0;
+    for (int64_t e = 0; e < c.epochs; ++e) total += plans.steps(e);
+  }
+  check(total > 0, "no optimizer step fits: {} train rows, {} ranks, accum_steps {}", data.train.size(), w.size,
+        c.accum_steps);
+  const int64_t warmup =
+      c.warmup_steps >= 0 ? c.warmup_steps : static_cast<int64_t>(std::ceil(c.warmup_ratio * static_cast<double>(total)));
+  const LrSchedule sched{c.lr, warmup, total, parse_decay(c.decay)};
+
+  TrainState st;
+  torch::manual_seed(static_cast<uint64_t>(c.seed) * 1000003ULL + static_cast<uint64_t>(w.rank) + 1);  // dropout
+  if (!c.resume.empty()) st = resume(c.resume, bucket, opt, sched, fingerprint, device.is_cuda());
+
+  MetricsLog log((fs::path(c.out) / "metrics.jsonl").string(), w.is_root());
+  log.write({{"kind", "start"}, {"ranks", w.size}, {"backend", comm->name()}, {"device", device.str()},
+             {"trainable_params", bucket.numel()}, {"trainable_bytes", bucket.bytes()}, {"total_steps", total},
+             {"warmup_steps", warmup}, {"resumed_at", st.step}, {"train_rows", data.train.size()}});
+  if (w.is_root())
+    fmt::print(stderr, "train: {} ranks ({} backend, {}), {} trainable parameters = {} bytes all-reduced per step, "
+               "{} steps ({} warmup)\n", w.size, comm->name(), device.str(), bucket.numel(), bucket.bytes(), total,
+               warmup);
+
+  const Fault fault = fault_from_env();
+  Throughput window, overall;
+  model->train();
+  bool stopped = false;
+  int64_t last_saved = -1;
+  while (st.step < total) {
+    if (st.cursor + c.accum_steps > plans.steps(st.epoch) * c.accum_steps) {  // epoch done
+      ++st.epoch;
+      st.cursor = 0;
+      continue;
+    }
+    const auto& plan = plans.at(st.epoch);
+
+    // Forward and backward over the step's micro-batches; gradients accumulate in the bucket.
+    StepTotals local;
+    for (int64_t k = 0; k < c.accum_steps; ++k) {
+      const Batch b = collate(data.train, plan[st.cursor + k], device);
+      const auto logits = model->forward(b.ids, b.mask);
+      const auto loss = classification_loss(logits, b.labels);
+      (loss * static_cast<double>(b.rows)).backward();  // a sum over rows; scaled by the global row count below
+      local.rows += b.rows;
+      local.tokens += b.tokens;
+      local.loss_sum += loss.item<double>() * b.rows;
+      local.correct += logits.argmax(-1).eq(b.labels).sum().item<double>();
+    }
+    if (fault.rank == w.rank && fault.step == st.step + 1) {
+      if (fault.kind == "throw") throw Error(fmt::format("injected fault at step {} (ARENA_FAULT)", st.step + 1));
+      if (fault.kind == "nan") bucket.grads()[0] = std::numeric_limits<float>::quiet_NaN();
+    }
+    local.nonfinite = !std::isfinite(local.loss_sum) || !bucket.grads_finite();
+    local.stop = stop_requested() || (c.stop_after >= 0 && st.step + 1 >= c.stop_after);
+
+    // Agree on the step, then reduce the gradients once and update.
+    StepTotals global = local;
+    host_sum(&global.rows, sizeof(StepTotals) / sizeof(double));
+    st.cursor += c.accum_steps;
+    st.samples += static_cast<int64_t>(global.rows);
+    st.tokens += static_cast<int64_t>(global.tokens);
+    if (global.nonfinite > 0) {
+      check(c.nonfinite == "skip", "non-finite loss or gradient at step {} on {} rank(s) (train.nonfinite = stop)",
+            st.step + 1, global.nonfinite);
+      ++st.skipped_steps;
+      bucket.zero_grads();
+      log.write({{"kind", "skip"}, {"step", st.step + 1}, {"ranks_nonfinite", global.nonfinite}});
+      if (w.is_root())
+        fmt::print(stderr, "step {}: non-finite loss/gradient on {} rank(s): step skipped on all ranks\n", st.step + 1,
+                   global.nonfinite);
+    } else {
+      comm->all_reduce_sum(bucket.grads());
+      bucket.grads().div_(global.rows);
+      const double grad_norm = clip_grad_norm(bucket.grads(), c.max_grad_norm);
+      const double lr = sched.lr(st.step);
+      opt.step(bucket.params(), bucket.grads(), lr);
+      bucket.zero_grads();
+      ++st.step;
+
+      window.add(static_cast<int64_t>(global.tokens), static_cast<int64_t>(global.rows));
+      overall.add(static_cast<int64_t>(global.tokens), static_cast<int64_t>(global.rows));
+      log.write({{"kind", "train"}, {"step", st.step}, {"epoch", st.epoch}, {"loss", global.loss_sum / global.rows},
+                 {"accuracy", global.correct / global.rows}, {"lr", lr}, {"grad_norm", grad_norm},
+                 {"rows", global.rows}, {"tokens", global.tokens}, {"reduced_bytes", bucket.bytes()},
+                 {"tokens_per_s", window.tokens_per_s()}, {"samples_per_s", window.samples_per_s()}});
+      if (w.is_root() && (st.step % c.log_every == 0 || st.step == total)) {
+        fmt::print(stderr, "step {}/{} ep {} | loss {:.4f} acc {:.3f} | lr {:.2e} gnorm {:.3f} | {:.0f} tok/s "
+                   "{:.1f} samples/s | ETA {}\n", st.step, total, st.epoch, global.loss_sum / global.rows,
+                   global.correct / global.rows, lr, grad_norm, window.tokens_per_s(), window.samples_per_s(),
+                   format_duration(overall.seconds_per_step() * static_cast<double>(total - st.step)));
+        window.reset();
+      }
+    }
+
+    // Validation and checkpoints on schedule (or at each epoch's end), and on a stop request.
+    const bool epoch_end = st.cursor + c.accum_steps > plans.steps(st.epoch) * c.accum_steps;
+    const bool finished = st.step >= total;
+    if ((c.eval_every > 0 ? st.step % c.eval_every == 0 && global.nonfinite == 0 : epoch_end) && !finished) {
+      const auto r = evaluate(*model, data.val, c.eval_rows, device);
+      log.write(eval_record("val", r, st.step));
+      if (w.is_root()) fmt::print(stderr, "val  step {}: accuracy {:.4f} log loss {:.4f} (n {})\n", st.step, r.accuracy,
+                                  r.log_loss, r.n);
+    }
+    stopped = global.stop > 0;
+    if (finished || stopped || (c.checkpoint_every > 0 ? st.step % c.checkpoint_every == 0 && global.nonfinite == 0
+                                                       : epoch_end)) {
+      if (st.step != last_saved) save(c.out, c, st, bucket, opt, sched, fingerprint, device.is_cuda(), log);
+      last_saved = st.step;
+    }
+    if (stopped) break;
+  }
+
+  if (stopped) {
+    if (w.is_root())
+      fmt::print(stderr, "stopped at step {} of {} ({}); continue with: arena train --resume {}\n", st.step, total,
+                 stop_signal() ? fmt::format("signal {}", stop_signal()) : std::string("train.stop_after"), c.out);
+    log.write({{"kind", "stopped"}, {"step", st.step}, {"signal", stop_signal()}});
+    return 0;
+  }
+
+  // The end: validation and test splits.
+  const auto val = evaluate(*model, data.val, c.eval_rows, device);
+  const auto test = evaluate(*model, data.test, c.eval_rows, device);
+  log.write(eval_record("val", val, st.step));
+  log.write(eval_record("test", test, st.step));
+  log.write({{"kind", "summary"}, {"steps", st.step}, {"skipped_steps", st.skipped_steps}, {"samples", st.samples},
+             {"tokens", st.tokens}, {"test_accuracy", test.accuracy}, {"test_log_loss", test.log_loss}});
+  if (w.is_root()) {
+    fmt::print(stderr, "val  accuracy {:.4f} log loss {:.4f} (n {})\n", val.accuracy, val.log_loss, val.n);
+    fmt::print(stderr, "test accuracy {:.4f} log loss {:.4f} (n {})\n", test.accuracy, test.log_loss, test.n);
+    fmt::print(stderr, "run directory: {}\n  config       {}/config.toml\n  metrics      {}/metrics.jsonl\n"
+               "  checkpoint   {}\n", c.out, c.out, c.out, checkpoint_path(c.out, st.step));
+  }
+  return 0;
+}
+
+}  // namespace arena
