@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "model/rotary.h"
+#include "model/softcap_attention.h"
 
 namespace arena {
 
@@ -29,21 +30,30 @@ torch::Tensor AttentionImpl::forward(const torch::Tensor& x, const torch::Tensor
   auto v = v_proj(x).view({b, s, kv_heads_, head_dim_}).transpose(1, 2);
   q = apply_rotary(q, cos, sin);
   k = apply_rotary(k, cos, sin);
-  if (heads_ != kv_heads_) {
-    const int64_t groups = heads_ / kv_heads_;
-    // Query head h reads KV head h / groups. expand+reshape (not repeat_interleave): its
-    // backward is a plain sum over the group, not an index scatter.
-    const auto widen = [&](const torch::Tensor& t) {
-      return t.unsqueeze(2).expand({b, kv_heads_, groups, s, head_dim_}).reshape({b, heads_, s, head_dim_});
-    };
-    k = widen(k);
-    v = widen(v);
+  if (use_fused_attention(q, s)) {
+    // CUDA: the same math with scores, cap, mask and softmax fused (model/softcap_attention.h).
+    const auto out = softcap_attention(q, k, v, bias, scaling_, softcap_).transpose(1, 2).contiguous();
+    return o_proj(out.view({b, s, heads_ * head_dim_}));
   }
-  auto scores = torch::matmul(q, k.transpose(2, 3)) * scaling_;  // [B, H, S, S]
-  if (softcap_ > 0) scores = torch::tanh(scores / softcap_) * softcap_;
-  scores = scores + bias;
-  const auto probs = torch::softmax(scores, -1, torch::kFloat32).to(q.scalar_type());
-  const auto out = torch::matmul(probs, v).transpose(1, 2).contiguous().view({b, s, heads_ * head_dim_});
+  torch::Tensor out;
+  {
+    RECORD_USER_SCOPE("arena::attention");  // names the eager core in profiles (bench_train_step)
+    if (heads_ != kv_heads_) {
+      const int64_t groups = heads_ / kv_heads_;
+      // Query head h reads KV head h / groups. expand+reshape (not repeat_interleave): its
+      // backward is a plain sum over the group, not an index scatter.
+      const auto widen = [&](const torch::Tensor& t) {
+        return t.unsqueeze(2).expand({b, kv_heads_, groups, s, head_dim_}).reshape({b, heads_, s, head_dim_});
+      };
+      k = widen(k);
+      v = widen(v);
+    }
+    auto scores = torch::matmul(q, k.transpose(2, 3)) * scaling_;  // [B, H, S, S]
+    if (softcap_ > 0) scores = torch::tanh(scores / softcap_) * softcap_;
+    scores = scores + bias;
+    const auto probs = torch::softmax(scores, -1, torch::kFloat32).to(q.scalar_type());
+    out = torch::matmul(probs, v).transpose(1, 2).contiguous().view({b, s, heads_ * head_dim_});
+  }
   return o_proj(out);
 }
 

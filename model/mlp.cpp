@@ -2,6 +2,8 @@
 
 #include <torch/torch.h>
 
+#include "model/fused_ops.h"
+
 namespace arena {
 
 MlpImpl::MlpImpl(const Gemma2Config& c, const torch::TensorOptions& options) {
@@ -12,6 +14,7 @@ MlpImpl::MlpImpl(const Gemma2Config& c, const torch::TensorOptions& options) {
 }
 
 torch::Tensor MlpImpl::forward(const torch::Tensor& x) {
+  if (use_fused_elementwise(x)) return down_proj(geglu_fused(gate_proj(x), up_proj(x)));  // CUDA: one kernel
   return down_proj(torch::gelu(gate_proj(x), "tanh") * up_proj(x));
 }
 

@@ -53,9 +53,29 @@ torch::Tensor nf4_cuda_unnest_absmax(const Nf4Weight& w) {
 torch::Tensor nf4_cuda_dequantize(const Nf4Weight& w, torch::ScalarType dtype) {
   check(w.blocksize % 8 == 0, "nf4 (CUDA): blocksize {} must be a multiple of 8", w.blocksize);
   c10::cuda::CUDAGuard guard(w.device());
-  const auto absmax = nf4_cuda_unnest_absmax(w);
   const auto packed = w.packed.contiguous();
   auto out = torch::empty({w.numel()}, packed.options().dtype(dtype));
+  // One pass with the scales un-nested in registers (every Gemma-2 shape takes this path).
+  const auto f32 = [](const torch::Tensor& t) { return t.to(torch::kFloat32).contiguous(); };  // no-ops normally
+  bool fused = false;
+  if (w.nested) {
+    const auto q = w.qabsmax.contiguous();
+    const auto map = f32(w.nested_map);
+    const auto nested = f32(w.nested_absmax);
+    fused = cuda::nf4_dequantize_fused(packed.data_ptr<uint8_t>(), nullptr, q.data_ptr<uint8_t>(), map.data_ptr<float>(),
+                                       nested.data_ptr<float>(), w.offset, out.data_ptr(), out_type(dtype), w.numel(),
+                                       w.blocksize, w.nested_blocksize, current_stream());
+  } else {
+    const auto absmax = f32(w.absmax);
+    fused = cuda::nf4_dequantize_fused(packed.data_ptr<uint8_t>(), absmax.data_ptr<float>(), nullptr, nullptr, nullptr,
+                                       0.0f, out.data_ptr(), out_type(dtype), w.numel(), w.blocksize,
+                                       w.nested_blocksize, current_stream());
+  }
+  if (fused) {
+    check_launch("nf4_dequantize_fused");
+    return out;
+  }
+  const auto absmax = nf4_cuda_unnest_absmax(w);
   cuda::nf4_dequantize(packed.data_ptr<uint8_t>(), absmax.data_ptr<float>(), out.data_ptr(), out_type(dtype),
                        w.numel(), w.blocksize, current_stream());
   check_launch("nf4_dequantize");
@@ -81,7 +101,9 @@ Nf4Weight nf4_cuda_quantize(const torch::Tensor& weight, bool double_quant) {
     return w;
   }
   w.nested = true;
-  w.offset = absmax.mean().item<float>();
+  // The mean on the CPU, by the same reduction as the CPU reference (nf4.cpp): a CUDA mean sums
+  // in another order and can differ in the last bit, which changes every double-quant code.
+  w.offset = absmax.cpu().mean().item<float>();
   const auto centered = (absmax - w.offset).contiguous();
   w.nested_map = dynamic_map_8bit().to(x.device());  // the stored map
   w.qabsmax = torch::empty({centered.numel()}, x.options().dtype(torch::kUInt8));

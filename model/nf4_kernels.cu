@@ -49,6 +49,67 @@ __global__ void dequantize_kernel(const uint8_t* __restrict__ packed, const floa
   }
 }
 
+// 8 values, one rounding each, to 16 bytes (bf16/f16) or 32 bytes (f32) of output.
+template <typename T>
+__device__ inline void store8(T* dst, const float (&v)[8]);
+template <>
+__device__ inline void store8<float>(float* dst, const float (&v)[8]) {
+  reinterpret_cast<float4*>(dst)[0] = make_float4(v[0], v[1], v[2], v[3]);
+  reinterpret_cast<float4*>(dst)[1] = make_float4(v[4], v[5], v[6], v[7]);
+}
+__device__ inline uint32_t pack2(uint16_t lo, uint16_t hi) { return static_cast<uint32_t>(lo) | (static_cast<uint32_t>(hi) << 16); }
+template <>
+__device__ inline void store8<__nv_bfloat16>(__nv_bfloat16* dst, const float (&v)[8]) {
+  uint32_t w[4];
+#pragma unroll
+  for (int k = 0; k < 4; ++k)
+    w[k] = pack2(__bfloat16_as_ushort(__float2bfloat16_rn(v[2 * k])), __bfloat16_as_ushort(__float2bfloat16_rn(v[2 * k + 1])));
+  *reinterpret_cast<uint4*>(dst) = make_uint4(w[0], w[1], w[2], w[3]);
+}
+template <>
+__device__ inline void store8<__half>(__half* dst, const float (&v)[8]) {
+  uint32_t w[4];
+#pragma unroll
+  for (int k = 0; k < 4; ++k)
+    w[k] = pack2(__half_as_ushort(__float2half_rn(v[2 * k])), __half_as_ushort(__float2half_rn(v[2 * k + 1])));
+  *reinterpret_cast<uint4*>(dst) = make_uint4(w[0], w[1], w[2], w[3]);
+}
+
+// Thread t expands values 32t .. 32t+31: one 16-byte load of codes, one scale (blocksize is a
+// multiple of 32), 16-byte stores. The scale is un-nested here with the same roundings as
+// unnest_kernel, so the result is bit-identical to unnest + dequantize_kernel.
+template <typename T>
+__global__ void dequantize_fused_kernel(const uint4* __restrict__ packed, const float* __restrict__ absmax,
+                                        const uint8_t* __restrict__ q, const float* __restrict__ map,
+                                        const float* __restrict__ nested_absmax, float offset, T* __restrict__ out,
+                                        int64_t groups, int64_t blocksize, int64_t nested_blocksize) {
+  // The codebook in shared memory: constant memory serializes a warp's lookups when its lanes
+  // read different entries (every lookup here), shared memory serves 16 entries in 16 banks.
+  __shared__ float code[16];
+  if (threadIdx.x < 16) code[threadIdx.x] = kCode[threadIdx.x];
+  __syncthreads();
+  const int64_t g = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (g >= groups) return;
+  const uint4 codes = packed[g];
+  const int64_t first = g * 32;
+  const int64_t block = first / blocksize;
+  const float scale = absmax != nullptr
+                          ? absmax[block]
+                          : __fadd_rn(__fmul_rn(map[q[block]], nested_absmax[block / nested_blocksize]), offset);
+  const uint32_t words[4] = {codes.x, codes.y, codes.z, codes.w};
+#pragma unroll
+  for (int part = 0; part < 4; ++part) {  // 4 bytes -> 8 values each
+    float v[8];
+#pragma unroll
+    for (int k = 0; k < 4; ++k) {
+      const uint32_t byte = (words[part] >> (8 * k)) & 0xffu;
+      v[2 * k] = __fmul_rn(code[byte >> 4], scale);
+      v[2 * k + 1] = __fmul_rn(code[byte & 0x0fu], scale);
+    }
+    store8<T>(out + first + 8 * part, v);
+  }
+}
+
 __global__ void unnest_kernel(const uint8_t* q, const float* map, const float* nested_absmax, float offset,
                               float* absmax, int64_t blocks, int64_t nested_blocksize) {
   const int64_t b = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
@@ -135,6 +196,33 @@ void nf4_dequantize(const uint8_t* packed, const float* absmax, void* out, OutTy
       dequantize_kernel<<<grid, 256, 0, s>>>(packed, absmax, static_cast<__half*>(out), n, blocksize);
       break;
   }
+}
+
+bool nf4_dequantize_fused(const uint8_t* packed, const float* absmax, const uint8_t* q, const float* map,
+                          const float* nested_absmax, float offset, void* out, OutType type, int64_t n,
+                          int64_t blocksize, int64_t nested_blocksize, void* stream) {
+  const auto aligned = [](const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; };
+  if (n % 32 != 0 || blocksize % 32 != 0 || !aligned(packed) || !aligned(out)) return false;
+  const int64_t groups = n / 32;
+  const int grid = grid_for(groups, 256);
+  if (grid == 0) return true;
+  const auto s = static_cast<cudaStream_t>(stream);
+  const auto* p = reinterpret_cast<const uint4*>(packed);
+  switch (type) {
+    case OutType::kF32:
+      dequantize_fused_kernel<<<grid, 256, 0, s>>>(p, absmax, q, map, nested_absmax, offset, static_cast<float*>(out),
+                                                   groups, blocksize, nested_blocksize);
+      break;
+    case OutType::kBF16:
+      dequantize_fused_kernel<<<grid, 256, 0, s>>>(p, absmax, q, map, nested_absmax, offset,
+                                                   static_cast<__nv_bfloat16*>(out), groups, blocksize, nested_blocksize);
+      break;
+    case OutType::kF16:
+      dequantize_fused_kernel<<<grid, 256, 0, s>>>(p, absmax, q, map, nested_absmax, offset, static_cast<__half*>(out),
+                                                   groups, blocksize, nested_blocksize);
+      break;
+  }
+  return true;
 }
 
 void nf4_unnest_absmax(const uint8_t* q, const float* map, const float* nested_absmax, float offset, float* absmax,

@@ -13,6 +13,16 @@ enum class OutType { kF32, kBF16, kF16 };
 void nf4_dequantize(const uint8_t* packed, const float* absmax, void* out, OutType type, int64_t n,
                     int64_t blocksize, void* stream);
 
+// The same values as nf4_unnest_absmax followed by nf4_dequantize, in one pass: each thread reads
+// 16 packed bytes (32 values) with one 16-byte load and writes them with 16-byte stores, taking
+// its block's scale from the double-quantized statistics directly (same fp32 roundings as
+// nf4_unnest_absmax, so bit-identical). `absmax` non-null: plain statistics (q, map and
+// nested_absmax unused). Needs n % 32 == 0, blocksize % 32 == 0 and 16-byte aligned packed/out;
+// returns false (nothing launched) otherwise.
+bool nf4_dequantize_fused(const uint8_t* packed, const float* absmax, const uint8_t* q, const float* map,
+                          const float* nested_absmax, float offset, void* out, OutType type, int64_t n,
+                          int64_t blocksize, int64_t nested_blocksize, void* stream);
+
 // absmax[b] = map[q[b]] * nested_absmax[b / nested_blocksize] + offset
 void nf4_unnest_absmax(const uint8_t* q, const float* map, const float* nested_absmax, float offset, float* absmax,
                        int64_t blocks, int64_t nested_blocksize, void* stream);

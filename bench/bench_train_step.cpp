@@ -1,0 +1,382 @@
+// QLoRA training-step benchmark: the Gemma-2 classifier at a given shape (the real Gemma-2-2B by
+// default) with random weights quantized to NF4, LoRA on layers first..last, timed full steps
+// (forward, classification loss, backward, AdamW update of the trainable tensors).
+//
+// Reports tokens/s and the median step time, the peak memory of the CUDA caching allocator over
+// the timed steps, model FLOPs utilization, and (--profile) the split of one step's GPU time into
+// NF4 dequantization, GEMMs, attention and the rest, read from the torch (Kineto) profiler.
+// bench/gpu_vs_peer.sh runs it beside bench/peer_train_step.py (transformers + PEFT + bnb).
+#include <torch/csrc/autograd/profiler_kineto.h>
+#include <torch/torch.h>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#ifdef ARENA_WITH_CUDA
+#include <c10/cuda/CUDACachingAllocator.h>
+#endif
+
+#include "model/config.h"
+#include "model/fused_ops.h"
+#include "model/gemma2.h"
+#include "model/qlora.h"
+#include "model/softcap_attention.h"
+
+namespace {
+
+struct Options {
+  // Shape: 0 keeps the Gemma-2-2B value.
+  int64_t layers = 0, hidden = 0, intermediate = 0, heads = 0, kv_heads = 0, head_dim = 0, vocab = 0;
+  int64_t batch = 1, accum = 1, seq = 1900, steps = 5, warmup = 2, threads = 0;
+  int64_t rank = 16, first_layer = 6;
+  bool recompute = true, quantize = true, fused_elementwise = true, profile = false, json = false;
+  std::string device = "auto", dtype = "bf16", attention = "auto";
+  double peak_tflops = 989.0;  // H100 SXM dense bf16
+  int64_t seed = 0;
+};
+
+arena::Gemma2Config make_config(const Options& o) {
+  auto c = arena::gemma2_2b_config(2);
+  if (o.layers > 0) c.num_hidden_layers = o.layers;
+  if (o.hidden > 0) c.hidden_size = o.hidden;
+  if (o.intermediate > 0) c.intermediate_size = o.intermediate;
+  if (o.heads > 0) c.num_attention_heads = o.heads;
+  if (o.kv_heads > 0) c.num_key_value_heads = o.kv_heads;
+  if (o.head_dim > 0) c.head_dim = o.head_dim;
+  if (o.head_dim > 0) c.query_pre_attn_scalar = static_cast<double>(o.head_dim);
+  if (o.vocab > 0) c.vocab_size = o.vocab;
+  c.sliding_layers.assign(static_cast<size_t>(c.num_hidden_layers), false);
+  for (size_t i = 0; i < c.sliding_layers.size(); ++i) c.sliding_layers[i] = (i % 2 == 0);
+  return c;
+}
+
+void synchronize(const torch::Device& d) {
+  if (d.is_cuda()) torch::cuda::synchronize(d.index() < 0 ? 0 : d.index());
+}
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v.empty() ? 0.0 : v[v.size() / 2];
+}
+
+// Model FLOPs per step, as the issue defines them: forward + input-gradient of the frozen
+// projections (2 + 2 FLOPs per weight per token), one more forward when recomputing, plus
+// attention (q·kᵀ and p·v, causal: half the square counted, backward twice the forward). LoRA and
+// the head are left out (about 1 % at r = 16).
+struct Flops {
+  double linear_per_token = 0, attention_per_seq_fwd = 0, total = 0;
+};
+
+Flops model_flops(const arena::Gemma2Config& c, const Options& o) {
+  const double h = static_cast<double>(c.hidden_size), q = static_cast<double>(c.num_attention_heads * c.head_dim),
+               kv = static_cast<double>(c.num_key_value_heads * c.head_dim),
+               m = static_cast<double>(c.intermediate_size), layers = static_cast<double>(c.num_hidden_layers);
+  Flops f;
+  const double weights = layers * (h * q + 2 * h * kv + q * h + 3 * h * m);
+  f.linear_per_token = 2 * weights;
+  const double s = static_cast<double>(o.seq);
+  // 2 GEMMs × 2·S·S·H·D, halved for the causal mask.
+  f.attention_per_seq_fwd = layers * 2.0 * s * s * static_cast<double>(c.num_attention_heads * c.head_dim);
+  const double fwd_passes = o.recompute ? 2.0 : 1.0;
+  const double tokens = static_cast<double>(o.batch * o.accum * o.seq);
+  const double seqs = static_cast<double>(o.batch * o.accum);
+  f.total = tokens * f.linear_per_token * (fwd_passes + 1.0) + seqs * f.attention_per_seq_fwd * (fwd_passes + 2.0);
+  return f;
+}
+
+// ---- the profile split ------------------------------------------------------------------------
+
+struct Split {
+  double dequant_ms = 0, gemm_ms = 0, attention_ms = 0, other_ms = 0, gpu_busy_ms = 0, wall_ms = 0;
+  double attention_gemm_ms = 0;  // part of attention_ms
+  int64_t kernels = 0, unlinked = 0;
+  std::vector<std::pair<std::string, double>> top;  // heaviest kernels by name
+};
+
+bool contains(const std::string& s, const char* what) { return s.find(what) != std::string::npos; }
+
+bool is_gemm(const std::string& n) {
+  return contains(n, "gemm") || contains(n, "Gemm") || contains(n, "nvjet") || contains(n, "xmma") ||
+         contains(n, "cutlass") || contains(n, "sm90_") || contains(n, "sm80_") || contains(n, "cublas");
+}
+
+bool is_dequant(const std::string& n) { return contains(n, "dequantize") || contains(n, "unnest_kernel"); }
+
+Split profile_step(const std::function<void()>& step, const torch::Device& device) {
+  namespace prof = torch::autograd::profiler;
+  using torch::profiler::impl::ActivityType;
+  using torch::profiler::impl::ProfilerConfig;
+  using torch::profiler::impl::ProfilerState;
+  const ProfilerConfig config(ProfilerState::KINETO);
+  const std::set<ActivityType> activities{ActivityType::CPU, ActivityType::CUDA};
+  prof::prepareProfiler(config, activities);
+  synchronize(device);
+  prof::enableProfiler(config, activities);
+  const auto t0 = std::chrono::steady_clock::now();
+  step();
+  synchronize(device);
+  const auto t1 = std::chrono::steady_clock::now();
+  const auto result = prof::disableProfiler();
+  const auto& events = result->events();
+
+  Split out;
+  out.wall_ms = std::chrono::duration<double, std::milli>(t1 - t0).count();
+  // CPU ops by correlation id; attention intervals per thread: the "arena::attention" scopes,
+  // plus backward ops whose forward (thread, sequence number) ran inside such a scope.
+  std::map<uint64_t, size_t> by_corr;
+  std::map<uint64_t, std::vector<std::pair<uint64_t, uint64_t>>> attention;  // thread -> intervals
+  for (size_t i = 0; i < events.size(); ++i) {
+    const auto& e = events[i];
+    if (e.deviceType() != c10::DeviceType::CPU) continue;
+    if (e.correlationId() != 0) by_corr[e.correlationId()] = i;
+    if (e.name() == "arena::attention") attention[e.startThreadId()].push_back({e.startNs(), e.endNs()});
+  }
+  const auto inside = [&](uint64_t thread, uint64_t t) {
+    const auto it = attention.find(thread);
+    if (it == attention.end()) return false;
+    for (const auto& [a, b] : it->second)
+      if (a <= t && t <= b) return true;
+    return false;
+  };
+  std::set<std::pair<uint64_t, int64_t>> forward_ops;  // (thread, sequence nr) inside attention
+  for (const auto& e : events) {
+    if (e.deviceType() != c10::DeviceType::CPU || e.sequenceNr() < 0) continue;
+    if (inside(e.startThreadId(), e.startNs())) forward_ops.insert({e.startThreadId(), e.sequenceNr()});
+  }
+  std::vector<std::pair<uint64_t, std::pair<uint64_t, uint64_t>>> backward_spans;
+  for (const auto& e : events) {
+    if (e.deviceType() != c10::DeviceType::CPU || e.sequenceNr() < 0 || !contains(e.name(), "Backward")) continue;
+    if (forward_ops.count({e.fwdThreadId(), e.sequenceNr()}) != 0)
+      backward_spans.push_back({e.startThreadId(), {e.startNs(), e.endNs()}});
+  }
+  for (const auto& [thread, span] : backward_spans) attention[thread].push_back(span);
+
+  std::map<std::string, double> per_name;
+  for (const auto& e : events) {
+    // Device work only: libkineto's GPU_MEMCPY (3), GPU_MEMSET (4), CONCURRENT_KERNEL (5), see
+    // kineto/ActivityType.h. GPU_USER_ANNOTATION (2) copies a user scope onto the GPU timeline
+    // and spans the kernels inside it: counting it would count them twice.
+    const auto kind = e.activityType();
+    if (e.deviceType() != c10::DeviceType::CUDA || kind < 3 || kind > 5 || e.name() == "arena::attention") continue;
+    const double ms = static_cast<double>(e.durationNs()) / 1e6;
+    const auto name = e.name();
+    ++out.kernels;
+    out.gpu_busy_ms += ms;
+    per_name[name] += ms;
+    bool in_attention = contains(name, "softmax_forward_kernel") || contains(name, "softmax_backward_kernel");
+    const auto it = by_corr.find(e.linkedCorrelationId());
+    if (it == by_corr.end()) {
+      ++out.unlinked;
+    } else {
+      const auto& op = events[it->second];
+      in_attention = in_attention || inside(op.startThreadId(), op.startNs());
+    }
+    if (is_dequant(name)) {
+      out.dequant_ms += ms;
+    } else if (in_attention) {
+      out.attention_ms += ms;
+      if (is_gemm(name)) out.attention_gemm_ms += ms;
+    } else if (is_gemm(name)) {
+      out.gemm_ms += ms;
+    } else {
+      out.other_ms += ms;
+    }
+  }
+  std::vector<std::pair<std::string, double>> top(per_name.begin(), per_name.end());
+  std::sort(top.begin(), top.end(), [](const auto& a, const auto& b) { return a.second > b.second; });
+  if (top.size() > 12) top.resize(12);
+  out.top = top;
+  return out;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options o;
+  CLI::App app{"Time QLoRA training steps of the Gemma-2 classifier (random NF4 weights)"};
+  app.add_option("--layers", o.layers, "Decoder layers (default: Gemma-2-2B's 26)");
+  app.add_option("--hidden", o.hidden, "Hidden size (default 2304)");
+  app.add_option("--intermediate", o.intermediate, "MLP width (default 9216)");
+  app.add_option("--heads", o.heads, "Attention heads (default 8)");
+  app.add_option("--kv-heads", o.kv_heads, "KV heads (default 4)");
+  app.add_option("--head-dim", o.head_dim, "Head dimension (default 256; also sets query_pre_attn_scalar)");
+  app.add_option("--vocab", o.vocab, "Vocabulary (default 256000)");
+  app.add_option("--batch", o.batch, "Sequences per micro-batch (per device)");
+  app.add_option("--accum", o.accum, "Micro-batches per optimizer step (gradient accumulation)");
+  app.add_option("--seq", o.seq, "Tokens per sequence");
+  app.add_option("--steps", o.steps, "Timed optimizer steps (median reported)");
+  app.add_option("--warmup", o.warmup, "Untimed steps first");
+  app.add_option("--rank", o.rank, "LoRA rank");
+  app.add_option("--first-lora-layer", o.first_layer, "First layer with adapters (to the last; clamped to 0 when "
+                                                      "the model is shallower)");
+  app.add_option("--device", o.device, "auto, cuda or cpu")->check(CLI::IsMember({"auto", "cuda", "cpu"}));
+  app.add_option("--dtype", o.dtype, "bf16 or f32")->check(CLI::IsMember({"bf16", "f32"}));
+  app.add_option("--attention", o.attention, "auto, eager or fused (fused: CUDA only)")
+      ->check(CLI::IsMember({"auto", "eager", "fused"}));
+  app.add_flag("!--no-recompute", o.recompute, "Keep activations instead of recomputing each layer in backward");
+  app.add_flag("!--no-quantize", o.quantize, "Dense frozen base instead of NF4");
+  app.add_flag("!--no-fused-elementwise", o.fused_elementwise, "Eager RMSNorm and GeGLU instead of the CUDA kernels");
+  app.add_flag("--profile", o.profile, "Profile one more step and print the time split");
+  app.add_option("--peak-tflops", o.peak_tflops, "Device peak bf16 TFLOP/s for MFU (H100 SXM: 989)");
+  app.add_option("--threads", o.threads, "CPU intra-op threads (0: torch's default)");
+  app.add_option("--seed", o.seed, "Random seed");
+  app.add_flag("--json", o.json, "Print one JSON line last");
+  CLI11_PARSE(app, argc, argv);
+
+  if (o.threads > 0) torch::set_num_threads(static_cast<int>(o.threads));
+  torch::manual_seed(static_cast<uint64_t>(o.seed));
+  const bool cuda = o.device == "cuda" || (o.device == "auto" && torch::cuda::is_available());
+  const torch::Device device = cuda ? torch::Device(torch::kCUDA, 0) : torch::Device(torch::kCPU);
+  arena::set_attention_kernel(o.attention == "eager"   ? arena::AttentionKernel::kEager
+                              : o.attention == "fused" ? arena::AttentionKernel::kFused
+                                                       : arena::AttentionKernel::kAuto);
+  arena::set_fused_elementwise(o.fused_elementwise);
+  const auto dtype = o.dtype == "bf16" ? torch::kBFloat16 : torch::kFloat32;
+  const auto config = make_config(o);
+
+  // Build on the device: random init and NF4 quantization run there (the CUDA quantizer on GPU).
+  const auto t_build = std::chrono::steady_clock::now();
+  arena::Gemma2Classifier model(config, torch::TensorOptions().dtype(dtype).device(device));
+  arena::QloraOptions q;
+  q.quantize = o.quantize;
+  q.lora.rank = o.rank;
+  q.lora.alpha = 2.0 * static_cast<double>(o.rank);
+  q.first_layer = o.first_layer < config.num_hidden_layers ? o.first_layer : 0;
+  arena::apply_qlora(*model, q);
+  model->model->set_recompute(o.recompute);
+  model->train();
+  std::vector<torch::Tensor> trainable;
+  int64_t trainable_numel = 0, trainable_bytes = 0;
+  for (const auto& p : model->parameters())
+    if (p.requires_grad()) {
+      trainable.push_back(p);
+      trainable_numel += p.numel();
+      trainable_bytes += p.numel() * static_cast<int64_t>(p.element_size());
+    }
+  torch::optim::AdamW optimizer(trainable, torch::optim::AdamWOptions(1e-4));
+  synchronize(device);
+  const double build_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_build).count();
+
+  const auto long_opts = torch::TensorOptions().dtype(torch::kInt64).device(device);
+  std::vector<torch::Tensor> ids, labels;
+  for (int64_t a = 0; a < o.accum; ++a) {
+    ids.push_back(torch::randint(1, config.vocab_size, {o.batch, o.seq}, long_opts));
+    labels.push_back(torch::randint(0, config.num_labels, {o.batch}, long_opts));
+  }
+  const auto mask = torch::ones({o.batch, o.seq}, long_opts);
+
+  double last_loss = 0;
+  const std::function<void()> step = [&] {
+    for (int64_t a = 0; a < o.accum; ++a) {
+      auto loss = arena::classification_loss(model->forward(ids[a], mask), labels[a]) / static_cast<double>(o.accum);
+      loss.backward();
+      if (a + 1 == o.accum) last_loss = loss.detach().to(torch::kCPU).item<double>() * static_cast<double>(o.accum);
+    }
+    optimizer.step();
+    optimizer.zero_grad(/*set_to_none=*/true);
+  };
+
+  for (int64_t i = 0; i < o.warmup; ++i) step();
+  synchronize(device);
+#ifdef ARENA_WITH_CUDA
+  if (cuda) {
+    c10::cuda::CUDACachingAllocator::emptyCache();
+    c10::cuda::CUDACachingAllocator::resetPeakStats(0);
+  }
+#endif
+  std::vector<double> ms;
+  for (int64_t i = 0; i < o.steps; ++i) {
+    synchronize(device);
+    const auto t0 = std::chrono::steady_clock::now();
+    step();
+    synchronize(device);
+    ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+  }
+  double peak_alloc_gib = 0, peak_reserved_gib = 0, persistent_gib = 0;
+#ifdef ARENA_WITH_CUDA
+  if (cuda) {
+    const auto stats = c10::cuda::CUDACachingAllocator::getDeviceStats(0);
+    const auto agg = static_cast<size_t>(c10::CachingAllocator::StatType::AGGREGATE);
+    peak_alloc_gib = static_cast<double>(stats.allocated_bytes[agg].peak) / (1 << 30);
+    peak_reserved_gib = static_cast<double>(stats.reserved_bytes[agg].peak) / (1 << 30);
+    persistent_gib = static_cast<double>(stats.allocated_bytes[agg].current) / (1 << 30);
+  }
+#endif
+
+  const double step_ms = median(ms);
+  const double tokens = static_cast<double>(o.batch * o.accum * o.seq);
+  const auto flops = model_flops(config, o);
+  const double tflops = flops.total / (step_ms / 1e3) / 1e12;
+  const double mfu = tflops / o.peak_tflops;
+  const bool fused = arena::use_fused_attention(torch::empty({1}, torch::TensorOptions().dtype(dtype).device(device)),
+                                                o.seq);
+
+  const bool fused_ew = arena::use_fused_elementwise(torch::empty({1}, torch::TensorOptions().dtype(dtype).device(device)));
+  fmt::print("arena train step: {} layers, hidden {}, {}x{} tokens x {} accum, {} {}, recompute {}, attention {}, "
+             "norm+GeGLU {}, LoRA r={} on layers {}..{}\n",
+             config.num_hidden_layers, config.hidden_size, o.batch, o.seq, o.accum, device.str(), o.dtype,
+             o.recompute ? "on" : "off", fused ? "fused" : "eager", fused_ew ? "fused" : "eager", o.rank,
+             q.first_layer, config.num_hidden_layers - 1);
+  fmt::print("  build {:.1f} s; trainable {} tensors, {} values, {:.1f} MB; last loss {:.4f}\n", build_s,
+             trainable.size(), trainable_numel, trainable_bytes / 1e6, last_loss);
+  fmt::print("  step median {:.1f} ms (min {:.1f}, max {:.1f}, {} steps) = {:.0f} tokens/s\n", step_ms,
+             *std::min_element(ms.begin(), ms.end()), *std::max_element(ms.begin(), ms.end()), ms.size(),
+             tokens / (step_ms / 1e3));
+  fmt::print("  model FLOPs {:.2f} TFLOP/step -> {:.1f} TFLOP/s = {:.1f}% MFU of {:.0f}\n", flops.total / 1e12, tflops,
+             100 * mfu, o.peak_tflops);
+  if (cuda)
+    fmt::print("  peak memory: allocated {:.2f} GiB, reserved {:.2f} GiB (after the steps: {:.2f} GiB allocated)\n",
+               peak_alloc_gib, peak_reserved_gib, persistent_gib);
+
+  nlohmann::json split_json;
+  if (o.profile) {
+    const auto s = profile_step(step, device);
+    const auto pct = [&](double x) { return s.wall_ms > 0 ? 100.0 * x / s.wall_ms : 0.0; };
+    fmt::print("  profiled step {:.1f} ms wall, GPU busy {:.1f} ms ({} kernels, {} not linked to an op):\n", s.wall_ms,
+               s.gpu_busy_ms, s.kernels, s.unlinked);
+    fmt::print("    dequant {:.1f} ms ({:.0f}%), GEMM {:.1f} ms ({:.0f}%), attention {:.1f} ms ({:.0f}%; its GEMMs "
+               "{:.1f}), other kernels {:.1f} ms ({:.0f}%), GPU idle {:.1f} ms ({:.0f}%)\n",
+               s.dequant_ms, pct(s.dequant_ms), s.gemm_ms, pct(s.gemm_ms), s.attention_ms, pct(s.attention_ms),
+               s.attention_gemm_ms, s.other_ms, pct(s.other_ms), s.wall_ms - s.gpu_busy_ms,
+               pct(s.wall_ms - s.gpu_busy_ms));
+    for (const auto& [name, t] : s.top) fmt::print("    {:8.2f} ms  {}\n", t, name.substr(0, 150));
+    split_json = {{"wall_ms", s.wall_ms},       {"gpu_busy_ms", s.gpu_busy_ms},
+                  {"dequant_ms", s.dequant_ms}, {"gemm_ms", s.gemm_ms},
+                  {"attention_ms", s.attention_ms}, {"attention_gemm_ms", s.attention_gemm_ms},
+                  {"other_ms", s.other_ms},     {"kernels", s.kernels},
+                  {"unlinked_kernels", s.unlinked}};
+  }
+  if (o.json) {
+    nlohmann::json j = {{"impl", "arena"},
+                        {"device", device.str()},
+                        {"layers", config.num_hidden_layers},
+                        {"hidden", config.hidden_size},
+                        {"batch", o.batch},
+                        {"accum", o.accum},
+                        {"seq", o.seq},
+                        {"dtype", o.dtype},
+                        {"recompute", o.recompute},
+                        {"attention", fused ? "fused" : "eager"},
+                        {"fused_elementwise", fused_ew},
+                        {"lora_rank", o.rank},
+                        {"step_ms", step_ms},
+                        {"tokens_per_s", tokens / (step_ms / 1e3)},
+                        {"tflops", tflops},
+                        {"mfu", mfu},
+                        {"peak_allocated_gib", peak_alloc_gib},
+                        {"peak_reserved_gib", peak_reserved_gib},
+                        {"trainable_values", trainable_numel},
+                        {"trainable_bytes", trainable_bytes}};
+    if (o.profile) j["split"] = split_json;
+    fmt::print("{}\n", j.dump());
+  }
+  return 0;
+}

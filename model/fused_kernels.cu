@@ -1,0 +1,168 @@
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+#include <cuda_runtime.h>
+
+#include <type_traits>
+
+#include "model/fused_kernels.h"
+
+namespace arena::cuda {
+namespace {
+
+constexpr int kThreads = 256;
+
+template <typename T>
+__device__ inline float to_f(T v);
+template <>
+__device__ inline float to_f<float>(float v) { return v; }
+template <>
+__device__ inline float to_f<__nv_bfloat16>(__nv_bfloat16 v) { return __bfloat162float(v); }
+template <>
+__device__ inline float to_f<__half>(__half v) { return __half2float(v); }
+
+template <typename T>
+__device__ inline T from_f(float v);
+template <>
+__device__ inline float from_f<float>(float v) { return v; }
+template <>
+__device__ inline __nv_bfloat16 from_f<__nv_bfloat16>(float v) { return __float2bfloat16_rn(v); }
+template <>
+__device__ inline __half from_f<__half>(float v) { return __float2half_rn(v); }
+
+__device__ inline float block_sum(float v) {
+  __shared__ float part[kThreads / 32];
+#pragma unroll
+  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+  if ((threadIdx.x & 31) == 0) part[threadIdx.x >> 5] = v;
+  __syncthreads();
+  float r = 0.0f;
+#pragma unroll
+  for (int w = 0; w < kThreads / 32; ++w) r += part[w];
+  __syncthreads();
+  return r;
+}
+
+// One block per row; the row (a few KB) is read twice, the second time from cache.
+template <typename T>
+__global__ void __launch_bounds__(kThreads) rms_forward_kernel(const T* __restrict__ x, const T* __restrict__ w,
+                                                               T* __restrict__ y, float* __restrict__ rstd, int64_t n,
+                                                               float eps) {
+  const T* xr = x + static_cast<int64_t>(blockIdx.x) * n;
+  T* yr = y + static_cast<int64_t>(blockIdx.x) * n;
+  float ss = 0.0f;
+  for (int64_t j = threadIdx.x; j < n; j += kThreads) {
+    const float v = to_f(xr[j]);
+    ss += v * v;
+  }
+  ss = block_sum(ss);
+  const float r = rsqrtf(ss / static_cast<float>(n) + eps);
+  for (int64_t j = threadIdx.x; j < n; j += kThreads) yr[j] = from_f<T>((to_f(xr[j]) * r) * (1.0f + to_f(w[j])));
+  if (threadIdx.x == 0) rstd[blockIdx.x] = r;
+}
+
+template <typename T>
+__global__ void __launch_bounds__(kThreads) rms_backward_kernel(const T* __restrict__ x, const T* __restrict__ w,
+                                                                const float* __restrict__ rstd,
+                                                                const T* __restrict__ dy, T* __restrict__ dx,
+                                                                int64_t n) {
+  const int64_t off = static_cast<int64_t>(blockIdx.x) * n;
+  const float r = rstd[blockIdx.x];
+  float dot = 0.0f;
+  for (int64_t j = threadIdx.x; j < n; j += kThreads)
+    dot += to_f(dy[off + j]) * (1.0f + to_f(w[j])) * (to_f(x[off + j]) * r);
+  const float c = block_sum(dot) / static_cast<float>(n);
+  for (int64_t j = threadIdx.x; j < n; j += kThreads) {
+    const float xh = to_f(x[off + j]) * r;
+    dx[off + j] = from_f<T>(r * (to_f(dy[off + j]) * (1.0f + to_f(w[j])) - xh * c));
+  }
+}
+
+// tanh-GELU as ATen computes it (opmath fp32): 0.5·x·(1 + tanh(β·(x + κ·x³))).
+constexpr float kBeta = 0.7978845608028654f;  // sqrt(2/pi)
+constexpr float kKappa = 0.044715f;
+
+template <typename T>
+__global__ void geglu_forward_kernel(const T* __restrict__ gate, const T* __restrict__ up, T* __restrict__ out,
+                                     int64_t n) {
+  for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < n;
+       i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
+    const float g = to_f(gate[i]);
+    const float t = tanhf(kBeta * (g + kKappa * g * g * g));
+    out[i] = from_f<T>(0.5f * g * (1.0f + t) * to_f(up[i]));
+  }
+}
+
+template <typename T>
+__global__ void geglu_backward_kernel(const T* __restrict__ gate, const T* __restrict__ up,
+                                      const T* __restrict__ d_out, T* __restrict__ d_gate, T* __restrict__ d_up,
+                                      int64_t n) {
+  for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < n;
+       i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
+    const float g = to_f(gate[i]);
+    const float u = to_f(up[i]);
+    const float d = to_f(d_out[i]);
+    const float t = tanhf(kBeta * (g + kKappa * g * g * g));
+    const float gelu = 0.5f * g * (1.0f + t);
+    const float dgelu = 0.5f * (1.0f + t) + 0.5f * g * (1.0f - t * t) * kBeta * (1.0f + 3.0f * kKappa * g * g);
+    d_gate[i] = from_f<T>(d * u * dgelu);
+    d_up[i] = from_f<T>(d * gelu);
+  }
+}
+
+template <typename F>
+void by_type(OutType type, F&& f) {
+  switch (type) {
+    case OutType::kF32: f(static_cast<float*>(nullptr)); break;
+    case OutType::kBF16: f(static_cast<__nv_bfloat16*>(nullptr)); break;
+    case OutType::kF16: f(static_cast<__half*>(nullptr)); break;
+  }
+}
+
+int elementwise_grid(int64_t n) {
+  const int64_t blocks = (n + kThreads - 1) / kThreads;
+  return static_cast<int>(blocks < 132 * 16 ? blocks : 132 * 16);  // grid-stride beyond ~16 blocks per SM
+}
+
+}  // namespace
+
+void rms_norm_forward(const void* x, const void* w, void* y, float* rstd, OutType type, int64_t rows, int64_t n,
+                      float eps, void* stream) {
+  if (rows == 0) return;
+  by_type(type, [&](auto* tag) {
+    using T = std::remove_pointer_t<decltype(tag)>;
+    rms_forward_kernel<T><<<static_cast<unsigned>(rows), kThreads, 0, static_cast<cudaStream_t>(stream)>>>(
+        static_cast<const T*>(x), static_cast<const T*>(w), static_cast<T*>(y), rstd, n, eps);
+  });
+}
+
+void rms_norm_backward(const void* x, const void* w, const float* rstd, const void* dy, void* dx, OutType type,
+                       int64_t rows, int64_t n, void* stream) {
+  if (rows == 0) return;
+  by_type(type, [&](auto* tag) {
+    using T = std::remove_pointer_t<decltype(tag)>;
+    rms_backward_kernel<T><<<static_cast<unsigned>(rows), kThreads, 0, static_cast<cudaStream_t>(stream)>>>(
+        static_cast<const T*>(x), static_cast<const T*>(w), rstd, static_cast<const T*>(dy), static_cast<T*>(dx), n);
+  });
+}
+
+void geglu_forward(const void* gate, const void* up, void* out, OutType type, int64_t n, void* stream) {
+  if (n == 0) return;
+  by_type(type, [&](auto* tag) {
+    using T = std::remove_pointer_t<decltype(tag)>;
+    geglu_forward_kernel<T><<<elementwise_grid(n), kThreads, 0, static_cast<cudaStream_t>(stream)>>>(
+        static_cast<const T*>(gate), static_cast<const T*>(up), static_cast<T*>(out), n);
+  });
+}
+
+void geglu_backward(const void* gate, const void* up, const void* d_out, void* d_gate, void* d_up, OutType type,
+                    int64_t n, void* stream) {
+  if (n == 0) return;
+  by_type(type, [&](auto* tag) {
+    using T = std::remove_pointer_t<decltype(tag)>;
+    geglu_backward_kernel<T><<<elementwise_grid(n), kThreads, 0, static_cast<cudaStream_t>(stream)>>>(
+        static_cast<const T*>(gate), static_cast<const T*>(up), static_cast<const T*>(d_out), static_cast<T*>(d_gate),
+        static_cast<T*>(d_up), n);
+  });
+}
+
+}  // namespace arena::cuda

@@ -1,0 +1,25 @@
+// Raw CUDA launchers for the fused element-wise parts of a Gemma-2 layer (no torch types).
+// All pointers are device pointers, tensors contiguous; work is queued on `stream`.
+#pragma once
+
+#include <cstdint>
+
+#include "model/nf4_kernels.h"  // OutType
+
+namespace arena::cuda {
+
+// Gemma RMSNorm over rows of n: y = (x·r)·(1 + w), r = rsqrt(mean(x²) + eps), all in fp32, one
+// rounding to `type` (x, w and y share it). rstd receives r per row (fp32).
+void rms_norm_forward(const void* x, const void* w, void* y, float* rstd, OutType type, int64_t rows, int64_t n,
+                      float eps, void* stream);
+// dx = r·(dy·g − x̂·mean(dy·g·x̂)), x̂ = x·r, g = 1 + w.
+void rms_norm_backward(const void* x, const void* w, const float* rstd, const void* dy, void* dx, OutType type,
+                       int64_t rows, int64_t n, void* stream);
+
+// GeGLU: out = gelu_tanh(gate)·up (fp32 inside, one rounding).
+void geglu_forward(const void* gate, const void* up, void* out, OutType type, int64_t n, void* stream);
+// d_gate = d_out·up·gelu'(gate), d_up = d_out·gelu(gate).
+void geglu_backward(const void* gate, const void* up, const void* d_out, void* d_gate, void* d_up, OutType type,
+                    int64_t n, void* stream);
+
+}  // namespace arena::cuda

@@ -1,0 +1,151 @@
+#include "model/fused_ops.h"
+
+#include <torch/torch.h>
+
+#include <atomic>
+
+#include "common/error.h"
+
+#ifdef ARENA_WITH_CUDA
+#include <c10/cuda/CUDAGuard.h>
+#include <c10/cuda/CUDAStream.h>
+
+#include "model/fused_kernels.h"
+#endif
+
+namespace arena {
+namespace {
+std::atomic<bool> g_fused{true};
+}  // namespace
+
+void set_fused_elementwise(bool on) { g_fused.store(on); }
+bool fused_elementwise() { return g_fused.load(); }
+
+#ifdef ARENA_WITH_CUDA
+namespace {
+
+void check_launch(const char* kernel) {
+  const cudaError_t e = cudaGetLastError();
+  if (e != cudaSuccess) throw Error(fmt::format("CUDA kernel {} failed: {}", kernel, cudaGetErrorString(e)));
+}
+
+cuda::OutType storage_type(torch::ScalarType t) {
+  switch (t) {
+    case torch::kFloat32: return cuda::OutType::kF32;
+    case torch::kBFloat16: return cuda::OutType::kBF16;
+    case torch::kFloat16: return cuda::OutType::kF16;
+    default: throw Error(fmt::format("fused kernels: unsupported dtype {}", c10::toString(t)));
+  }
+}
+
+void* stream() { return c10::cuda::getCurrentCUDAStream().stream(); }
+
+struct RmsNormFn : public torch::autograd::Function<RmsNormFn> {
+  static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& x_in,
+                               const torch::Tensor& w_in, double eps) {
+    c10::cuda::CUDAGuard device_guard(x_in.device());
+    const auto x = x_in.contiguous();
+    const auto w = w_in.contiguous();
+    const int64_t n = x.size(-1);
+    const int64_t rows = x.numel() / n;
+    auto y = torch::empty_like(x);
+    auto rstd = torch::empty({rows}, x.options().dtype(torch::kFloat32));
+    cuda::rms_norm_forward(x.data_ptr(), w.data_ptr(), y.data_ptr(), rstd.data_ptr<float>(),
+                           storage_type(x.scalar_type()), rows, n, static_cast<float>(eps), stream());
+    check_launch("rms_norm_forward");
+    ctx->save_for_backward({x, w, rstd});
+    return y;
+  }
+
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grad_out) {
+    const auto saved = ctx->get_saved_variables();
+    const auto& x = saved[0];
+    const auto& w = saved[1];
+    const auto& rstd = saved[2];
+    c10::cuda::CUDAGuard device_guard(x.device());
+    const auto dy = grad_out[0].to(x.scalar_type()).contiguous();
+    const int64_t n = x.size(-1);
+    const int64_t rows = x.numel() / n;
+    torch::Tensor dx;
+    if (ctx->needs_input_grad(0)) {
+      dx = torch::empty_like(x);
+      cuda::rms_norm_backward(x.data_ptr(), w.data_ptr(), rstd.data_ptr<float>(), dy.data_ptr(), dx.data_ptr(),
+                              storage_type(x.scalar_type()), rows, n, stream());
+      check_launch("rms_norm_backward");
+    }
+    torch::Tensor dw;
+    if (ctx->needs_input_grad(1)) {  // frozen in QLoRA; plain ATen when someone trains the norms
+      const auto xh = x.reshape({rows, n}).to(torch::kFloat32) * rstd.unsqueeze(1);
+      dw = (dy.reshape({rows, n}).to(torch::kFloat32) * xh).sum(0).to(w.scalar_type());
+    }
+    return {dx, dw, torch::Tensor()};
+  }
+};
+
+struct GegluFn : public torch::autograd::Function<GegluFn> {
+  static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& gate_in,
+                               const torch::Tensor& up_in) {
+    c10::cuda::CUDAGuard device_guard(gate_in.device());
+    const auto gate = gate_in.contiguous();
+    const auto up = up_in.contiguous();
+    auto out = torch::empty_like(gate);
+    cuda::geglu_forward(gate.data_ptr(), up.data_ptr(), out.data_ptr(), storage_type(gate.scalar_type()), gate.numel(),
+                        stream());
+    check_launch("geglu_forward");
+    ctx->save_for_backward({gate, up});
+    return out;
+  }
+
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grad_out) {
+    const auto saved = ctx->get_saved_variables();
+    const auto& gate = saved[0];
+    const auto& up = saved[1];
+    c10::cuda::CUDAGuard device_guard(gate.device());
+    const auto d = grad_out[0].to(gate.scalar_type()).contiguous();
+    auto d_gate = torch::empty_like(gate);
+    auto d_up = torch::empty_like(up);
+    cuda::geglu_backward(gate.data_ptr(), up.data_ptr(), d.data_ptr(), d_gate.data_ptr(), d_up.data_ptr(),
+                         storage_type(gate.scalar_type()), gate.numel(), stream());
+    check_launch("geglu_backward");
+    return {d_gate, d_up};
+  }
+};
+
+}  // namespace
+
+bool use_fused_elementwise(const torch::Tensor& x) {
+  if (!g_fused.load() || !x.is_cuda()) return false;
+  const auto t = x.scalar_type();
+  return t == torch::kBFloat16 || t == torch::kFloat32 || t == torch::kFloat16;
+}
+
+torch::Tensor rms_norm_fused(const torch::Tensor& x, const torch::Tensor& weight, double eps) {
+  check(x.is_cuda() && weight.is_cuda(), "rms_norm_fused: tensors must be on CUDA");
+  check(weight.dim() == 1 && x.size(-1) == weight.size(0) && weight.scalar_type() == x.scalar_type(),
+        "rms_norm_fused: weight [{}] {} does not match x [{}] {}", fmt::join(weight.sizes(), ", "),
+        c10::toString(weight.scalar_type()), fmt::join(x.sizes(), ", "), c10::toString(x.scalar_type()));
+  return RmsNormFn::apply(x, weight, eps);
+}
+
+torch::Tensor geglu_fused(const torch::Tensor& gate, const torch::Tensor& up) {
+  check(gate.is_cuda() && up.is_cuda() && gate.sizes() == up.sizes() && gate.scalar_type() == up.scalar_type(),
+        "geglu_fused: gate [{}] and up [{}] must be CUDA tensors of one shape and dtype", fmt::join(gate.sizes(), ", "),
+        fmt::join(up.sizes(), ", "));
+  return GegluFn::apply(gate, up);
+}
+
+#else
+
+bool use_fused_elementwise(const torch::Tensor&) { return false; }
+torch::Tensor rms_norm_fused(const torch::Tensor&, const torch::Tensor&, double) {
+  throw Error("rms_norm_fused: this build has no CUDA kernels (configured with ARENA_WITH_CUDA=OFF)");
+}
+torch::Tensor geglu_fused(const torch::Tensor&, const torch::Tensor&) {
+  throw Error("geglu_fused: this build has no CUDA kernels (configured with ARENA_WITH_CUDA=OFF)");
+}
+
+#endif
+
+}  // namespace arena

@@ -1,0 +1,25 @@
+// Fused CUDA versions of Gemma-2's RMSNorm and GeGLU (model/fused_kernels.cu), as autograd
+// functions. The eager versions (rms_norm.cpp, mlp.cpp) chain 6 to 10 ATen kernels, each a full
+// pass over [tokens, width] in fp32 or bf16; these read their inputs once and write once, with
+// all arithmetic in fp32 registers and one rounding. On the CPU the eager code always runs
+// (parity with transformers); on CUDA these differ from it by bf16 rounding only.
+#pragma once
+
+#include <torch/types.h>
+
+namespace arena {
+
+// Process-wide switch (default on). For benchmarks and tests.
+void set_fused_elementwise(bool on);
+bool fused_elementwise();
+// Whether the fused kernels run for x: switch on, x on CUDA, fp32/bf16/fp16.
+bool use_fused_elementwise(const torch::Tensor& x);
+
+// Gemma RMSNorm y = x̂·(1 + w), x̂ = x·rsqrt(mean(x²) + eps) over the last dim; w has x's dtype.
+// Differentiable in x and w.
+torch::Tensor rms_norm_fused(const torch::Tensor& x, const torch::Tensor& weight, double eps);
+
+// gelu_tanh(gate)·up, same shapes and dtype. Differentiable in both.
+torch::Tensor geglu_fused(const torch::Tensor& gate, const torch::Tensor& up);
+
+}  // namespace arena

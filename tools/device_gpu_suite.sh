@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# The GPU checks and benchmarks of issue 6, in one call of the device tool (see tools/device_bundle.sh):
+#   run(carry=[".devbundle"], command="tools/device_gpu_suite.sh [phases]")
+# Phases (default: all): info tests dequant train peer vs. Logs go to $OUT (or ./out) as suite.log
+# (everything) and results.jsonl (the JSON lines); each step has its own time limit.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+source tools/device_env.sh
+OUT="${OUT:-$PWD/out}"
+mkdir -p "$OUT"
+phases="${*:-info tests dequant train peer vs}"
+BATCHES="${ARENA_BATCHES:-1 4}"
+log="$OUT/suite.log"
+step() {  # step LIMIT_S NAME COMMAND...
+  local limit=$1 name=$2; shift 2
+  echo "=== $name: $*" | tee -a "$log"
+  local t0=$SECONDS
+  timeout "$limit" "$@" 2>&1 | tee -a "$log"
+  local rc=${PIPESTATUS[0]}
+  echo "=== $name: rc=$rc, $((SECONDS - t0)) s" | tee -a "$log"
+}
+has() { [[ " $phases " == *" $1 "* ]]; }
+
+if has info; then
+  step 30 gpu nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.max.sm,power.limit --format=csv
+  step 60 gemm-peak python3 -c "
+import torch, time
+a = torch.randn(8192, 8192, device='cuda', dtype=torch.bfloat16); b = torch.randn_like(a)
+for _ in range(3): a @ b
+torch.cuda.synchronize(); t = time.perf_counter()
+for _ in range(20): a @ b
+torch.cuda.synchronize(); dt = (time.perf_counter() - t) / 20
+x = torch.empty(2**30, dtype=torch.uint8, device='cuda'); x.clone(); torch.cuda.synchronize(); t = time.perf_counter()
+for _ in range(10): x.clone()
+torch.cuda.synchronize(); dc = (time.perf_counter() - t) / 10
+print(f'torch {torch.__version__}: bf16 8192^3 matmul {2 * 8192**3 / dt / 1e12:.0f} TFLOP/s; 1 GiB copy {2 * 2**30 / dc / 1e9:.0f} GB/s (read+write)')"
+fi
+if has tests; then
+  step 180 test_nf4_cuda test_nf4_cuda
+  step 300 test_fused_cuda test_fused_cuda
+fi
+if has dequant; then
+  step 120 bench_nf4_dequant bench_nf4_dequant
+  step 120 bench_nf4_dequant_q bench_nf4_dequant --rows 2048 --cols 2304
+fi
+if has train; then
+  for b in $BATCHES; do
+    step 300 "arena-fused-b$b" bench_train_step --batch "$b" --seq 1900 --steps 5 --warmup 2 --profile --json
+    grep -h '^{' "$log" | tail -1 >> "$OUT/results.jsonl"
+  done
+  step 300 "arena-eager-b4" bench_train_step --batch 4 --seq 1900 --steps 3 --warmup 1 --attention eager \
+    --no-fused-elementwise --profile --json
+  grep -h '^{' "$log" | tail -1 >> "$OUT/results.jsonl"
+  step 300 "arena-fused-attention-only-b4" bench_train_step --batch 4 --seq 1900 --steps 3 --warmup 1 \
+    --no-fused-elementwise --profile --json
+  grep -h '^{' "$log" | tail -1 >> "$OUT/results.jsonl"
+fi
+if has vs; then  # the driver: ours and the peer in one invocation, ratio printed
+  for b in ${VS_BATCHES:-4 8}; do
+    step 480 "vs-b$b" env ARENA_ARGS=--profile bench/gpu_vs_peer.sh --batch "$b" --seq 1900 --steps 5 --warmup 2
+    grep -h '^{' "$log" | tail -2 >> "$OUT/results.jsonl"
+  done
+fi
+if has peer; then
+  for b in $BATCHES; do
+    step 420 "peer-b$b" python3 bench/peer_train_step.py --batch "$b" --seq 1900 --steps 5 --warmup 2 --json
+    grep -h '^{' "$log" | tail -1 >> "$OUT/results.jsonl"
+  done
+fi
+echo "=== summary" | tee -a "$log"
+grep -h -E "^(  step median|  peak memory|  model FLOPs|    dequant|arena train|peer train|RATIO|cuda |\[  (PASSED|FAILED)|torch )" "$log" | tee -a "$OUT/summary.txt"
