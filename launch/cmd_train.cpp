@@ -12,7 +12,7 @@ Command add_train_command(CLI::App& app) {
   auto options = std::make_shared<ConfigOptions>(cmd);
   return [cmd, options]() {
     if (!cmd->parsed()) return -1;
-    auto c = options->resolve();
+    auto c = options->resolve("", "", false);
     if (!c.resume.empty()) {
       // Resume from the checkpoint's own resolved config; -c and the command line still override it.
       const auto path = find_checkpoint(c.resume);
@@ -20,6 +20,7 @@ Command add_train_command(CLI::App& app) {
       c = options->resolve(read_checkpoint(path).config_toml, path + " (config)");
       c.resume = resume;
     }
+    validate(c);
     return run_training(c);
   };
 }

@@ -18,8 +18,9 @@ class ConfigOptions {
   // Adds -c/--config and every setting to `app`; --help shows the built-in defaults.
   explicit ConfigOptions(CLI::App* app);
   // Built-in defaults (or `base_toml`, e.g. a checkpoint's resolved config), then the TOML file
-  // (when -c was given), then the options given on the command line; validated.
-  TrainConfig resolve(const std::string& base_toml = "", const std::string& base_source = "") const;
+  // (when -c was given), then the options given on the command line; validated when `checked`.
+  TrainConfig resolve(const std::string& base_toml = "", const std::string& base_source = "",
+                      bool checked = true) const;
 
  private:
   std::string config_file_;

@@ -28,6 +28,8 @@ namespace arena {
 namespace fs = std::filesystem;
 namespace {
 
+constexpr int64_t kMaxSkipsInARow = 20;  // train.nonfinite = skip gives up after this many
+
 // What one optimizer step did on one rank; summed over ranks in one host all-reduce, which also
 // makes every rank agree on skipping (non-finite values) and stopping (a signal on any rank).
 struct StepTotals {
@@ -223,6 +225,8 @@ int run_training(const TrainConfig& c) {
                warmup);
 
   const Fault fault = fault_from_env();
+  bool fault_fired = false;
+  int64_t skips_in_a_row = 0;
   Throughput window, overall;
   model->train();
   bool stopped = false;
@@ -247,7 +251,8 @@ int run_training(const TrainConfig& c) {
       local.loss_sum += loss.item<double>() * b.rows;
       local.correct += logits.argmax(-1).eq(b.labels).sum().item<double>();
     }
-    if (fault.rank == w.rank && fault.step == st.step + 1) {
+    if (fault.rank == w.rank && fault.step == st.step + 1 && !fault_fired) {
+      fault_fired = true;
       if (fault.kind == "throw") throw Error(fmt::format("injected fault at step {} (ARENA_FAULT)", st.step + 1));
       if (fault.kind == "nan") bucket.grads()[0] = std::numeric_limits<float>::quiet_NaN();
     }
@@ -264,12 +269,15 @@ int run_training(const TrainConfig& c) {
       check(c.nonfinite == "skip", "non-finite loss or gradient at step {} on {} rank(s) (train.nonfinite = stop)",
             st.step + 1, global.nonfinite);
       ++st.skipped_steps;
+      check(++skips_in_a_row <= kMaxSkipsInARow, "{} optimizer steps in a row had non-finite values: stopping",
+            skips_in_a_row);
       bucket.zero_grads();
       log.write({{"kind", "skip"}, {"step", st.step + 1}, {"ranks_nonfinite", global.nonfinite}});
       if (w.is_root())
         fmt::print(stderr, "step {}: non-finite loss/gradient on {} rank(s): step skipped on all ranks\n", st.step + 1,
                    global.nonfinite);
     } else {
+      skips_in_a_row = 0;
       comm->all_reduce_sum(bucket.grads());
       bucket.grads().div_(global.rows);
       const double grad_norm = clip_grad_norm(bucket.grads(), c.max_grad_norm);

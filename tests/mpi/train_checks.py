@@ -1,0 +1,251 @@
+#!/usr/bin/env python3
+"""Multi-rank checks of `arena train` with real mpirun processes on CPU (MPI backend).
+
+Standard library only, so CI needs no Python model stack. Each check is one CTest:
+  equivalence N  N ranks x b rows == 1 rank x N*b rows, step by step (losses, grad norms, lr)
+  resume         2N steps in one run == N steps + --resume + N steps: identical losses, and
+                 identical adapters, head and optimizer moments (h5diff, exact)
+  fault          an exception on rank 1 of 2 ends the job non-zero within 30 s, with its message
+  nonfinite      a NaN gradient on rank 1: every rank skips that step (skip) / the job stops (stop)
+  signal         SIGUSR1 to mpirun: ranks finish the step, checkpoint, exit 0; the run resumes
+  commands       eval --json, predict (LMSYS + WSDM formats, A/B swap), export, bad-config errors
+Usage: train_checks.py ARENA_BINARY CHECK [ARG]
+"""
+import json
+import math
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+ARENA = os.path.abspath(sys.argv[1])
+SOURCE = os.environ.get("ARENA_SOURCE_DIR", os.getcwd())
+SHARED = os.environ.get("ARENA_SHARED_DIR", os.path.join(SOURCE, "..", "shared"))
+MPIRUN = ["mpirun", "--allow-run-as-root", "--oversubscribe", "--bind-to", "none"]
+
+# A small Gemma-2 shape on the real pairs and tokenizer: seconds per run.
+BASE = [
+    "train", "-c", os.path.join(SOURCE, "configs", "cpu-tiny.toml"),
+    "--data", os.path.join(SHARED, "data", "autoj-pairwise.jsonl"),
+    "--tokenizer", os.path.join(SHARED, "gemma", "tokenizer.model"),
+    "--model.hidden_size", "32", "--model.num_layers", "2", "--model.num_heads", "2",
+    "--model.num_kv_heads", "1", "--model.head_dim", "16", "--model.intermediate_size", "64",
+    "--lora.first_layer", "0", "--lora.rank", "4", "--max-len", "96", "--train.log_every", "1",
+    "--train.threads", "1",
+]
+
+
+def fail(msg):
+    print("FAIL:", msg)
+    sys.exit(1)
+
+
+def run(args, ranks=1, env=None, timeout=300, check=True):
+    cmd = (MPIRUN + ["-np", str(ranks)] if ranks > 1 else []) + [ARENA] + args
+    t0 = time.time()
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env={**os.environ, **(env or {})})
+    if check and p.returncode != 0:
+        fail(f"{' '.join(cmd)} exited {p.returncode}\n{p.stdout}\n{p.stderr}")
+    return p, time.time() - t0
+
+
+def metrics(out, kind="train"):
+    with open(os.path.join(out, "metrics.jsonl")) as f:
+        return [r for r in map(json.loads, f) if r["kind"] == kind]
+
+
+def close(a, b, rel):
+    return abs(a - b) <= rel * max(1e-12, abs(a), abs(b))
+
+
+def expected_trainable(hidden=32, heads=2, kv=1, head_dim=16, inter=64, layers=2, r=4, labels=2):
+    shapes = [(hidden, heads * head_dim), (hidden, kv * head_dim), (hidden, kv * head_dim), (heads * head_dim, hidden),
+              (hidden, inter), (hidden, inter), (inter, hidden)]
+    return layers * sum(r * (i + o) for i, o in shapes) + hidden * labels
+
+
+def check_equivalence(tmp, ranks):
+    b, steps = 3, 5
+    common = BASE + ["--batch.batching", "rows", "--lora.dropout", "0", "--steps", str(steps), "--optim.warmup_steps",
+                     "1", "--train.eval_every", "1000"]
+    one, multi = os.path.join(tmp, "one"), os.path.join(tmp, "multi")
+    run(common + ["--out", one, "--batch-size", str(b * ranks)])
+    run(common + ["--out", multi, "--batch-size", str(b)], ranks=ranks)
+    m1, mn = metrics(one), metrics(multi)
+    if len(m1) != steps or len(mn) != steps:
+        fail(f"expected {steps} steps, got {len(m1)} and {len(mn)}")
+    worst = 0.0
+    for a, c in zip(m1, mn):
+        if a["rows"] != c["rows"] or a["lr"] != c["lr"]:
+            fail(f"step {a['step']}: rows {a['rows']} vs {c['rows']}, lr {a['lr']} vs {c['lr']}")
+        for key in ("loss", "grad_norm", "accuracy"):
+            worst = max(worst, abs(a[key] - c[key]) / max(1e-12, abs(a[key])))
+            if not close(a[key], c[key], 1e-5):
+                fail(f"step {a['step']} {key}: 1 rank {a[key]} vs {ranks} ranks {c[key]}")
+    # The bucket reduced each step holds exactly the trainable tensors (fp32), nothing frozen.
+    start = metrics(multi, "start")[0]
+    want = expected_trainable()
+    if start["trainable_params"] != want or start["trainable_bytes"] != 4 * want:
+        fail(f"trainable {start['trainable_params']} params / {start['trainable_bytes']} bytes, expected {want} / {4 * want}")
+    if any(r["reduced_bytes"] != 4 * want for r in mn):
+        fail("reduced_bytes differs from the trainable bytes")
+    for name in ("val", "test"):
+        e1 = [r for r in metrics(one, "eval") if r["split"] == name][-1]
+        en = [r for r in metrics(multi, "eval") if r["split"] == name][-1]
+        if e1["n"] != en["n"] or not close(e1["log_loss"], en["log_loss"], 1e-5):
+            fail(f"{name} eval: {e1} vs {en}")
+    print(f"OK: {ranks} ranks x {b} rows == 1 rank x {b * ranks} rows over {steps} steps "
+          f"(worst relative difference {worst:.2e}, bound 1e-5); {4 * want} bytes reduced per step")
+
+
+def h5diff(a, b, obj):
+    p = subprocess.run(["h5diff", a, b, obj, obj], capture_output=True, text=True)
+    if p.returncode != 0:
+        fail(f"h5diff {obj}: {a} vs {b} differ\n{p.stdout[-2000:]}")
+
+
+def check_resume(tmp):
+    n = 3
+    common = BASE + ["--steps", str(2 * n), "--lora.dropout", "0.1", "--train.eval_every", "2"]
+    full, parts = os.path.join(tmp, "full"), os.path.join(tmp, "parts")
+    run(common + ["--out", full], ranks=2)
+    run(common + ["--out", parts, "--train.stop_after", str(n)], ranks=2)
+    if not os.path.exists(os.path.join(parts, "checkpoints", f"step-{n:08d}.h5")):
+        fail("no checkpoint at the stop step")
+    run(["train", "--resume", parts], ranks=2)
+    mf = {r["step"]: r for r in metrics(full)}
+    mp = {r["step"]: r for r in metrics(parts)}
+    for s in range(1, 2 * n + 1):
+        for key in ("loss", "grad_norm", "lr", "rows"):
+            if mf[s][key] != mp[s][key]:
+                fail(f"step {s} {key}: one run {mf[s][key]} vs stopped+resumed {mp[s][key]}")
+    last = f"step-{2 * n:08d}.h5"
+    a, b = os.path.join(full, "checkpoints", last), os.path.join(parts, "checkpoints", last)
+    for obj in ("/trainable", "/optimizer", "/rng_states"):
+        h5diff(a, b, obj)
+    ef = [r for r in metrics(full, "eval") if r["split"] == "test"][-1]
+    ep = [r for r in metrics(parts, "eval") if r["split"] == "test"][-1]
+    if ef["log_loss"] != ep["log_loss"]:
+        fail(f"test log loss {ef['log_loss']} vs {ep['log_loss']}")
+    print(f"OK: {2 * n} steps == {n} + resume + {n} (2 ranks, LoRA dropout 0.1): identical losses, "
+          "adapters, optimizer moments, RNG states")
+
+
+def check_fault(tmp):
+    p, secs = run(BASE + ["--out", tmp, "--steps", "50"], ranks=2, env={"ARENA_FAULT": "1:2:throw"}, timeout=60,
+                  check=False)
+    text = p.stdout + p.stderr
+    if p.returncode == 0:
+        fail("job with a failing rank exited 0")
+    if "rank 1/2" not in text or "injected fault at step 2" not in text:
+        fail(f"the failing rank's message is missing:\n{text[-3000:]}")
+    if secs > 30:
+        fail(f"took {secs:.1f} s to end (limit 30 s)")
+    print(f"OK: rank 1 failed at step 2; job exited {p.returncode} after {secs:.1f} s with its message")
+
+
+def check_nonfinite(tmp):
+    out = os.path.join(tmp, "skip")
+    run(BASE + ["--out", out, "--steps", "4", "--train.nonfinite", "skip"], ranks=2, env={"ARENA_FAULT": "1:2:nan"})
+    skips = metrics(out, "skip")
+    trained = metrics(out)
+    if len(skips) != 1 or skips[0]["step"] != 2 or skips[0]["ranks_nonfinite"] != 1:
+        fail(f"expected one skipped step 2 on one rank, got {skips}")
+    if len(trained) != 4 or not all(math.isfinite(r["loss"]) for r in trained):
+        fail(f"expected 4 finite optimizer steps after the skip, got {trained}")
+    p, _ = run(BASE + ["--out", os.path.join(tmp, "stop"), "--steps", "4", "--train.nonfinite", "stop"], ranks=2,
+               env={"ARENA_FAULT": "1:2:nan"}, timeout=60, check=False)
+    if p.returncode == 0 or "non-finite loss or gradient at step 2" not in p.stdout + p.stderr:
+        fail(f"nonfinite=stop did not stop with the message:\n{(p.stdout + p.stderr)[-2000:]}")
+    print("OK: NaN on rank 1 at step 2: skipped on both ranks (skip), job stopped with the message (stop)")
+
+
+def check_signal(tmp):
+    out = os.path.join(tmp, "sig")
+    cmd = MPIRUN + ["-np", "2", ARENA] + BASE + ["--out", out, "--steps", "400", "--train.eval_every", "1000",
+                                                  "--train.checkpoint_every", "1000"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    path = os.path.join(out, "metrics.jsonl")
+    deadline = time.time() + 120
+    while time.time() < deadline and not (os.path.exists(path) and len(metrics(out)) >= 3):
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGUSR1)
+    try:
+        text, _ = proc.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        fail("the job did not end within 60 s of SIGUSR1")
+    if proc.returncode != 0:
+        fail(f"SIGUSR1: exit {proc.returncode}\n{text[-3000:]}")
+    stopped = metrics(out, "stopped")
+    if len(stopped) != 1:
+        fail(f"no 'stopped' record:\n{text[-2000:]}")
+    step = stopped[0]["step"]
+    if not (3 <= step < 400) or not os.path.exists(os.path.join(out, "checkpoints", f"step-{step:08d}.h5")):
+        fail(f"stopped at step {step} without its checkpoint")
+    run(["train", "--resume", out, "--steps", str(step + 2)], ranks=2, check=False)  # a new total is refused
+    print(f"OK: SIGUSR1 -> both ranks stopped after step {step}, checkpointed, exit 0")
+
+
+def check_commands(tmp):
+    out = os.path.join(tmp, "run")
+    run(BASE + ["--out", out, "--steps", "3", "--labels", "3class", "--model.num_labels", "3"], ranks=2)
+    p, _ = run(["eval", "--checkpoint", out, "--split", "all", "--json"])
+    last = json.loads(p.stdout.strip().splitlines()[-1])
+    if set(("n", "accuracy", "log_loss")) - set(last) or last["n"] != 1392:
+        fail(f"eval --json: {last}")
+    sub = os.path.join(tmp, "submission.csv")
+    run(["predict", "--checkpoint", out, "--data", os.path.join(SHARED, "data", "lmsys-arena-train-sample.csv"),
+         "--out", sub, "--swap-average"])
+    with open(sub) as f:
+        lines = f.read().splitlines()
+    if lines[0] != "id,winner_model_a,winner_model_b,winner_tie" or len(lines) != 61:
+        fail(f"LMSYS submission: header {lines[0]!r}, {len(lines)} lines")
+    for line in lines[1:]:
+        probs = [float(x) for x in line.split(",")[1:]]
+        if abs(sum(probs) - 1) > 1e-4:
+            fail(f"probabilities do not sum to 1: {line}")
+    exported = os.path.join(tmp, "adapter")
+    run(["export", "--checkpoint", out, "--out", exported])
+    for f in ("adapter_model.safetensors", "adapter_config.json"):
+        if not os.path.exists(os.path.join(exported, f)):
+            fail(f"export wrote no {f}")
+    p, _ = run(BASE + ["--out", out, "--optim.lr", "fast"], check=False)
+    if p.returncode == 0 or "optim.lr: expected a number, got 'fast'" not in p.stderr:
+        fail(f"bad override: {p.stderr}")
+    bad = os.path.join(tmp, "bad.toml")
+    with open(bad, "w") as f:
+        f.write("[optim]\nlearning_rate = 1e-4\n")
+    p, _ = run(["train", "-c", bad, "--data", "x"], check=False)
+    if p.returncode == 0 or "unknown setting 'optim.learning_rate'" not in p.stderr:
+        fail(f"unknown key: {p.stderr}")
+    print("OK: eval --json (n 1392), predict (LMSYS, swap-averaged), export, config errors name the setting")
+
+
+def main():
+    check, arg = sys.argv[2], sys.argv[3:] if len(sys.argv) > 3 else []
+    tmp = tempfile.mkdtemp(prefix=f"arena-{check}-")
+    try:
+        if check == "equivalence":
+            check_equivalence(tmp, int(arg[0]))
+        elif check == "resume":
+            check_resume(tmp)
+        elif check == "fault":
+            check_fault(tmp)
+        elif check == "nonfinite":
+            check_nonfinite(tmp)
+        elif check == "signal":
+            check_signal(tmp)
+        elif check == "commands":
+            check_commands(tmp)
+        else:
+            fail(f"unknown check {check}")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,65 @@
+// One definition per setting: TOML, command line and the resolved config agree.
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+#include "launch/config_cli.h"
+#include "launch/train_config.h"
+#include "test_support.h"
+
+namespace arena {
+namespace {
+
+TEST(TrainConfig, TomlRoundTripAndPrecedence) {
+  TrainConfig c;
+  load_toml_text(c, "[optim]\nlr = 5e-4\n[lora]\ntargets = [\"q_proj\", \"v_proj\"]\n[data]\npath = \"x.jsonl\"\n",
+                 "inline");
+  EXPECT_DOUBLE_EQ(c.lr, 5e-4);
+  EXPECT_EQ(c.lora_targets, (std::vector<std::string>{"q_proj", "v_proj"}));
+  TrainConfig back;
+  load_toml_text(back, to_toml(c), "resolved");
+  EXPECT_EQ(to_toml(back), to_toml(c));
+
+  testing::TempDir dir;
+  const auto file = (dir.path() / "run.toml").string();
+  std::ofstream(file) << "[optim]\nlr = 5e-4\nepochs = 3\n[data]\npath = \"a.jsonl\"\n";
+  CLI::App app;
+  ConfigOptions options(&app);
+  app.parse(std::vector<std::string>{"1e-5", "--optim.lr", file, "-c", "2", "--epochs"});  // reversed argv
+  const auto r = options.resolve();
+  EXPECT_DOUBLE_EQ(r.lr, 1e-5) << "command line beats the file";
+  EXPECT_EQ(r.epochs, 2) << "alias --epochs beats the file";
+  EXPECT_EQ(r.data_path, "a.jsonl") << "the file beats the defaults";
+}
+
+TEST(TrainConfig, ErrorsNameTheSetting) {
+  TrainConfig c;
+  try {
+    load_toml_text(c, "[optim]\nlearning_rate = 1\n", "run.toml");
+    FAIL();
+  } catch (const std::exception& e) {
+    EXPECT_NE(std::string(e.what()).find("unknown setting 'optim.learning_rate'"), std::string::npos) << e.what();
+  }
+  try {
+    load_toml_text(c, "[optim]\nepochs = \"two\"\n", "run.toml");
+    FAIL();
+  } catch (const std::exception& e) {
+    EXPECT_NE(std::string(e.what()).find("optim.epochs: expected an integer"), std::string::npos) << e.what();
+  }
+  c.data_path = "x";
+  c.labels = "3class";
+  EXPECT_THROW(validate(c), std::exception) << "3class labels with a 2-label head";
+  c.num_labels = 3;
+  EXPECT_NO_THROW(validate(c));
+}
+
+TEST(TrainConfig, ShippedConfigsParse) {
+  for (const char* name : {"cpu-tiny.toml", "gemma2-2b-qlora.toml"}) {
+    TrainConfig c;
+    EXPECT_NO_THROW(load_toml_file(c, (testing::source_dir() / "configs" / name).string())) << name;
+    EXPECT_NO_THROW(validate(c)) << name;
+  }
+}
+
+}  // namespace
+}  // namespace arena
