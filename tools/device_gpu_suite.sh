@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The GPU checks and benchmarks of issue 6, in one call of the device tool (see tools/device_bundle.sh):
 #   run(carry=[".devbundle"], command="tools/device_gpu_suite.sh [phases]")
-# Phases (default: all): info tests dequant train peer vs. Logs go to $OUT (or ./out) as suite.log
+# Phases (default: all but cpu): info tests dequant train peer vs cpu. Logs go to $OUT (or ./out) as suite.log
 # (everything) and results.jsonl (the JSON lines); each step has its own time limit.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -65,6 +65,16 @@ if has peer; then
   for b in $BATCHES; do
     step 420 "peer-b$b" python3 bench/peer_train_step.py --batch "$b" --seq 1900 --steps 5 --warmup 2 --json
     grep -h '^{' "$log" | tail -1 >> "$OUT/results.jsonl"
+  done
+fi
+if has cpu; then  # the CPU side on this machine's idle cores (2 threads, as on the 2-core dev VM)
+  tiny="--device cpu --layers 4 --hidden 256 --intermediate 1024 --heads 4 --kv-heads 2 --head-dim 64 --vocab 8192"
+  tiny="$tiny --seq 256 --batch 4 --steps 7 --warmup 1 --dtype f32 --threads 2"
+  for rep in 1 2; do
+    # shellcheck disable=SC2086
+    step 300 "cpu-dense-$rep" env ARENA_ARGS=--no-quantize PEER_ARGS="--quant none" bench/gpu_vs_peer.sh $tiny
+    # shellcheck disable=SC2086
+    step 300 "cpu-nf4-$rep" env PEER_ARGS="--quant nf4" bench/gpu_vs_peer.sh $tiny
   done
 fi
 echo "=== summary" | tee -a "$log"
