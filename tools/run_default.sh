@@ -18,8 +18,9 @@ SHARED="${ARENA_SHARED_DIR:-../shared}"
 
 start=$(date +%s)
 tools/setup.sh
-cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release > "$BUILD_DIR.configure.log" 2>&1 ||
-  { cat "$BUILD_DIR.configure.log"; exit 1; }
+mkdir -p "$BUILD_DIR"
+cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release > "$BUILD_DIR/configure.log" 2>&1 ||
+  { cat "$BUILD_DIR/configure.log"; exit 1; }
 cmake --build "$BUILD_DIR" -j "${ARENA_JOBS:-2}" --target arena
 ARENA="$BUILD_DIR/launch/arena"
 built=$(date +%s)
