@@ -29,13 +29,6 @@ BatchList plan_epoch(const TokenizedData& train, const TrainConfig& c, int rank,
   return epoch_batches(lengths, rank, world, o, seed, epoch);
 }
 
-std::vector<int64_t> steps_per_epoch(const TokenizedData& train, const TrainConfig& c, int world) {
-  std::vector<int64_t> out;
-  for (int64_t e = 0; e < c.epochs; ++e)
-    out.push_back(static_cast<int64_t>(plan_epoch(train, c, 0, world, e).size()) / c.accum_steps);
-  return out;
-}
-
 Batch collate(const TokenizedData& d, const std::vector<int64_t>& rows, const torch::Device& device) {
   Batch b;
   b.rows = static_cast<int64_t>(rows.size());

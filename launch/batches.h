@@ -20,9 +20,6 @@ using BatchList = std::vector<std::vector<int64_t>>;
 // This rank's micro-batches of `epoch` (indices into `train`).
 BatchList plan_epoch(const TokenizedData& train, const TrainConfig& c, int rank, int world, int64_t epoch);
 
-// Optimizer steps in each epoch: floor(micro-batches / accum_steps), the same on every rank.
-std::vector<int64_t> steps_per_epoch(const TokenizedData& train, const TrainConfig& c, int world);
-
 struct Batch {
   torch::Tensor ids;     // [rows, longest] int64, right-padded with pad id 0
   torch::Tensor mask;    // [rows, longest] int64, 1 real / 0 pad

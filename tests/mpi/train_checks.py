@@ -186,8 +186,12 @@ def check_signal(tmp):
     step = stopped[0]["step"]
     if not (3 <= step < 400) or not os.path.exists(os.path.join(out, "checkpoints", f"step-{step:08d}.h5")):
         fail(f"stopped at step {step} without its checkpoint")
-    run(["train", "--resume", out, "--steps", str(step + 2)], ranks=2, check=False)  # a new total is refused
-    print(f"OK: SIGUSR1 -> both ranks stopped after step {step}, checkpointed, exit 0")
+    # Resuming with another step total would change the schedule: refused with a message.
+    p, _ = run(["train", "--resume", out, "--steps", str(step + 2)], ranks=2, timeout=120, check=False)
+    if p.returncode == 0 or "schedule of 400 steps" not in p.stderr:
+        fail(f"resume with a different schedule was not refused:\n{p.stderr[-2000:]}")
+    print(f"OK: SIGUSR1 -> both ranks stopped after step {step}, checkpointed, exit 0; "
+          "resume with another schedule refused")
 
 
 def check_commands(tmp):
