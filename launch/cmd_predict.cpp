@@ -49,8 +49,8 @@ int run_predict(const PredictOptions& o) {
   const auto& c = run.config;
   ReadOptions ro;
   ro.format = parse_data_format(o.format);
-  ro.labels = c.num_labels == 3 ? LabelMode::kThreeClass : LabelMode::kBinary;
-  ro.require_labels = false;  // test files have no labels
+  ro.labels = LabelMode::kThreeClass;  // every row gets a prediction: labels (ties too) are not used
+  ro.require_labels = false;           // test files have no labels
   const auto data = read_pairs(o.data, ro);
   const Tokenizer tok(c.tokenizer);
   const PairEncoder encoder(tok, c.max_len);

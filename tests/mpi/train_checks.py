@@ -2,12 +2,13 @@
 """Multi-rank checks of `arena train` with real mpirun processes on CPU (MPI backend).
 
 Standard library only, so CI needs no Python model stack. Each check is one CTest:
-  equivalence N  N ranks x b rows == 1 rank x N*b rows, step by step (losses, grad norms, lr)
+  equivalence N  N ranks x b rows == 1 rank x N*b rows == 1 rank x N accumulated b-row micro-batches,
+                 step by step (losses, grad norms, lr); bytes reduced == trainable bytes
   resume         2N steps in one run == N steps + --resume + N steps: identical losses, and
                  identical adapters, head and optimizer moments (h5diff, exact)
   fault          an exception on rank 1 of 2 ends the job non-zero within 30 s, with its message
   nonfinite      a NaN gradient on rank 1: every rank skips that step (skip) / the job stops (stop)
-  signal         SIGUSR1 to mpirun: ranks finish the step, checkpoint, exit 0; the run resumes
+  signal         SIGUSR1 to mpirun / SIGTERM to one process: finish the step, checkpoint, exit 0
   commands       eval --json, predict (LMSYS + WSDM formats, A/B swap), export, bad-config errors
 Usage: train_checks.py ARENA_BINARY CHECK [ARG]
 """
@@ -97,8 +98,14 @@ def check_equivalence(tmp, ranks):
         en = [r for r in metrics(multi, "eval") if r["split"] == name][-1]
         if e1["n"] != en["n"] or not close(e1["log_loss"], en["log_loss"], 1e-5):
             fail(f"{name} eval: {e1} vs {en}")
-    print(f"OK: {ranks} ranks x {b} rows == 1 rank x {b * ranks} rows over {steps} steps "
-          f"(worst relative difference {worst:.2e}, bound 1e-5); {4 * want} bytes reduced per step")
+    # Gradient accumulation: N micro-batches of b rows per step == one batch of N*b rows.
+    accum = os.path.join(tmp, "accum")
+    run(common + ["--out", accum, "--batch-size", str(b), "--accum", str(ranks)])
+    for a, c in zip(m1, metrics(accum)):
+        if a["rows"] != c["rows"] or not close(a["loss"], c["loss"], 1e-5) or not close(a["grad_norm"], c["grad_norm"], 1e-5):
+            fail(f"accumulation step {a['step']}: {a} vs {c}")
+    print(f"OK: {ranks} ranks x {b} rows == 1 rank x {b * ranks} rows == 1 rank x {ranks} accumulated x {b} rows "
+          f"over {steps} steps (worst relative difference {worst:.2e}, bound 1e-5); {4 * want} bytes reduced per step")
 
 
 def h5diff(a, b, obj):
@@ -190,8 +197,20 @@ def check_signal(tmp):
     p, _ = run(["train", "--resume", out, "--steps", str(step + 2)], ranks=2, timeout=120, check=False)
     if p.returncode == 0 or "schedule of 400 steps" not in p.stderr:
         fail(f"resume with a different schedule was not refused:\n{p.stderr[-2000:]}")
+    # SIGTERM to a single process (what Slurm sends at preemption): the same clean stop.
+    out1 = os.path.join(tmp, "term")
+    proc = subprocess.Popen([ARENA] + BASE + ["--out", out1, "--steps", "400"], stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    deadline = time.time() + 120
+    while time.time() < deadline and not (os.path.exists(os.path.join(out1, "metrics.jsonl")) and metrics(out1)):
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGTERM)
+    text, _ = proc.communicate(timeout=60)
+    stopped = metrics(out1, "stopped")
+    if proc.returncode != 0 or len(stopped) != 1 or stopped[0]["signal"] != signal.SIGTERM:
+        fail(f"SIGTERM: exit {proc.returncode}, stopped {stopped}\n{text[-2000:]}")
     print(f"OK: SIGUSR1 -> both ranks stopped after step {step}, checkpointed, exit 0; "
-          "resume with another schedule refused")
+          f"resume with another schedule refused; SIGTERM -> stopped after step {stopped[0]['step']}, exit 0")
 
 
 def check_commands(tmp):
@@ -212,6 +231,15 @@ def check_commands(tmp):
         probs = [float(x) for x in line.split(",")[1:]]
         if abs(sum(probs) - 1) > 1e-4:
             fail(f"probabilities do not sum to 1: {line}")
+    binary = os.path.join(tmp, "binary")
+    run(BASE + ["--out", binary, "--steps", "2"])
+    sub2 = os.path.join(tmp, "wsdm.csv")
+    run(["predict", "--checkpoint", binary, "--data", os.path.join(SHARED, "data", "autoj-pairwise.jsonl"),
+         "--out", sub2])
+    with open(sub2) as f:
+        rows = f.read().splitlines()
+    if rows[0] != "id,winner" or len(rows) != 1393 or {r.rsplit(",", 1)[1] for r in rows[1:]} - {"model_a", "model_b"}:
+        fail(f"WSDM submission: header {rows[0]!r}, {len(rows)} lines")
     exported = os.path.join(tmp, "adapter")
     run(["export", "--checkpoint", out, "--out", exported])
     for f in ("adapter_model.safetensors", "adapter_config.json"):
@@ -226,7 +254,7 @@ def check_commands(tmp):
     p, _ = run(["train", "-c", bad, "--data", "x"], check=False)
     if p.returncode == 0 or "unknown setting 'optim.learning_rate'" not in p.stderr:
         fail(f"unknown key: {p.stderr}")
-    print("OK: eval --json (n 1392), predict (LMSYS, swap-averaged), export, config errors name the setting")
+    print("OK: eval --json (n 1392), predict (LMSYS swap-averaged, WSDM), export, config errors name the setting")
 
 
 def main():
