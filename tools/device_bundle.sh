@@ -12,7 +12,7 @@ BUILD="${ARENA_BUILD_DIR:-build-gpu}"
 JOBS="${ARENA_JOBS:-2}"
 B=.devbundle
 targets=(bench_train_step bench_nf4_dequant test_nf4_cuda test_fused_cuda)
-bins=(bench/bench_train_step bench/bench_nf4_dequant tests/test_nf4_cuda bench/test_fused_cuda)
+bins=(bench/bench_train_step bench/bench_nf4_dequant tests/test_nf4_cuda tests/test_fused_cuda)
 
 exclude=$(git rev-parse --git-path info/exclude)
 mkdir -p "$(dirname "$exclude")"
