@@ -35,6 +35,7 @@ constexpr int64_t kMaxSkipsInARow = 20;  // train.nonfinite = skip gives up afte
 struct StepTotals {
   double rows = 0, loss_sum = 0, correct = 0, tokens = 0, nonfinite = 0, stop = 0;
 };
+static_assert(sizeof(StepTotals) == 6 * sizeof(double), "StepTotals is reduced as one array of doubles");
 
 // Test hook: ARENA_FAULT=<rank>:<step>:<throw|nan> fails that rank at that optimizer step.
 struct Fault {
@@ -235,6 +236,8 @@ int run_training(const TrainConfig& c) {
     if (st.cursor + c.accum_steps > plans.steps(st.epoch) * c.accum_steps) {  // epoch done
       ++st.epoch;
       st.cursor = 0;
+      check(plans.steps(st.epoch) > 0, "epoch {} has no optimizer step ({} train rows, {} ranks, accum_steps {})",
+            st.epoch, data.train.size(), w.size, c.accum_steps);
       continue;
     }
     const auto& plan = plans.at(st.epoch);
