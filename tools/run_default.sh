@@ -50,5 +50,5 @@ Done in $((end - start)) s (setup + build $((built - start)) s, training $((trai
   PEFT adapter    $RUN_DIR/adapter/
 This model is a random-init Gemma-2 shape, so its accuracy stays near chance: the run shows the
 system working end to end (data, 4-bit base, LoRA, 2-rank all-reduce, checkpoints, eval), not a
-useful classifier. See README "Training a real Gemma-2-2B".
+useful classifier. See README "Using a real Gemma-2-2B".
 REPORT
