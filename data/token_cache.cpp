@@ -17,11 +17,11 @@ bool CacheKey::operator==(const CacheKey& o) const {
          source_mtime_ns == o.source_mtime_ns && label_mode == o.label_mode && format == o.format;
 }
 
-TokenizedData tokenize(const Dataset& data, const PairEncoder& encoder) {
+TokenizedData tokenize(const Dataset& data, const PairEncoder& encoder, bool swap_ab) {
   TokenizedData t;
   t.offsets.push_back(0);
   for (const auto& p : data.pairs) {
-    const auto e = encoder.encode(p);
+    const auto e = encoder.encode(p, swap_ab);
     t.ids.insert(t.ids.end(), e.ids.begin(), e.ids.end());
     t.offsets.push_back(static_cast<int64_t>(t.ids.size()));
     t.full_length.push_back(e.full_length);

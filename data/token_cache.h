@@ -29,7 +29,8 @@ struct TokenizedData {
   int64_t size() const { return static_cast<int64_t>(labels.size()); }
 };
 
-TokenizedData tokenize(const Dataset& data, const PairEncoder& encoder);
+// Every pair of `data` encoded in order (swap_ab: A and B exchanged, labels following).
+TokenizedData tokenize(const Dataset& data, const PairEncoder& encoder, bool swap_ab = false);
 
 struct CacheKey {
   uint64_t encoder_fingerprint = 0;

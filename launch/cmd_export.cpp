@@ -7,6 +7,7 @@
 #include "dist/world.h"
 #include "launch/commands.h"
 #include "launch/inference.h"
+#include "launch/model_setup.h"
 #include "model/peft_adapter.h"
 
 namespace arena {
@@ -21,16 +22,8 @@ int run_export(const ExportOptions& o) {
   if (!world().is_root()) return 0;
   auto run = load_trained(o.checkpoint, "cpu");
   const auto& c = run.config;
-  QloraOptions q;
-  q.lora.rank = c.lora_rank;
-  q.lora.alpha = c.lora_alpha;
-  q.lora.dropout = c.lora_dropout;
-  q.lora.rslora = c.rslora;
-  q.target_modules = c.lora_targets;
-  q.first_layer = c.lora_first_layer;
-  q.last_layer = c.lora_last_layer;
   const std::string base = c.model_path.empty() ? "random-init (see base/ or train.seed)" : c.model_path;
-  save_peft_adapter(*run.model, q, o.out, base);
+  save_peft_adapter(*run.model, qlora_options(c), o.out, base);
   fmt::print("adapter     {}/adapter_model.safetensors + adapter_config.json (step {})\n", o.out, run.step);
   if (o.with_base) {
     const auto path = (std::filesystem::path(o.out) / "base" / "model.safetensors").string();

@@ -8,6 +8,7 @@
 #include "common/error.h"
 #include "data/encode.h"
 #include "data/reader.h"
+#include "data/token_cache.h"
 #include "data/tokenizer.h"
 #include "dist/world.h"
 #include "launch/commands.h"
@@ -22,20 +23,6 @@ struct PredictOptions {
   int64_t rows = 0;
   bool swap_average = false;
 };
-
-TokenizedData encode_all(const Dataset& data, const PairEncoder& encoder, bool swap_ab) {
-  TokenizedData t;
-  t.offsets.push_back(0);
-  for (const auto& p : data.pairs) {
-    const auto e = encoder.encode(p, swap_ab);
-    t.ids.insert(t.ids.end(), e.ids.begin(), e.ids.end());
-    t.offsets.push_back(static_cast<int64_t>(t.ids.size()));
-    t.full_length.push_back(e.full_length);
-    t.labels.push_back(e.label);
-    t.row_ids.push_back(p.id);
-  }
-  return t;
-}
 
 std::string csv_field(const std::string& s) {
   if (s.find_first_of(",\"\n\r") == std::string::npos) return s;
@@ -55,10 +42,10 @@ int run_predict(const PredictOptions& o) {
   const Tokenizer tok(c.tokenizer);
   const PairEncoder encoder(tok, c.max_len);
   const int64_t rows = o.rows > 0 ? o.rows : c.eval_rows;
-  auto probs = class_probabilities(*run.model, encode_all(data, encoder, false), rows, run.device);
+  auto probs = class_probabilities(*run.model, tokenize(data, encoder), rows, run.device);
   if (o.swap_average) {
     // Score B-vs-A as well; its "A wins" is our "B wins". Average the two views.
-    auto swapped = class_probabilities(*run.model, encode_all(data, encoder, true), rows, run.device);
+    auto swapped = class_probabilities(*run.model, tokenize(data, encoder, true), rows, run.device);
     auto back = swapped.clone();
     back.select(1, 0).copy_(swapped.select(1, 1));
     back.select(1, 1).copy_(swapped.select(1, 0));

@@ -4,7 +4,6 @@
 
 #include "common/error.h"
 #include "model/loader.h"
-#include "model/qlora.h"
 
 namespace arena {
 
@@ -39,6 +38,19 @@ Gemma2Config random_init_config(const TrainConfig& c) {
   return g;
 }
 
+QloraOptions qlora_options(const TrainConfig& c) {
+  QloraOptions q;
+  q.quantize = c.nf4;
+  q.lora.rank = c.lora_rank;
+  q.lora.alpha = c.lora_alpha;
+  q.lora.dropout = c.lora_dropout;
+  q.lora.rslora = c.rslora;
+  q.target_modules = c.lora_targets;
+  q.first_layer = c.lora_first_layer;
+  q.last_layer = c.lora_last_layer;
+  return q;
+}
+
 Gemma2Classifier build_classifier(const TrainConfig& c, const torch::Device& device, bool verbose) {
   const auto dtype = compute_dtype(c, device);
   torch::manual_seed(static_cast<uint64_t>(c.seed));
@@ -56,16 +68,7 @@ Gemma2Classifier build_classifier(const TrainConfig& c, const torch::Device& dev
                  c.model_preset == "custom" ? "custom Gemma-2 shape" : "Gemma-2-2B shape", c.seed,
                  parameter_count(*model));
   }
-  QloraOptions q;
-  q.quantize = c.nf4;
-  q.lora.rank = c.lora_rank;
-  q.lora.alpha = c.lora_alpha;
-  q.lora.dropout = c.lora_dropout;
-  q.lora.rslora = c.rslora;
-  q.target_modules = c.lora_targets;
-  q.first_layer = c.lora_first_layer;
-  q.last_layer = c.lora_last_layer;
-  apply_qlora(*model, q);
+  apply_qlora(*model, qlora_options(c));
   model->model->set_recompute(c.recompute);
   torch::NoGradGuard no_grad;
   for (auto& [name, t] : peft_trainable_parameters(*model))
@@ -73,17 +76,24 @@ Gemma2Classifier build_classifier(const TrainConfig& c, const torch::Device& dev
   return model;
 }
 
+namespace {
+// Σ|t| in float64, 16M elements at a time: no float64 copy of a whole embedding at start-up.
+double abs_sum(const torch::Tensor& t) {
+  double sum = 0;
+  for (const auto& chunk : t.reshape({-1}).split(int64_t{1} << 24))
+    sum += chunk.to(torch::kFloat64).abs().sum().item<double>();
+  return sum;
+}
+}  // namespace
+
 double base_fingerprint(Gemma2ClassifierImpl& model) {
   torch::NoGradGuard no_grad;
   double sum = 0;
   for (const auto& p : model.parameters())
-    if (!p.requires_grad()) sum += p.to(torch::kFloat64).abs().sum().item<double>();
+    if (!p.requires_grad()) sum += abs_sum(p);
   for (auto& layer : model.model->layers)
     for (auto& [path, linear] : layer_projections(*layer))
-      if (linear->quantized()) {
-        sum += linear->nf4().packed.to(torch::kFloat64).sum().item<double>();
-        sum += nf4_absmax(linear->nf4()).to(torch::kFloat64).sum().item<double>();
-      }
+      if (linear->quantized()) sum += abs_sum(linear->nf4().packed) + abs_sum(nf4_absmax(linear->nf4()));
   return sum;
 }
 

@@ -10,6 +10,7 @@
 #include "dist/world.h"
 #include "launch/train_config.h"
 #include "model/gemma2.h"
+#include "model/qlora.h"
 
 namespace arena {
 
@@ -19,6 +20,9 @@ torch::Device pick_device(const TrainConfig& c, const World& w);
 torch::ScalarType compute_dtype(const TrainConfig& c, const torch::Device& device);
 // The Gemma-2 shape of a random init (model.preset / model.* sizes).
 Gemma2Config random_init_config(const TrainConfig& c);
+
+// The QLoRA recipe of the run's [model] nf4 and [lora] settings.
+QloraOptions qlora_options(const TrainConfig& c);
 
 // Builds (or loads) the model, applies the QLoRA recipe and moves it to `device`. The random base
 // depends only on train.seed, the shape and the device type, so eval/predict rebuild the same one.

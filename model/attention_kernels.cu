@@ -5,29 +5,12 @@
 #include <cmath>
 
 #include "model/attention_kernels.h"
+#include "model/cuda_convert.cuh"
 
 namespace arena::cuda {
 namespace {
 
 constexpr int kThreads = 256;  // one block per row; thread t owns keys t, t+256, t+512, ...
-
-template <typename T>
-__device__ inline float to_f(T v);
-template <>
-__device__ inline float to_f<float>(float v) { return v; }
-template <>
-__device__ inline float to_f<__nv_bfloat16>(__nv_bfloat16 v) { return __bfloat162float(v); }
-template <>
-__device__ inline float to_f<__half>(__half v) { return __half2float(v); }
-
-template <typename T>
-__device__ inline T from_f(float v);
-template <>
-__device__ inline float from_f<float>(float v) { return v; }
-template <>
-__device__ inline __nv_bfloat16 from_f<__nv_bfloat16>(float v) { return __float2bfloat16_rn(v); }
-template <>
-__device__ inline __half from_f<__half>(float v) { return __float2half_rn(v); }
 
 // Block-wide max or sum over kThreads threads, same order every time (deterministic). Every
 // thread gets the result.

@@ -10,6 +10,7 @@
 #include <c10/cuda/CUDAGuard.h>
 #include <c10/cuda/CUDAStream.h>
 
+#include "model/cuda_util.h"
 #include "model/fused_kernels.h"
 #endif
 
@@ -24,21 +25,7 @@ bool fused_elementwise() { return g_fused.load(); }
 #ifdef ARENA_WITH_CUDA
 namespace {
 
-void check_launch(const char* kernel) {
-  const cudaError_t e = cudaGetLastError();
-  if (e != cudaSuccess) throw Error(fmt::format("CUDA kernel {} failed: {}", kernel, cudaGetErrorString(e)));
-}
-
-cuda::OutType storage_type(torch::ScalarType t) {
-  switch (t) {
-    case torch::kFloat32: return cuda::OutType::kF32;
-    case torch::kBFloat16: return cuda::OutType::kBF16;
-    case torch::kFloat16: return cuda::OutType::kF16;
-    default: throw Error(fmt::format("fused kernels: unsupported dtype {}", c10::toString(t)));
-  }
-}
-
-void* stream() { return c10::cuda::getCurrentCUDAStream().stream(); }
+cuda::OutType storage_type(torch::ScalarType t) { return cuda_storage_type(t, "fused kernels"); }
 
 struct RmsNormFn : public torch::autograd::Function<RmsNormFn> {
   static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& x_in,
@@ -51,8 +38,8 @@ struct RmsNormFn : public torch::autograd::Function<RmsNormFn> {
     auto y = torch::empty_like(x);
     auto rstd = torch::empty({rows}, x.options().dtype(torch::kFloat32));
     cuda::rms_norm_forward(x.data_ptr(), w.data_ptr(), y.data_ptr(), rstd.data_ptr<float>(),
-                           storage_type(x.scalar_type()), rows, n, static_cast<float>(eps), stream());
-    check_launch("rms_norm_forward");
+                           storage_type(x.scalar_type()), rows, n, static_cast<float>(eps), current_cuda_stream());
+    check_cuda_launch("rms_norm_forward");
     ctx->save_for_backward({x, w, rstd});
     return y;
   }
@@ -71,8 +58,8 @@ struct RmsNormFn : public torch::autograd::Function<RmsNormFn> {
     if (ctx->needs_input_grad(0)) {
       dx = torch::empty_like(x);
       cuda::rms_norm_backward(x.data_ptr(), w.data_ptr(), rstd.data_ptr<float>(), dy.data_ptr(), dx.data_ptr(),
-                              storage_type(x.scalar_type()), rows, n, stream());
-      check_launch("rms_norm_backward");
+                              storage_type(x.scalar_type()), rows, n, current_cuda_stream());
+      check_cuda_launch("rms_norm_backward");
     }
     torch::Tensor dw;
     if (ctx->needs_input_grad(1)) {  // frozen in QLoRA; plain ATen when someone trains the norms
@@ -91,8 +78,8 @@ struct GegluFn : public torch::autograd::Function<GegluFn> {
     const auto up = up_in.contiguous();
     auto out = torch::empty_like(gate);
     cuda::geglu_forward(gate.data_ptr(), up.data_ptr(), out.data_ptr(), storage_type(gate.scalar_type()), gate.numel(),
-                        stream());
-    check_launch("geglu_forward");
+                        current_cuda_stream());
+    check_cuda_launch("geglu_forward");
     ctx->save_for_backward({gate, up});
     return out;
   }
@@ -107,8 +94,8 @@ struct GegluFn : public torch::autograd::Function<GegluFn> {
     auto d_gate = torch::empty_like(gate);
     auto d_up = torch::empty_like(up);
     cuda::geglu_backward(gate.data_ptr(), up.data_ptr(), d.data_ptr(), d_gate.data_ptr(), d_up.data_ptr(),
-                         storage_type(gate.scalar_type()), gate.numel(), stream());
-    check_launch("geglu_backward");
+                         storage_type(gate.scalar_type()), gate.numel(), current_cuda_stream());
+    check_cuda_launch("geglu_backward");
     return {d_gate, d_up};
   }
 };

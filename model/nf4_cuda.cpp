@@ -8,6 +8,7 @@
 #include <c10/cuda/CUDAGuard.h>
 #include <c10/cuda/CUDAStream.h>
 
+#include "model/cuda_util.h"
 #include "model/nf4_kernels.h"
 #include "model/quant8.h"
 #endif
@@ -17,21 +18,7 @@ namespace arena {
 #ifdef ARENA_WITH_CUDA
 namespace {
 
-// The CUDA error helper: names the kernel and carries CUDA's own message.
-void check_launch(const char* kernel) {
-  if (const char* e = cuda::last_launch_error()) throw Error(fmt::format("CUDA kernel {} failed: {}", kernel, e));
-}
-
-void* current_stream() { return c10::cuda::getCurrentCUDAStream().stream(); }
-
-cuda::OutType out_type(torch::ScalarType t) {
-  switch (t) {
-    case torch::kFloat32: return cuda::OutType::kF32;
-    case torch::kBFloat16: return cuda::OutType::kBF16;
-    case torch::kFloat16: return cuda::OutType::kF16;
-    default: throw Error(fmt::format("nf4: cannot dequantize to {}", c10::toString(t)));
-  }
-}
+cuda::OutType out_type(torch::ScalarType t) { return cuda_storage_type(t, "nf4: dequantize"); }
 
 }  // namespace
 
@@ -45,8 +32,8 @@ torch::Tensor nf4_cuda_unnest_absmax(const Nf4Weight& w) {
   const auto nested = w.nested_absmax.to(torch::kFloat32).contiguous();
   auto out = torch::empty({q.numel()}, q.options().dtype(torch::kFloat32));
   cuda::nf4_unnest_absmax(q.data_ptr<uint8_t>(), map.data_ptr<float>(), nested.data_ptr<float>(), w.offset,
-                          out.data_ptr<float>(), q.numel(), w.nested_blocksize, current_stream());
-  check_launch("nf4_unnest_absmax");
+                          out.data_ptr<float>(), q.numel(), w.nested_blocksize, current_cuda_stream());
+  check_cuda_launch("nf4_unnest_absmax");
   return out;
 }
 
@@ -64,21 +51,21 @@ torch::Tensor nf4_cuda_dequantize(const Nf4Weight& w, torch::ScalarType dtype) {
     const auto nested = f32(w.nested_absmax);
     fused = cuda::nf4_dequantize_fused(packed.data_ptr<uint8_t>(), nullptr, q.data_ptr<uint8_t>(), map.data_ptr<float>(),
                                        nested.data_ptr<float>(), w.offset, out.data_ptr(), out_type(dtype), w.numel(),
-                                       w.blocksize, w.nested_blocksize, current_stream());
+                                       w.blocksize, w.nested_blocksize, current_cuda_stream());
   } else {
     const auto absmax = f32(w.absmax);
     fused = cuda::nf4_dequantize_fused(packed.data_ptr<uint8_t>(), absmax.data_ptr<float>(), nullptr, nullptr, nullptr,
                                        0.0f, out.data_ptr(), out_type(dtype), w.numel(), w.blocksize,
-                                       w.nested_blocksize, current_stream());
+                                       w.nested_blocksize, current_cuda_stream());
   }
   if (fused) {
-    check_launch("nf4_dequantize_fused");
+    check_cuda_launch("nf4_dequantize_fused");
     return out;
   }
   const auto absmax = nf4_cuda_unnest_absmax(w);
   cuda::nf4_dequantize(packed.data_ptr<uint8_t>(), absmax.data_ptr<float>(), out.data_ptr(), out_type(dtype),
-                       w.numel(), w.blocksize, current_stream());
-  check_launch("nf4_dequantize");
+                       w.numel(), w.blocksize, current_cuda_stream());
+  check_cuda_launch("nf4_dequantize");
   return out;
 }
 
@@ -94,8 +81,8 @@ Nf4Weight nf4_cuda_quantize(const torch::Tensor& weight, bool double_quant) {
   w.packed = torch::zeros({(n + 1) / 2}, x.options().dtype(torch::kUInt8));
   auto absmax = torch::empty({(n + 63) / 64}, x.options());
   cuda::nf4_quantize(x.data_ptr<float>(), w.packed.data_ptr<uint8_t>(), absmax.data_ptr<float>(), n, 64,
-                     current_stream());
-  check_launch("nf4_quantize");
+                     current_cuda_stream());
+  check_cuda_launch("nf4_quantize");
   if (!double_quant) {
     w.absmax = absmax;
     return w;
@@ -113,8 +100,8 @@ Nf4Weight nf4_cuda_quantize(const torch::Tensor& weight, bool double_quant) {
   const auto lut_gpu = torch::from_blob(const_cast<uint8_t*>(lut.table.data()), {Quant8Lut::kSize}, torch::kUInt8)
                            .to(x.device());
   cuda::quant8_quantize(centered.data_ptr<float>(), lut_gpu.data_ptr<uint8_t>(), w.qabsmax.data_ptr<uint8_t>(),
-                        w.nested_absmax.data_ptr<float>(), centered.numel(), w.nested_blocksize, current_stream());
-  check_launch("quant8_quantize");
+                        w.nested_absmax.data_ptr<float>(), centered.numel(), w.nested_blocksize, current_cuda_stream());
+  check_cuda_launch("quant8_quantize");
   return w;
 }
 

@@ -4,6 +4,7 @@
 
 #include <cfloat>
 
+#include "model/cuda_convert.cuh"
 #include "model/nf4_kernels.h"
 
 namespace arena::cuda {
@@ -14,15 +15,6 @@ __constant__ float kCode[16] = {
     -0.28444138169288635f, -0.18477343022823334f, -0.09105003625154495f, 0.0f,
     0.07958029955625534f, 0.16093020141124725f, 0.24611230194568634f, 0.33791524171829224f,
     0.44070982933044434f, 0.5626170039176941f, 0.7229568362236023f, 1.0f};
-
-template <typename T>
-__device__ inline T cast_out(float v);
-template <>
-__device__ inline float cast_out<float>(float v) { return v; }
-template <>
-__device__ inline __nv_bfloat16 cast_out<__nv_bfloat16>(float v) { return __float2bfloat16_rn(v); }
-template <>
-__device__ inline __half cast_out<__half>(float v) { return __float2half_rn(v); }
 
 // Each thread expands 4 packed bytes (8 values). Loads are 4-byte, stores contiguous, so the
 // kernel streams at memory bandwidth; blocksize is a multiple of 8, so 8 values share one scale.
@@ -37,15 +29,15 @@ __global__ void dequantize_kernel(const uint8_t* __restrict__ packed, const floa
 #pragma unroll
     for (int k = 0; k < 4; ++k) {
       const uint32_t byte = (word >> (8 * k)) & 0xffu;
-      out[first + 2 * k] = cast_out<T>(__fmul_rn(kCode[byte >> 4], scale));
-      out[first + 2 * k + 1] = cast_out<T>(__fmul_rn(kCode[byte & 0x0fu], scale));
+      out[first + 2 * k] = from_f<T>(__fmul_rn(kCode[byte >> 4], scale));
+      out[first + 2 * k + 1] = from_f<T>(__fmul_rn(kCode[byte & 0x0fu], scale));
     }
     return;
   }
   for (int64_t i = first; i < n; ++i) {
     const uint8_t byte = packed[i / 2];
     const uint8_t code = (i % 2 == 0) ? (byte >> 4) : (byte & 0x0f);
-    out[i] = cast_out<T>(__fmul_rn(kCode[code], absmax[i / blocksize]));
+    out[i] = from_f<T>(__fmul_rn(kCode[code], absmax[i / blocksize]));
   }
 }
 

@@ -12,6 +12,7 @@
 #include <c10/cuda/CUDAStream.h>
 
 #include "model/attention_kernels.h"
+#include "model/cuda_util.h"
 #endif
 
 namespace arena {
@@ -27,19 +28,7 @@ AttentionKernel attention_kernel() { return g_kernel.load(); }
 #ifdef ARENA_WITH_CUDA
 namespace {
 
-void check_launch(const char* kernel) {
-  const cudaError_t e = cudaGetLastError();
-  if (e != cudaSuccess) throw Error(fmt::format("CUDA kernel {} failed: {}", kernel, cudaGetErrorString(e)));
-}
-
-cuda::OutType storage_type(torch::ScalarType t) {
-  switch (t) {
-    case torch::kFloat32: return cuda::OutType::kF32;
-    case torch::kBFloat16: return cuda::OutType::kBF16;
-    case torch::kFloat16: return cuda::OutType::kF16;
-    default: throw Error(fmt::format("softcap_attention: unsupported dtype {}", c10::toString(t)));
-  }
-}
+cuda::OutType storage_type(torch::ScalarType t) { return cuda_storage_type(t, "softcap_attention"); }
 
 // Shapes of one call, shared by forward and backward.
 struct Dims {
@@ -108,7 +97,7 @@ struct SoftcapAttention : public torch::autograd::Function<SoftcapAttention> {
       cuda::softcap_softmax_forward(scores.data_ptr(), b4.data_ptr(), bstride, probs.data_ptr(), lse.data_ptr<float>(),
                                     storage_type(q.scalar_type()), chunk(n, r0, len), static_cast<float>(scale),
                                     static_cast<float>(cap), stream);
-      check_launch("softcap_softmax_forward");
+      check_cuda_launch("softcap_softmax_forward");
       if (step >= rows) {
         out = torch::bmm(probs, v3);
       } else {
@@ -161,7 +150,7 @@ struct SoftcapAttention : public torch::autograd::Function<SoftcapAttention> {
                                      d_scores.data_ptr(), probs.data_ptr(), d_scores.data_ptr(),
                                      storage_type(q3.scalar_type()), chunk(n, r0, len), static_cast<float>(scale),
                                      static_cast<float>(cap), stream);
-      check_launch("softcap_softmax_backward");
+      check_cuda_launch("softcap_softmax_backward");
       // GQA: the group's rows are summed by the GEMMs themselves (reduction over G·S).
       auto dv_part = torch::bmm(probs.transpose(1, 2), doc);
       auto dk_part = torch::bmm(d_scores.transpose(1, 2), qc);
