@@ -184,8 +184,13 @@ int run_training(const TrainConfig& c) {
   }
   host_barrier();  // the run directory exists before any rank reads or writes in it
 
-  // Data: read, tokenize (or load the token cache), split 70/10/20 by row id.
-  const auto data = load_run_data(c, token_cache_path(c), w.is_root());
+  // Data: read, tokenize (or load the token cache), split 70/10/20 by row id. With a cache, rank 0
+  // tokenizes first and the other ranks read its cache instead of tokenizing the same file again.
+  const auto cache = token_cache_path(c);
+  RunData data;
+  if (w.is_root() || cache.empty()) data = load_run_data(c, cache, w.is_root());
+  host_barrier();
+  if (!w.is_root() && !cache.empty()) data = load_run_data(c, cache, false);
   if (w.is_root())
     fmt::print(stderr, "{}\nsplit: train {} / val {} / test {}\n",
                describe_report(c.data_path, data.report, data.train.size() + data.val.size() + data.test.size()),
