@@ -7,6 +7,8 @@
 #include <unordered_map>
 
 #include "common/error.h"
+#include "data/bpe_encoder.h"
+#include "data/spm_model.h"
 
 namespace arena {
 namespace {
@@ -34,6 +36,9 @@ Tokenizer::Tokenizer(const std::string& path) : path_(path), sp_(new sentencepie
   eos_ = sp_->eos_id();
   pad_ = sp_->pad_id();
   check(bos_ >= 0 && eos_ >= 0 && pad_ >= 0, "{}: tokenizer lacks bos/eos/pad ids ({} {} {})", path, bos_, eos_, pad_);
+  const SpmModel model = parse_spm_model(bytes, path);
+  native_unsupported_ = BpeEncoder::unsupported_reason(model);
+  if (native_unsupported_.empty()) native_ = std::make_unique<BpeEncoder>(model);
   // Word-by-word encoding is exact when no piece can span a word boundary, i.e. no piece holds a
   // non-space character followed by the space symbol U+2581.
   word_split_safe_ = true;
@@ -57,6 +62,12 @@ std::vector<int> Tokenizer::encode_exact(std::string_view text) const {
   return ids;
 }
 
+std::vector<int> Tokenizer::encode_uncached(std::string_view text) const {
+  std::vector<int> ids;
+  if (native_ && native_->encode(text, ids)) return ids;
+  return encode_exact(text);
+}
+
 std::vector<int> Tokenizer::encode(std::string_view text) const {
   if (!word_split_safe_) return encode_exact(text);
   // One cache per thread and tokenizer; bounded so a huge corpus cannot grow it without limit.
@@ -73,7 +84,7 @@ std::vector<int> Tokenizer::encode(std::string_view text) const {
   ids.reserve(text.size() / 3);
   const auto emit = [&](std::string_view word) {
     auto it = cache.words.find(std::string(word));
-    if (it == cache.words.end()) it = cache.words.emplace(std::string(word), encode_exact(word)).first;
+    if (it == cache.words.end()) it = cache.words.emplace(std::string(word), encode_uncached(word)).first;
     ids.insert(ids.end(), it->second.begin(), it->second.end());
   };
   size_t start = 0;
