@@ -5,17 +5,12 @@
 #include <algorithm>
 
 #include "common/error.h"
+#include "data/string_hash.h"
 
 namespace arena {
 namespace {
 
 constexpr std::string_view kSpaceSymbol = "\xE2\x96\x81";  // U+2581, SentencePiece's escaped space
-
-uint64_t hash_bytes(std::string_view s) {
-  uint64_t h = 1469598103934665603ULL;
-  for (unsigned char c : s) h = (h ^ c) * 1099511628211ULL;
-  return h ^ (h >> 29);
-}
 
 // Byte length of the UTF-8 character starting at `s[0]`, or 0 when it is malformed: a bad lead
 // byte, a missing continuation, an overlong form, a surrogate or a code point past U+10FFFF.
@@ -120,7 +115,7 @@ BpeEncoder::BpeEncoder(const SpmModel& m) {
 }
 
 const BpeEncoder::Slot* BpeEncoder::find(std::string_view piece) const {
-  for (uint64_t i = hash_bytes(piece) & mask_;; i = (i + 1) & mask_) {
+  for (uint64_t i = string_hash(piece) & mask_;; i = (i + 1) & mask_) {
     const Slot& s = slots_[i];
     if (s.length == 0) return nullptr;
     if (s.length == piece.size() && std::string_view(bytes_.data() + s.offset, s.length) == piece) return &s;
@@ -128,7 +123,7 @@ const BpeEncoder::Slot* BpeEncoder::find(std::string_view piece) const {
 }
 
 BpeEncoder::Slot& BpeEncoder::insert(std::string_view piece) {
-  for (uint64_t i = hash_bytes(piece) & mask_;; i = (i + 1) & mask_) {
+  for (uint64_t i = string_hash(piece) & mask_;; i = (i + 1) & mask_) {
     Slot& s = slots_[i];
     if (s.length == 0) {
       s.offset = static_cast<uint32_t>(bytes_.size());

@@ -4,11 +4,12 @@
 
 #include <fstream>
 #include <iterator>
-#include <unordered_map>
 
 #include "common/error.h"
 #include "data/bpe_encoder.h"
 #include "data/spm_model.h"
+#include "data/string_hash.h"
+#include "data/word_cache.h"
 
 namespace arena {
 namespace {
@@ -69,23 +70,25 @@ std::vector<int> Tokenizer::encode_uncached(std::string_view text) const {
 }
 
 std::vector<int> Tokenizer::encode(std::string_view text) const {
-  if (!word_split_safe_) return encode_exact(text);
-  // One cache per thread and tokenizer; bounded so a huge corpus cannot grow it without limit.
+  if (!word_split_safe_) return encode_uncached(text);
+  // One cache per thread and tokenizer; bounded so a huge corpus cannot grow it without limit
+  // (offsets are 32-bit, so also by its bytes).
   struct Cache {
     uint64_t owner = 0;
-    std::unordered_map<std::string, std::vector<int>> words;
+    WordCache words;
   };
   thread_local Cache cache;
-  if (cache.owner != fingerprint_ || cache.words.size() > 1'000'000) {
+  if (cache.owner != fingerprint_ || cache.words.size() > 1'000'000 || cache.words.key_bytes() > (1u << 30)) {
     cache.words.clear();
     cache.owner = fingerprint_;
   }
   std::vector<int> ids;
   ids.reserve(text.size() / 3);
   const auto emit = [&](std::string_view word) {
-    auto it = cache.words.find(std::string(word));
-    if (it == cache.words.end()) it = cache.words.emplace(std::string(word), encode_uncached(word)).first;
-    ids.insert(ids.end(), it->second.begin(), it->second.end());
+    const uint64_t hash = string_hash(word);
+    auto cached = cache.words.find(word, hash);
+    if (cached.data == nullptr) cached = cache.words.insert(word, hash, encode_uncached(word));
+    ids.insert(ids.end(), cached.data, cached.data + cached.size);
   };
   size_t start = 0;
   for (size_t i = 1; i < text.size(); ++i) {

@@ -24,9 +24,10 @@ class Tokenizer {
   Tokenizer& operator=(const Tokenizer&) = delete;
 
   // Token ids of `text` without <bos>/<eos>; thread-safe. Splits the text into words before each
-  // space that follows a non-space, encodes each word once per thread (cached), and concatenates:
-  // identical to encode_exact() because no vocabulary piece holds a non-space followed by a space
-  // (checked when the model loads; otherwise every call falls back to encode_exact()).
+  // space that follows a non-space, encodes each new word once per thread with encode_uncached()
+  // (cached), and concatenates: identical to encode_exact() because no vocabulary piece holds a
+  // non-space followed by a space (checked when the model loads; otherwise every call encodes the
+  // whole string with encode_uncached()).
   std::vector<int> encode(std::string_view text) const;
   // SentencePiece on the whole string, uncached.
   std::vector<int> encode_exact(std::string_view text) const;
