@@ -2,8 +2,8 @@
 // default) with random weights quantized to NF4, LoRA on layers first..last, timed full steps
 // (forward, classification loss, backward, AdamW update of the trainable tensors).
 //
-// Reports tokens/s and the median step time, the peak memory of the CUDA caching allocator over
-// the timed steps, model FLOPs utilization, and (--profile) the split of one step's GPU time into
+// Reports tokens/s and the median step time, the peak memory over the timed steps (on CUDA the
+// caching allocator's peak allocated bytes; on the CPU the same count from bench/cpu_peak_allocator.h), model FLOPs utilization, and (--profile) the split of one step's GPU time into
 // NF4 dequantization, GEMMs, attention and the rest, read from the torch (Kineto) profiler.
 // bench/gpu_vs_peer.sh runs it beside bench/peer_train_step.py (transformers + PEFT + bnb).
 #include <torch/csrc/autograd/profiler_kineto.h>
@@ -24,6 +24,7 @@
 #include <c10/cuda/CUDACachingAllocator.h>
 #endif
 
+#include "bench/cpu_peak_allocator.h"
 #include "model/config.h"
 #include "model/fused_ops.h"
 #include "model/gemma2.h"
@@ -235,6 +236,7 @@ int main(int argc, char** argv) {
   torch::manual_seed(static_cast<uint64_t>(o.seed));
   const bool cuda = o.device == "cuda" || (o.device == "auto" && torch::cuda::is_available());
   const torch::Device device = cuda ? torch::Device(torch::kCUDA, 0) : torch::Device(torch::kCPU);
+  auto* cpu_peak = cuda ? nullptr : &arena::bench::CpuPeakAllocator::install();
   arena::set_attention_kernel(o.attention == "eager"   ? arena::AttentionKernel::kEager
                               : o.attention == "fused" ? arena::AttentionKernel::kFused
                                                        : arena::AttentionKernel::kAuto);
@@ -286,6 +288,7 @@ int main(int argc, char** argv) {
 
   for (int64_t i = 0; i < o.warmup; ++i) step();
   synchronize(device);
+  if (!cuda) cpu_peak->reset_peak();
 #ifdef ARENA_WITH_CUDA
   if (cuda) {
     c10::cuda::CUDACachingAllocator::emptyCache();
@@ -310,6 +313,10 @@ int main(int argc, char** argv) {
     persistent_gib = static_cast<double>(stats.allocated_bytes[agg].current) / (1 << 30);
   }
 #endif
+  if (!cuda) {
+    peak_alloc_gib = static_cast<double>(cpu_peak->peak()) / (1 << 30);
+    persistent_gib = static_cast<double>(cpu_peak->current()) / (1 << 30);
+  }
 
   const double step_ms = median(ms);
   const double tokens = static_cast<double>(o.batch * o.accum * o.seq);
@@ -335,6 +342,8 @@ int main(int argc, char** argv) {
   if (cuda)
     fmt::print("  peak memory: allocated {:.2f} GiB, reserved {:.2f} GiB (after the steps: {:.2f} GiB allocated)\n",
                peak_alloc_gib, peak_reserved_gib, persistent_gib);
+  else
+    fmt::print("  peak CPU tensor memory: {:.3f} GiB (after the steps: {:.3f} GiB)\n", peak_alloc_gib, persistent_gib);
 
   nlohmann::json split_json;
   if (o.profile) {

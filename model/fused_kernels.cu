@@ -6,6 +6,7 @@
 
 #include "model/fused_kernels.h"
 #include "model/cuda_convert.cuh"
+#include "model/dropout_hash.h"
 
 namespace arena::cuda {
 namespace {
@@ -106,6 +107,16 @@ int elementwise_grid(int64_t n) {
   return static_cast<int>(blocks < 132 * 16 ? blocks : 132 * 16);  // grid-stride beyond ~16 blocks per SM
 }
 
+template <typename T>
+__global__ void seeded_dropout_kernel(const T* __restrict__ x, T* __restrict__ y, int64_t n, uint64_t seed,
+                                      uint32_t threshold, float scale) {
+  for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < n;
+       i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
+    const bool keep = dropout_keep(seed, static_cast<uint64_t>(i), threshold);
+    y[i] = from_f<T>(keep ? to_f(x[i]) * scale : 0.0f);
+  }
+}
+
 }  // namespace
 
 void rms_norm_forward(const void* x, const void* w, void* y, float* rstd, OutType type, int64_t rows, int64_t n,
@@ -145,6 +156,16 @@ void geglu_backward(const void* gate, const void* up, const void* d_out, void* d
     geglu_backward_kernel<T><<<elementwise_grid(n), kThreads, 0, static_cast<cudaStream_t>(stream)>>>(
         static_cast<const T*>(gate), static_cast<const T*>(up), static_cast<const T*>(d_out), static_cast<T*>(d_gate),
         static_cast<T*>(d_up), n);
+  });
+}
+
+void seeded_dropout(const void* x, void* y, OutType type, int64_t n, uint64_t seed, uint32_t threshold, float scale,
+                    void* stream) {
+  if (n == 0) return;
+  by_type(type, [&](auto* tag) {
+    using T = std::remove_pointer_t<decltype(tag)>;
+    seeded_dropout_kernel<T><<<elementwise_grid(n), kThreads, 0, static_cast<cudaStream_t>(stream)>>>(
+        static_cast<const T*>(x), static_cast<T*>(y), n, seed, threshold, scale);
   });
 }
 

@@ -22,4 +22,9 @@ void geglu_forward(const void* gate, const void* up, void* out, OutType type, in
 void geglu_backward(const void* gate, const void* up, const void* d_out, void* d_gate, void* d_up, OutType type,
                     int64_t n, void* stream);
 
+// Seeded dropout (model/dropout_hash.h): y[i] = keep(seed, i) ? x[i]·scale : 0, fp32 arithmetic,
+// one rounding; the same bits as the CPU path of arena::seeded_dropout.
+void seeded_dropout(const void* x, void* y, OutType type, int64_t n, uint64_t seed, uint32_t threshold, float scale,
+                    void* stream);
+
 }  // namespace arena::cuda

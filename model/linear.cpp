@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "common/error.h"
+#include "model/lora_dropout.h"
 #include "model/nf4_cuda.h"
 
 namespace arena {
@@ -52,8 +53,7 @@ torch::Tensor as_compute(const torch::Tensor& w, const torch::Tensor& x) {
 torch::Tensor LinearImpl::forward(const torch::Tensor& x) {
   auto y = nf4_ ? Nf4Matmul::apply(x, this) : torch::linear(x, as_compute(weight, x));
   if (has_lora()) {
-    const auto h = lora_dropout_ > 0 ? torch::dropout(x, lora_dropout_, is_training()) : x;
-    const auto a = torch::linear(h, as_compute(lora_A, x));  // [..., r]
+    const auto a = lora_down(x, as_compute(lora_A, x), lora_dropout_, is_training());  // [..., r]
     if (x.is_cuda()) {
       // y + scaling·(a·Bᵀ) as one GEMM with y as its accumulator (beta = 1, alpha = scaling):
       // the separate scale and add would each be a full pass over the [tokens, out] output.

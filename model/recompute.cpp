@@ -1,11 +1,30 @@
 #include "model/recompute.h"
 
+#include <ATen/CPUGeneratorImpl.h>
 #include <torch/torch.h>
+
+#include <vector>
 
 namespace arena {
 namespace {
 
-at::Generator generator_for(const torch::Tensor& x) { return at::globalContext().defaultGenerator(x.device()); }
+// The generators a layer draws from: LoRA dropout seeds come from the CPU generator
+// (model/lora_dropout.h), anything else from the device's.
+std::vector<at::Generator> generators_for(const torch::Tensor& x) {
+  std::vector<at::Generator> gens{at::detail::getDefaultCPUGenerator()};
+  if (!x.device().is_cpu()) gens.push_back(at::globalContext().defaultGenerator(x.device()));
+  return gens;
+}
+
+std::vector<torch::Tensor> states(const std::vector<at::Generator>& gens) {
+  std::vector<torch::Tensor> s;
+  for (const auto& g : gens) s.push_back(g.get_state());
+  return s;
+}
+
+void set_states(std::vector<at::Generator>& gens, const std::vector<torch::Tensor>& s) {
+  for (size_t i = 0; i < gens.size(); ++i) gens[i].set_state(s[i]);
+}
 
 struct RecomputeLayer : public torch::autograd::Function<RecomputeLayer> {
   static torch::Tensor forward(torch::autograd::AutogradContext* ctx, DecoderLayerImpl* layer, const torch::Tensor& x,
@@ -13,7 +32,7 @@ struct RecomputeLayer : public torch::autograd::Function<RecomputeLayer> {
                                torch::TensorList params) {
     ctx->saved_data["layer"] = reinterpret_cast<int64_t>(layer);
     // The RNG state before the layer runs, so dropout masks repeat exactly in the recompute.
-    ctx->saved_data["rng"] = generator_for(x).get_state();
+    ctx->saved_data["rng"] = states(generators_for(x));
     ctx->saved_data["num_params"] = static_cast<int64_t>(params.size());
     std::vector<torch::Tensor> saved{x, cos, sin, bias};
     saved.insert(saved.end(), params.begin(), params.end());
@@ -31,11 +50,11 @@ struct RecomputeLayer : public torch::autograd::Function<RecomputeLayer> {
 
     torch::AutoGradMode enable_grad(true);
     auto x = saved[0].detach().requires_grad_(x_needs_grad);
-    auto gen = generator_for(x);
-    const auto rng_now = gen.get_state();
-    gen.set_state(ctx->saved_data["rng"].toTensor());
+    auto gens = generators_for(x);
+    const auto rng_now = states(gens);
+    set_states(gens, ctx->saved_data["rng"].toTensorVector());
     const auto y = layer->forward(x, saved[1], saved[2], saved[3]);
-    gen.set_state(rng_now);  // leave the stream where the rest of backward expects it
+    set_states(gens, rng_now);  // leave the streams where the rest of backward expects them
 
     std::vector<torch::Tensor> wrt;
     if (x_needs_grad) wrt.push_back(x);

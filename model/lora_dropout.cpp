@@ -1,0 +1,101 @@
+#include "model/lora_dropout.h"
+
+#include <ATen/CPUGeneratorImpl.h>
+#include <ATen/OpMathType.h>
+#include <ATen/Parallel.h>
+#include <torch/torch.h>
+
+#include <cmath>
+#include <type_traits>
+#include <mutex>
+
+#include "common/error.h"
+#include "model/dropout_hash.h"
+
+#ifdef ARENA_WITH_CUDA
+#include <c10/cuda/CUDAGuard.h>
+
+#include "model/cuda_util.h"
+#include "model/fused_kernels.h"
+#endif
+
+namespace arena {
+namespace {
+
+uint32_t drop_threshold(double p) { return static_cast<uint32_t>(std::llround(p * static_cast<double>(1u << 24))); }
+
+struct LoraDown : public torch::autograd::Function<LoraDown> {
+  static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& x, const torch::Tensor& a,
+                               double p) {
+    const uint64_t seed = draw_dropout_seed();
+    ctx->saved_data["seed"] = static_cast<int64_t>(seed);
+    ctx->saved_data["p"] = p;
+    ctx->save_for_backward({x, a});
+    return torch::linear(seeded_dropout(x, seed, p), a);
+  }
+
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grad_out) {
+    const auto saved = ctx->get_saved_variables();
+    const auto& x = saved[0];
+    const auto& a = saved[1];
+    const auto seed = static_cast<uint64_t>(ctx->saved_data["seed"].toInt());
+    const double p = ctx->saved_data["p"].toDouble();
+    const auto g = grad_out[0];
+    torch::Tensor dx, da;
+    if (ctx->needs_input_grad(0)) dx = seeded_dropout(torch::matmul(g, a), seed, p);
+    if (ctx->needs_input_grad(1)) {
+      const auto h = seeded_dropout(x, seed, p);
+      da = torch::matmul(g.reshape({-1, g.size(-1)}).t(), h.reshape({-1, h.size(-1)}));
+    }
+    return {dx, da, torch::Tensor()};
+  }
+};
+
+}  // namespace
+
+uint64_t draw_dropout_seed() {
+  auto gen = at::detail::getDefaultCPUGenerator();
+  std::lock_guard<std::mutex> lock(gen.mutex());
+  return at::check_generator<at::CPUGeneratorImpl>(gen)->random64();
+}
+
+torch::Tensor seeded_dropout(const torch::Tensor& x_in, uint64_t seed, double p) {
+  check(p >= 0 && p < 1, "dropout probability must be in [0, 1), got {}", p);
+  const auto x = x_in.contiguous();
+  auto y = torch::empty_like(x);
+  const uint32_t threshold = drop_threshold(p);
+  const auto scale = static_cast<float>(1.0 / (1.0 - p));
+  const int64_t n = x.numel();
+#ifdef ARENA_WITH_CUDA
+  if (x.is_cuda()) {
+    c10::cuda::CUDAGuard device_guard(x.device());
+    cuda::seeded_dropout(x.data_ptr(), y.data_ptr(), cuda_storage_type(x.scalar_type(), "seeded dropout"), n, seed,
+                         threshold, scale, current_cuda_stream());
+    check_cuda_launch("seeded_dropout");
+    return y;
+  }
+#endif
+  check(x.device().is_cpu(), "seeded dropout: unsupported device {}", x.device().str());
+  AT_DISPATCH_FLOATING_TYPES_AND2(torch::kBFloat16, torch::kHalf, x.scalar_type(), "seeded_dropout", [&] {
+    // fp32 arithmetic for fp32/bf16/fp16 (as on CUDA), fp64 for fp64; one rounding.
+    using acc_t = at::opmath_type<scalar_t>;
+    const auto s = std::is_same_v<acc_t, float> ? static_cast<acc_t>(scale) : static_cast<acc_t>(1.0 / (1.0 - p));
+    const scalar_t* in = x.data_ptr<scalar_t>();
+    scalar_t* out = y.data_ptr<scalar_t>();
+    at::parallel_for(0, n, 32768, [&](int64_t begin, int64_t end) {
+      for (int64_t i = begin; i < end; ++i) {
+        const bool keep = dropout_keep(seed, static_cast<uint64_t>(i), threshold);
+        out[i] = static_cast<scalar_t>(keep ? static_cast<acc_t>(in[i]) * s : acc_t(0));
+      }
+    });
+  });
+  return y;
+}
+
+torch::Tensor lora_down(const torch::Tensor& x, const torch::Tensor& a, double p, bool training) {
+  if (p <= 0 || !training) return torch::linear(x, a);
+  return LoraDown::apply(x, a, p);
+}
+
+}  // namespace arena

@@ -1,0 +1,29 @@
+// LoRA's first half with its input dropout, a = dropout(x)·Aᵀ, without storing dropout(x).
+//
+// PEFT gives every adapted projection its own dropout of the layer input, and autograd then keeps
+// each dropped copy of x (for A's gradient) plus each mask: q, k and v alone hold three copies of
+// the normed hidden states. Here the mask comes from a counter-based hash of a seed drawn from the
+// CPU generator (model/dropout_hash.h) and is regenerated in backward, so only x (shared by the
+// projections reading it) and the seed are kept. The masks are fresh per call and replay exactly
+// when the generator state is restored (recomputation, resume). They are not torch.dropout's
+// masks: the same distribution, other draws.
+#pragma once
+
+#include <torch/types.h>
+
+#include <cstdint>
+
+namespace arena {
+
+// y = x·(keep ? 1/(1−p) : 0) with keep from dropout_keep(seed, flat index, threshold(p)); x
+// contiguous or not, any float dtype, CPU or CUDA (same bits on both).
+torch::Tensor seeded_dropout(const torch::Tensor& x, uint64_t seed, double p);
+
+// The seed lora_down draws per call: 64 bits from the default CPU generator.
+uint64_t draw_dropout_seed();
+
+// dropout(x)·aᵀ for x [..., in], a [r, in]; differentiable in x and a. p = 0 or not training:
+// plain x·aᵀ.
+torch::Tensor lora_down(const torch::Tensor& x, const torch::Tensor& a, double p, bool training);
+
+}  // namespace arena

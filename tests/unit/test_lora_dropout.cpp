@@ -1,0 +1,78 @@
+// The seeded LoRA dropout (model/lora_dropout.h): the mask's statistics and determinism, and
+// lora_down's values and gradients against dropout(x)·Aᵀ built from the same mask with autograd.
+#include <ATen/CPUGeneratorImpl.h>
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include "model/lora_dropout.h"
+
+namespace arena {
+namespace {
+
+TEST(SeededDropout, DropsTheRightFractionAndScalesTheRest) {
+  const auto x = torch::ones({1000, 1000});
+  for (const double p : {0.05, 0.1, 0.3}) {
+    const auto y = seeded_dropout(x, 1234, p);
+    const double dropped = (y == 0).to(torch::kFloat64).mean().item<double>();
+    EXPECT_NEAR(dropped, p, 0.002) << p;  // 1e6 draws: 4+ standard deviations
+    const auto kept = y.masked_select(y != 0);
+    EXPECT_TRUE(torch::all(kept == static_cast<float>(1.0 / (1.0 - p))).item<bool>()) << p;
+  }
+  // No structure along rows or columns: per-column drop rates stay near p.
+  const auto col = (seeded_dropout(x, 99, 0.1) == 0).to(torch::kFloat64).mean(0);
+  EXPECT_LT((col - 0.1).abs().max().item<double>(), 0.05);
+}
+
+TEST(SeededDropout, SameSeedSameMaskOtherSeedOtherMask) {
+  const auto x = torch::randn({64, 300});
+  EXPECT_TRUE(torch::equal(seeded_dropout(x, 7, 0.1), seeded_dropout(x, 7, 0.1)));
+  EXPECT_FALSE(torch::equal(seeded_dropout(x, 7, 0.1), seeded_dropout(x, 8, 0.1)));
+  // The mask depends on the element's position, not the tensor's layout.
+  const auto xt = x.t().contiguous().t();
+  EXPECT_TRUE(torch::equal(seeded_dropout(xt, 7, 0.1), seeded_dropout(x, 7, 0.1)));
+  // bf16: the fp32 result rounded once.
+  const auto xb = x.to(torch::kBFloat16);
+  EXPECT_TRUE(torch::equal(seeded_dropout(xb, 7, 0.1), seeded_dropout(xb.to(torch::kFloat32), 7, 0.1).to(torch::kBFloat16)));
+  EXPECT_TRUE(torch::equal(seeded_dropout(x, 7, 0.0), x));
+}
+
+TEST(LoraDown, ValuesAndGradientsEqualDropoutThenLinear) {
+  torch::manual_seed(3);
+  const auto opts = torch::TensorOptions().dtype(torch::kFloat64);
+  const auto x0 = torch::randn({2, 5, 16}, opts);
+  const auto a0 = torch::randn({4, 16}, opts);
+  const auto g = torch::randn({2, 5, 4}, opts);
+  const double p = 0.25;
+
+  auto state = at::detail::getDefaultCPUGenerator().get_state();
+  auto x = x0.clone().requires_grad_(true);
+  auto a = a0.clone().requires_grad_(true);
+  const auto y = lora_down(x, a, p, /*training=*/true);
+  y.backward(g);
+
+  auto gen = at::detail::getDefaultCPUGenerator();
+  gen.set_state(state);
+  const uint64_t seed = draw_dropout_seed();
+  const auto mask = seeded_dropout(torch::ones_like(x0), seed, p);  // 0 or 1/(1-p)
+  EXPECT_GT((mask == 0).sum().item<int64_t>(), 0);
+  auto xr = x0.clone().requires_grad_(true);
+  auto ar = a0.clone().requires_grad_(true);
+  const auto yr = torch::linear(xr * mask, ar);
+  yr.backward(g);
+
+  EXPECT_TRUE(torch::allclose(y, yr, 1e-12, 1e-12));
+  EXPECT_TRUE(torch::allclose(x.grad(), xr.grad(), 1e-12, 1e-12));
+  EXPECT_TRUE(torch::allclose(a.grad(), ar.grad(), 1e-12, 1e-12));
+}
+
+TEST(LoraDown, EachCallDrawsAFreshMaskAndEvalModeHasNone) {
+  const auto x = torch::ones({8, 32});
+  const auto a = torch::eye(32);
+  const auto first = lora_down(x, a, 0.5, true);
+  const auto second = lora_down(x, a, 0.5, true);
+  EXPECT_FALSE(torch::equal(first, second));
+  EXPECT_TRUE(torch::equal(lora_down(x, a, 0.5, /*training=*/false), x));
+}
+
+}  // namespace
+}  // namespace arena
