@@ -70,32 +70,41 @@ struct RmsNormFn : public torch::autograd::Function<RmsNormFn> {
   }
 };
 
+// gate and up contiguous, on one CUDA device.
+torch::Tensor geglu_kernel(const torch::Tensor& gate, const torch::Tensor& up) {
+  c10::cuda::CUDAGuard device_guard(gate.device());
+  auto out = torch::empty_like(gate);
+  cuda::geglu_forward(gate.data_ptr(), up.data_ptr(), out.data_ptr(), storage_type(gate.scalar_type()), gate.numel(),
+                      current_cuda_stream());
+  check_cuda_launch("geglu_forward");
+  return out;
+}
+
+std::pair<torch::Tensor, torch::Tensor> geglu_backward_kernel(const torch::Tensor& gate, const torch::Tensor& up,
+                                                              const torch::Tensor& d_out) {
+  c10::cuda::CUDAGuard device_guard(gate.device());
+  const auto d = d_out.to(gate.scalar_type()).contiguous();
+  auto d_gate = torch::empty_like(gate);
+  auto d_up = torch::empty_like(up);
+  cuda::geglu_backward(gate.data_ptr(), up.data_ptr(), d.data_ptr(), d_gate.data_ptr(), d_up.data_ptr(),
+                       storage_type(gate.scalar_type()), gate.numel(), current_cuda_stream());
+  check_cuda_launch("geglu_backward");
+  return {d_gate, d_up};
+}
+
 struct GegluFn : public torch::autograd::Function<GegluFn> {
   static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& gate_in,
                                const torch::Tensor& up_in) {
-    c10::cuda::CUDAGuard device_guard(gate_in.device());
     const auto gate = gate_in.contiguous();
     const auto up = up_in.contiguous();
-    auto out = torch::empty_like(gate);
-    cuda::geglu_forward(gate.data_ptr(), up.data_ptr(), out.data_ptr(), storage_type(gate.scalar_type()), gate.numel(),
-                        current_cuda_stream());
-    check_cuda_launch("geglu_forward");
     ctx->save_for_backward({gate, up});
-    return out;
+    return geglu_kernel(gate, up);
   }
 
   static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
                                                  torch::autograd::variable_list grad_out) {
     const auto saved = ctx->get_saved_variables();
-    const auto& gate = saved[0];
-    const auto& up = saved[1];
-    c10::cuda::CUDAGuard device_guard(gate.device());
-    const auto d = grad_out[0].to(gate.scalar_type()).contiguous();
-    auto d_gate = torch::empty_like(gate);
-    auto d_up = torch::empty_like(up);
-    cuda::geglu_backward(gate.data_ptr(), up.data_ptr(), d.data_ptr(), d_gate.data_ptr(), d_up.data_ptr(),
-                         storage_type(gate.scalar_type()), gate.numel(), current_cuda_stream());
-    check_cuda_launch("geglu_backward");
+    auto [d_gate, d_up] = geglu_backward_kernel(saved[0], saved[1], grad_out[0]);
     return {d_gate, d_up};
   }
 };
@@ -134,5 +143,23 @@ torch::Tensor geglu_fused(const torch::Tensor&, const torch::Tensor&) {
 }
 
 #endif
+
+torch::Tensor geglu_value(const torch::Tensor& gate, const torch::Tensor& up) {
+#ifdef ARENA_WITH_CUDA
+  if (use_fused_elementwise(gate)) return geglu_kernel(gate.contiguous(), up.contiguous());
+#endif
+  return torch::gelu(gate, "tanh") * up;
+}
+
+std::pair<torch::Tensor, torch::Tensor> geglu_grads(const torch::Tensor& gate, const torch::Tensor& up,
+                                                    const torch::Tensor& d_out) {
+#ifdef ARENA_WITH_CUDA
+  if (use_fused_elementwise(gate)) return geglu_backward_kernel(gate.contiguous(), up.contiguous(), d_out);
+#endif
+  // What autograd runs for gelu(gate)·up: the product's two input gradients, then gelu's backward.
+  const auto d_gate = at::gelu_backward(d_out * up, gate, "tanh");
+  const auto d_up = d_out * torch::gelu(gate, "tanh");
+  return {d_gate, d_up};
+}
 
 }  // namespace arena

@@ -7,6 +7,8 @@
 
 #include <torch/types.h>
 
+#include <utility>
+
 namespace arena {
 
 // Process-wide switch (default on). For benchmarks and tests.
@@ -21,5 +23,13 @@ torch::Tensor rms_norm_fused(const torch::Tensor& x, const torch::Tensor& weight
 
 // gelu_tanh(gate)·up, same shapes and dtype. Differentiable in both.
 torch::Tensor geglu_fused(const torch::Tensor& gate, const torch::Tensor& up);
+
+// GeGLU outside autograd, for functions that keep gate and up and recompute the rest: the fused
+// kernel where use_fused_elementwise(gate), else ATen's gelu(tanh)·up. geglu_grads returns
+// (d_gate, d_up) for d_out with the same ops autograd runs on the eager expression (bit-identical
+// gradients on the CPU).
+torch::Tensor geglu_value(const torch::Tensor& gate, const torch::Tensor& up);
+std::pair<torch::Tensor, torch::Tensor> geglu_grads(const torch::Tensor& gate, const torch::Tensor& up,
+                                                    const torch::Tensor& d_out);
 
 }  // namespace arena

@@ -51,22 +51,27 @@ torch::Tensor as_compute(const torch::Tensor& w, const torch::Tensor& x) {
 }  // namespace
 
 torch::Tensor LinearImpl::forward(const torch::Tensor& x) {
-  auto y = nf4_ ? Nf4Matmul::apply(x, this) : torch::linear(x, as_compute(weight, x));
-  if (has_lora()) {
-    const auto a = lora_down(x, as_compute(lora_A, x), lora_dropout_, is_training());  // [..., r]
-    if (x.is_cuda()) {
-      // y + scaling·(a·Bᵀ) as one GEMM with y as its accumulator (beta = 1, alpha = scaling):
-      // the separate scale and add would each be a full pass over the [tokens, out] output.
-      // CUDA only: on the CPU the PEFT order of roundings is kept for the bit-exact parity tests.
-      const auto y2 = y.reshape({-1, out_features});
-      y = torch::addmm(y2, a.reshape({-1, a.size(-1)}), as_compute(lora_B, x).t(), /*beta=*/1.0,
-                       /*alpha=*/lora_scaling_)
-              .view(y.sizes());
-    } else {
-      y = y + torch::linear(a, as_compute(lora_B, x)) * lora_scaling_;
-    }
+  const auto y = base_forward(x);
+  if (!has_lora()) return y;
+  return add_lora_up(y, lora_down(x, lora_A_as(x), lora_dropout_, is_training()));  // a: [..., r]
+}
+
+torch::Tensor LinearImpl::base_forward(const torch::Tensor& x) {
+  return nf4_ ? Nf4Matmul::apply(x, this) : torch::linear(x, as_compute(weight, x));
+}
+
+torch::Tensor LinearImpl::lora_A_as(const torch::Tensor& x) const { return as_compute(lora_A, x); }
+
+torch::Tensor LinearImpl::add_lora_up(const torch::Tensor& y, const torch::Tensor& a) {
+  if (y.is_cuda()) {
+    // y + scaling·(a·Bᵀ) as one GEMM with y as its accumulator (beta = 1, alpha = scaling):
+    // the separate scale and add would each be a full pass over the [tokens, out] output.
+    // CUDA only: on the CPU the PEFT order of roundings is kept for the bit-exact parity tests.
+    return torch::addmm(y.reshape({-1, out_features}), a.reshape({-1, a.size(-1)}), as_compute(lora_B, y).t(),
+                        /*beta=*/1.0, /*alpha=*/lora_scaling_)
+        .view(y.sizes());
   }
-  return y;
+  return y + torch::linear(a, as_compute(lora_B, y)) * lora_scaling_;
 }
 
 void LinearImpl::quantize(bool double_quant) {

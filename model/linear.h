@@ -30,6 +30,11 @@ class LinearImpl : public torch::nn::Module {
   LinearImpl(int64_t in_features, int64_t out_features, double init_std, const torch::TensorOptions& options);
 
   torch::Tensor forward(const torch::Tensor& x);  // [..., in] -> [..., out]
+  // forward() in two halves, for callers that compute the adapter's a = dropout(x)·Aᵀ themselves
+  // (model/geglu_lora_down.h): forward(x) = add_lora_up(base_forward(x), a).
+  torch::Tensor base_forward(const torch::Tensor& x);                    // x·Wᵀ, NF4 or dense
+  torch::Tensor add_lora_up(const torch::Tensor& y, const torch::Tensor& a);  // y + scaling·a·Bᵀ
+  torch::Tensor lora_A_as(const torch::Tensor& x) const;                 // A in x's dtype, in the graph
 
   // Replaces the dense weight by its NF4 form (frozen). The dense parameter is released.
   void quantize(bool double_quant);
@@ -43,6 +48,7 @@ class LinearImpl : public torch::nn::Module {
   bool has_lora() const { return lora_A.defined(); }
   double lora_scaling() const { return lora_scaling_; }
   void set_lora_dropout(double p) { lora_dropout_ = p; }
+  double lora_dropout() const { return lora_dropout_; }
 
   // The base weight as a dense tensor (dequantized when NF4), e.g. for export or tests.
   torch::Tensor dense_weight(torch::ScalarType dtype) const;

@@ -3,6 +3,7 @@
 #include <torch/torch.h>
 
 #include "model/fused_ops.h"
+#include "model/geglu_lora_down.h"
 
 namespace arena {
 
@@ -14,8 +15,16 @@ MlpImpl::MlpImpl(const Gemma2Config& c, const torch::TensorOptions& options) {
 }
 
 torch::Tensor MlpImpl::forward(const torch::Tensor& x) {
-  if (use_fused_elementwise(x)) return down_proj(geglu_fused(gate_proj(x), up_proj(x)));  // CUDA: one kernel
-  return down_proj(torch::gelu(gate_proj(x), "tanh") * up_proj(x));
+  const auto gate = gate_proj(x);
+  const auto up = up_proj(x);
+  if (down_proj->has_lora() && torch::GradMode::is_enabled() && geglu_lora_down_fusion()) {
+    // GeGLU and down_proj's adapter input in one node that does not keep the activation.
+    const auto [act, a] =
+        geglu_lora_down(gate, up, down_proj->lora_A_as(gate), down_proj->lora_dropout(), is_training());
+    return down_proj->add_lora_up(down_proj->base_forward(act), a);
+  }
+  if (use_fused_elementwise(x)) return down_proj(geglu_fused(gate, up));  // CUDA: one kernel
+  return down_proj(torch::gelu(gate, "tanh") * up);
 }
 
 }  // namespace arena

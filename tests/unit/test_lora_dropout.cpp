@@ -4,7 +4,10 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include "model/config.h"
+#include "model/geglu_lora_down.h"
 #include "model/lora_dropout.h"
+#include "model/mlp.h"
 
 namespace arena {
 namespace {
@@ -72,6 +75,54 @@ TEST(LoraDown, EachCallDrawsAFreshMaskAndEvalModeHasNone) {
   const auto second = lora_down(x, a, 0.5, true);
   EXPECT_FALSE(torch::equal(first, second));
   EXPECT_TRUE(torch::equal(lora_down(x, a, 0.5, /*training=*/false), x));
+}
+
+// The MLP with GeGLU and down_proj's adapter input in one node equals the separate ops: the same
+// output bits and gradients, with LoRA dropout on, in fp32 and fp64.
+TEST(GegluLoraDown, MlpMatchesTheSeparatePath) {
+  for (const auto dtype : {torch::kFloat32, torch::kFloat64}) {
+    Gemma2Config c;
+    c.hidden_size = 32;
+    c.intermediate_size = 96;
+    torch::manual_seed(5);
+    Mlp mlp(c, torch::TensorOptions().dtype(dtype));
+    LoraOptions lora;
+    lora.rank = 4;
+    lora.dropout = 0.2;
+    for (auto* l : {&mlp->gate_proj, &mlp->up_proj, &mlp->down_proj}) {
+      (*l)->add_lora(lora, dtype);
+      torch::NoGradGuard no_grad;
+      (*l)->lora_B.normal_(0.0, 0.1);  // B = 0 at init would hide the adapter's gradients
+    }
+    mlp->train();
+    const auto x0 = torch::randn({3, 7, 32}, torch::TensorOptions().dtype(dtype));
+    const auto g = torch::randn({3, 7, 32}, torch::TensorOptions().dtype(dtype));
+    struct Out {
+      torch::Tensor y, dx;
+      std::vector<torch::Tensor> grads;
+    };
+    const auto run = [&](bool fused) {
+      set_geglu_lora_down_fusion(fused);
+      torch::manual_seed(11);  // the same dropout seeds for both paths
+      for (auto& p : mlp->parameters()) p.mutable_grad() = torch::Tensor();
+      auto x = x0.clone().requires_grad_(true);
+      const auto y = mlp->forward(x);
+      y.backward(g);
+      Out o{y.detach(), x.grad(), {}};
+      for (const auto& p : mlp->parameters())
+        if (p.requires_grad()) o.grads.push_back(p.grad().clone());
+      return o;
+    };
+    const auto sep = run(false);
+    const auto fused = run(true);
+    set_geglu_lora_down_fusion(true);
+    EXPECT_TRUE(torch::equal(sep.y, fused.y)) << dtype;
+    const double tol = dtype == torch::kFloat64 ? 1e-12 : 1e-5;
+    EXPECT_TRUE(torch::allclose(sep.dx, fused.dx, tol, tol)) << dtype;
+    ASSERT_EQ(sep.grads.size(), 9u);  // 3 dense base weights (trainable here) + 3 adapters
+    for (size_t i = 0; i < sep.grads.size(); ++i)
+      EXPECT_TRUE(torch::allclose(sep.grads[i], fused.grads[i], tol, tol)) << dtype << " gradient " << i;
+  }
 }
 
 }  // namespace

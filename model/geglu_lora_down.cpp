@@ -1,0 +1,66 @@
+#include "model/geglu_lora_down.h"
+
+#include <torch/torch.h>
+
+#include <atomic>
+
+#include "model/fused_ops.h"
+#include "model/lora_dropout.h"
+
+namespace arena {
+namespace {
+
+std::atomic<bool> g_fusion{true};
+
+// p = 0 means no dropout (and no seed drawn).
+torch::Tensor dropped(const torch::Tensor& t, uint64_t seed, double p) { return p > 0 ? seeded_dropout(t, seed, p) : t; }
+
+struct GegluLoraDown : public torch::autograd::Function<GegluLoraDown> {
+  static torch::autograd::variable_list forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& gate,
+                                                const torch::Tensor& up, const torch::Tensor& a_weight, double p) {
+    const uint64_t seed = p > 0 ? draw_dropout_seed() : 0;
+    ctx->saved_data["seed"] = static_cast<int64_t>(seed);
+    ctx->saved_data["p"] = p;
+    ctx->save_for_backward({gate, up, a_weight});
+    auto act = geglu_value(gate, up);
+    auto a = torch::linear(dropped(act, seed, p), a_weight);
+    return {act, a};
+  }
+
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grad_out) {
+    const auto saved = ctx->get_saved_variables();
+    const auto& gate = saved[0];
+    const auto& up = saved[1];
+    const auto& a_weight = saved[2];
+    const auto seed = static_cast<uint64_t>(ctx->saved_data["seed"].toInt());
+    const double p = ctx->saved_data["p"].toDouble();
+    const auto& g_act = grad_out[0];
+    const auto& g_a = grad_out[1];
+    torch::Tensor d_a_weight, d_act = g_act;
+    if (g_a.defined()) {
+      if (ctx->needs_input_grad(2)) {
+        const auto h = dropped(geglu_value(gate, up), seed, p);
+        d_a_weight = torch::matmul(g_a.reshape({-1, g_a.size(-1)}).t(), h.reshape({-1, h.size(-1)}));
+      }
+      auto through_a = dropped(torch::matmul(g_a, a_weight), seed, p);
+      d_act = d_act.defined() ? through_a.add_(d_act) : through_a;  // in place: one fewer [.., n] buffer
+    }
+    torch::Tensor d_gate, d_up;
+    if (d_act.defined()) std::tie(d_gate, d_up) = geglu_grads(gate, up, d_act);
+    return {d_gate, d_up, d_a_weight, torch::Tensor()};
+  }
+};
+
+}  // namespace
+
+std::pair<torch::Tensor, torch::Tensor> geglu_lora_down(const torch::Tensor& gate, const torch::Tensor& up,
+                                                        const torch::Tensor& a_weight, double p, bool training) {
+  const auto out = GegluLoraDown::apply(gate, up, a_weight, training ? p : 0.0);
+  return {out[0], out[1]};
+}
+
+void set_geglu_lora_down_fusion(bool on) { g_fusion.store(on); }
+bool geglu_lora_down_fusion() { return g_fusion.load(); }
+
+}  // namespace arena
