@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cstdint>
 
 #include "common/error.h"
 #include "data/string_hash.h"
@@ -66,6 +67,10 @@ std::string BpeEncoder::unsupported_reason(const SpmModel& m) {
   int unknown = 0, bytes = 0;
   for (const auto& p : m.pieces) {
     if (p.type < SpmPiece::kNormal || p.type > SpmPiece::kByte) return fmt::format("piece type {}", p.type);
+    // A one-character control piece would be looked up for that character, where SentencePiece
+    // itself fails the encode; no such model is covered.
+    if (p.type == SpmPiece::kControl && !p.piece.empty() && utf8_char_length(p.piece) == p.piece.size())
+      return fmt::format("one-character control piece '{}'", p.piece);
     unknown += p.type == SpmPiece::kUnknown;
     bytes += p.type == SpmPiece::kByte;
   }
@@ -149,6 +154,8 @@ size_t BpeEncoder::user_defined_prefix(std::string_view s) const {
 }
 
 bool BpeEncoder::encode(std::string_view text, std::vector<int>& ids) const {
+  // Offsets are 32-bit and the normalized text can be 3x the input: larger texts go to SentencePiece.
+  if (text.size() > UINT32_MAX / 3) return false;
   thread_local std::string norm;
   thread_local std::vector<Symbol> symbols;
   thread_local std::vector<Candidate> agenda;

@@ -37,9 +37,14 @@ Tokenizer::Tokenizer(const std::string& path) : path_(path), sp_(new sentencepie
   eos_ = sp_->eos_id();
   pad_ = sp_->pad_id();
   check(bos_ >= 0 && eos_ >= 0 && pad_ >= 0, "{}: tokenizer lacks bos/eos/pad ids ({} {} {})", path, bos_, eos_, pad_);
-  const SpmModel model = parse_spm_model(bytes, path);
-  native_unsupported_ = BpeEncoder::unsupported_reason(model);
-  if (native_unsupported_.empty()) native_ = std::make_unique<BpeEncoder>(model);
+  // The native encoder is an accelerator: a model it cannot read or cover runs on SentencePiece.
+  try {
+    const SpmModel model = parse_spm_model(bytes, path);
+    native_unsupported_ = BpeEncoder::unsupported_reason(model);
+    if (native_unsupported_.empty()) native_ = std::make_unique<BpeEncoder>(model);
+  } catch (const Error& e) {
+    native_unsupported_ = e.what();
+  }
   // Word-by-word encoding is exact when no piece can span a word boundary, i.e. no piece holds a
   // non-space character followed by the space symbol U+2581.
   word_split_safe_ = true;
@@ -71,23 +76,32 @@ std::vector<int> Tokenizer::encode_uncached(std::string_view text) const {
 
 std::vector<int> Tokenizer::encode(std::string_view text) const {
   if (!word_split_safe_) return encode_uncached(text);
-  // One cache per thread and tokenizer; bounded so a huge corpus cannot grow it without limit
-  // (offsets are 32-bit, so also by its bytes).
+  // One cache per thread and tokenizer; bounded so a huge corpus cannot grow it without limit.
   struct Cache {
     uint64_t owner = 0;
     WordCache words;
   };
   thread_local Cache cache;
-  if (cache.owner != fingerprint_ || cache.words.size() > 1'000'000 || cache.words.key_bytes() > (1u << 30)) {
+  // Bounds keep the cache's 32-bit offsets valid: ids never outnumber key bytes.
+  constexpr size_t kMaxCachedWord = 1 << 16, kMaxCacheBytes = size_t{1} << 30;
+  if (cache.owner != fingerprint_ || cache.words.size() > 1'000'000) {
     cache.words.clear();
     cache.owner = fingerprint_;
   }
   std::vector<int> ids;
   ids.reserve(text.size() / 3);
   const auto emit = [&](std::string_view word) {
+    if (word.size() > kMaxCachedWord) {  // a blob without spaces: not worth a cache entry
+      const auto word_ids = encode_uncached(word);
+      ids.insert(ids.end(), word_ids.begin(), word_ids.end());
+      return;
+    }
     const uint64_t hash = string_hash(word);
     auto cached = cache.words.find(word, hash);
-    if (cached.data == nullptr) cached = cache.words.insert(word, hash, encode_uncached(word));
+    if (cached.data == nullptr) {
+      if (cache.words.key_bytes() > kMaxCacheBytes) cache.words.clear();
+      cached = cache.words.insert(word, hash, encode_uncached(word));
+    }
     ids.insert(ids.end(), cached.data, cached.data + cached.size);
   };
   size_t start = 0;

@@ -38,16 +38,19 @@ struct GegluLoraDown : public torch::autograd::Function<GegluLoraDown> {
     const auto& g_act = grad_out[0];
     const auto& g_a = grad_out[1];
     torch::Tensor d_a_weight, d_act = g_act;
+    const bool to_inputs = ctx->needs_input_grad(0) || ctx->needs_input_grad(1);
     if (g_a.defined()) {
       if (ctx->needs_input_grad(2)) {
         const auto h = dropped(geglu_value(gate, up), seed, p);
         d_a_weight = torch::matmul(g_a.reshape({-1, g_a.size(-1)}).t(), h.reshape({-1, h.size(-1)}));
       }
-      auto through_a = dropped(torch::matmul(g_a, a_weight), seed, p);
-      d_act = d_act.defined() ? through_a.add_(d_act) : through_a;  // in place: one fewer [.., n] buffer
+      if (to_inputs) {
+        auto through_a = dropped(torch::matmul(g_a, a_weight), seed, p);
+        d_act = d_act.defined() ? through_a.add_(d_act) : through_a;  // in place: one fewer [.., n] buffer
+      }
     }
     torch::Tensor d_gate, d_up;
-    if (d_act.defined()) std::tie(d_gate, d_up) = geglu_grads(gate, up, d_act);
+    if (to_inputs && d_act.defined()) std::tie(d_gate, d_up) = geglu_grads(gate, up, d_act);
     return {d_gate, d_up, d_a_weight, torch::Tensor()};
   }
 };

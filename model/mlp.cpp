@@ -20,7 +20,7 @@ torch::Tensor MlpImpl::forward(const torch::Tensor& x) {
   if (down_proj->has_lora() && torch::GradMode::is_enabled() && geglu_lora_down_fusion()) {
     // GeGLU and down_proj's adapter input in one node that does not keep the activation.
     const auto [act, a] =
-        geglu_lora_down(gate, up, down_proj->lora_A_as(gate), down_proj->lora_dropout(), is_training());
+        geglu_lora_down(gate, up, down_proj->lora_A_as(gate), down_proj->lora_dropout(), down_proj->is_training());
     return down_proj->add_lora_up(down_proj->base_forward(act), a);
   }
   if (use_fused_elementwise(x)) return down_proj(geglu_fused(gate, up));  // CUDA: one kernel
