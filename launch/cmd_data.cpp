@@ -84,8 +84,7 @@ Command add_data_command(CLI::App& app) {
   auto o = std::make_shared<DataOptions>();
   auto* cmd = app.add_subcommand("data", "Read a data file and report rows, skips, labels, split and token lengths");
   cmd->add_option("--data", o->data, "LMSYS .csv, WSDM-style .jsonl/.csv, or chosen/rejected .jsonl")->required();
-  cmd->add_option("--format", o->format, "Input format")
-      ->check(CLI::IsMember({"auto", "lmsys", "wsdm", "pairwise", "parquet"}));
+  add_format_option(cmd, o->format);
   cmd->add_option("--labels", o->labels, "binary (ties dropped and counted) or 3class")
       ->check(CLI::IsMember({"binary", "3class"}));
   cmd->add_option("--max-len", o->max_len, "Token budget per pair, template included")->check(CLI::PositiveNumber);

@@ -44,10 +44,9 @@ int run_eval(const EvalOptions& o) {
 Command add_eval_command(CLI::App& app) {
   auto o = std::make_shared<EvalOptions>();
   auto* cmd = app.add_subcommand("eval", "Accuracy and log loss of a checkpoint on a split of a data file");
-  cmd->add_option("--checkpoint", o->checkpoint, "Run directory (newest checkpoint) or checkpoint .h5")->required();
+  add_checkpoint_option(cmd, o->checkpoint);
   cmd->add_option("--data", o->data, "Data file (default: the run's data.path)");
-  cmd->add_option("--format", o->format, "Input format (default: the run's)")
-      ->check(CLI::IsMember({"auto", "lmsys", "wsdm", "pairwise", "parquet"}));
+  add_format_option(cmd, o->format, "Input format (default: the run's)");
   cmd->add_option("--split", o->split, "Rows to score: the run's 70/10/20 split part, or all")
       ->check(CLI::IsMember({"test", "val", "train", "all"}))
       ->capture_default_str();

@@ -39,7 +39,7 @@ int run_export(const ExportOptions& o) {
 Command add_export_command(CLI::App& app) {
   auto o = std::make_shared<ExportOptions>();
   auto* cmd = app.add_subcommand("export", "Write a checkpoint's adapters + head as a PEFT LoRA adapter");
-  cmd->add_option("--checkpoint", o->checkpoint, "Run directory (newest checkpoint) or checkpoint .h5")->required();
+  add_checkpoint_option(cmd, o->checkpoint);
   cmd->add_option("--out", o->out, "Output directory")->required();
   cmd->add_flag("--with-base", o->with_base, "Also write the frozen base (dequantized, fp32) as base/model.safetensors");
   return [cmd, o]() { return cmd->parsed() ? run_export(*o) : -1; };

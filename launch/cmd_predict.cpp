@@ -81,11 +81,10 @@ int run_predict(const PredictOptions& o) {
 Command add_predict_command(CLI::App& app) {
   auto o = std::make_shared<PredictOptions>();
   auto* cmd = app.add_subcommand("predict", "Write a competition submission (LMSYS: 3 probabilities; WSDM: winner)");
-  cmd->add_option("--checkpoint", o->checkpoint, "Run directory (newest checkpoint) or checkpoint .h5")->required();
+  add_checkpoint_option(cmd, o->checkpoint);
   cmd->add_option("--data", o->data, "test.csv (LMSYS) or test.parquet / .jsonl (WSDM)")->required();
   cmd->add_option("--out", o->out, "Submission CSV")->capture_default_str();
-  cmd->add_option("--format", o->format, "Input format")
-      ->check(CLI::IsMember({"auto", "lmsys", "wsdm", "pairwise", "parquet"}));
+  add_format_option(cmd, o->format);
   cmd->add_flag("--swap-average", o->swap_average, "Average with the A/B-swapped pair's prediction");
   cmd->add_option("--batch-size", o->rows, "Rows per batch (default: the run's batch.eval_rows)");
   cmd->add_option("--device", o->device, "auto, cpu or cuda")->check(CLI::IsMember({"auto", "cpu", "cuda"}));

@@ -5,10 +5,21 @@
 #include <CLI/CLI.hpp>
 
 #include <functional>
+#include <string>
 
 namespace arena {
 
 using Command = std::function<int()>;
+
+// Options several commands share, spelled once.
+inline CLI::Option* add_checkpoint_option(CLI::App* cmd, std::string& target) {
+  return cmd->add_option("--checkpoint", target, "Run directory (newest checkpoint) or checkpoint .h5")->required();
+}
+// Format names as data/reader.h parses them.
+inline CLI::Option* add_format_option(CLI::App* cmd, std::string& target, const std::string& what = "Input format") {
+  return cmd->add_option("--format", target, what)
+      ->check(CLI::IsMember({"auto", "lmsys", "wsdm", "pairwise", "parquet"}));
+}
 
 // `arena inspect`: architecture and exact parameter/byte counts of a model, without weights.
 Command add_inspect_command(CLI::App& app);

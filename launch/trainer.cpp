@@ -179,7 +179,7 @@ int run_training(const TrainConfig& c) {
   torch::set_num_threads(c.threads > 0 ? static_cast<int>(c.threads) : std::max(1, cores / w.local_size));
   if (w.is_root()) {
     fs::create_directories(c.out);
-    TrainConfig resolved = c;
+    TrainConfig resolved = c;  // to_toml binds the fields by reference
     std::ofstream(fs::path(c.out) / "config.toml") << to_toml(resolved);
   }
   host_barrier();  // the run directory exists before any rank reads or writes in it
@@ -247,8 +247,10 @@ int run_training(const TrainConfig& c) {
     }
     const auto& plan = plans.at(st.epoch);
 
-    // Forward and backward over the step's micro-batches; gradients accumulate in the bucket.
+    // Forward and backward over the step's micro-batches; gradients accumulate in the bucket. The
+    // loss sum and correct count stay on the device until the step's end: one host sync per step.
     StepTotals local;
+    auto sums = torch::zeros({2}, torch::TensorOptions().dtype(torch::kFloat64).device(device));
     for (int64_t k = 0; k < c.accum_steps; ++k) {
       const Batch b = collate(data.train, plan[st.cursor + k], device);
       const auto logits = model->forward(b.ids, b.mask);
@@ -256,9 +258,12 @@ int run_training(const TrainConfig& c) {
       (loss * static_cast<double>(b.rows)).backward();  // a sum over rows; scaled by the global row count below
       local.rows += b.rows;
       local.tokens += b.tokens;
-      local.loss_sum += loss.item<double>() * b.rows;
-      local.correct += logits.argmax(-1).eq(b.labels).sum().item<double>();
+      sums.add_(torch::stack({loss.detach().to(torch::kFloat64) * static_cast<double>(b.rows),
+                              logits.argmax(-1).eq(b.labels).sum().to(torch::kFloat64)}));
     }
+    const auto host_sums = sums.cpu();
+    local.loss_sum = host_sums[0].item<double>();
+    local.correct = host_sums[1].item<double>();
     if (fault.rank == w.rank && fault.step == st.step + 1 && !fault_fired) {
       fault_fired = true;
       if (fault.kind == "throw") throw Error(fmt::format("injected fault at step {} (ARENA_FAULT)", st.step + 1));
