@@ -39,13 +39,14 @@ Batch collate(const TokenizedData& d, const std::vector<int64_t>& rows, const to
   auto labels = torch::empty({b.rows}, torch::kInt64);
   auto* pid = ids.data_ptr<int64_t>();
   auto* pmask = mask.data_ptr<int64_t>();
+  auto* plabel = labels.data_ptr<int64_t>();
   for (int64_t i = 0; i < b.rows; ++i) {
     const int64_t r = rows[i], begin = d.offsets[r], len = d.offsets[r + 1] - begin;
     for (int64_t t = 0; t < len; ++t) {
       pid[i * longest + t] = d.ids[begin + t];
       pmask[i * longest + t] = 1;
     }
-    labels[i] = d.labels[r];
+    plabel[i] = d.labels[r];
     b.tokens += len;
   }
   b.ids = ids.to(device);
