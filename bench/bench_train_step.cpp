@@ -41,7 +41,7 @@ struct Options {
   int64_t rank = 16, first_layer = 6;
   bool recompute = true, quantize = true, fused_elementwise = true, geglu_lora_down = true, profile = false,
        json = false;
-  std::string device = "auto", dtype = "bf16", attention = "auto";
+  std::string device = "auto", dtype = "bf16", attention = "auto", embedding = "host";
   double peak_tflops = 989.0;  // H100 SXM dense bf16
   int64_t seed = 0;
 };
@@ -224,6 +224,10 @@ int main(int argc, char** argv) {
   app.add_option("--dtype", o.dtype, "bf16 or f32")->check(CLI::IsMember({"bf16", "f32"}));
   app.add_option("--attention", o.attention, "auto, eager or fused (fused: CUDA only)")
       ->check(CLI::IsMember({"auto", "eager", "fused"}));
+  app.add_option("--embedding", o.embedding,
+                 "Frozen token table in host memory (only the batch's rows go to the GPU; the trainer's "
+                 "default on CUDA) or on the device")
+      ->check(CLI::IsMember({"host", "device"}));
   app.add_flag("!--no-recompute", o.recompute, "Keep activations instead of recomputing each layer in backward");
   app.add_flag("!--no-quantize", o.quantize, "Dense frozen base instead of NF4");
   app.add_flag("!--no-fused-elementwise", o.fused_elementwise, "Eager RMSNorm and GeGLU instead of the CUDA kernels");
@@ -258,6 +262,7 @@ int main(int argc, char** argv) {
   q.lora.alpha = 2.0 * static_cast<double>(o.rank);
   q.first_layer = o.first_layer < config.num_hidden_layers ? o.first_layer : 0;
   arena::apply_qlora(*model, q);
+  model->model->embed_tokens->set_host_resident(o.embedding == "host");
   model->model->set_recompute(o.recompute);
   model->train();
   std::vector<torch::Tensor> trainable;
@@ -333,9 +338,9 @@ int main(int argc, char** argv) {
 
   const bool fused_ew = arena::use_fused_elementwise(torch::empty({1}, torch::TensorOptions().dtype(dtype).device(device)));
   fmt::print("arena train step: {} layers, hidden {}, {}x{} tokens x {} accum, {} {}, recompute {}, attention {}, "
-             "norm+GeGLU {}, LoRA r={} on layers {}..{}\n",
+             "norm+GeGLU {}, embedding on {}, LoRA r={} on layers {}..{}\n",
              config.num_hidden_layers, config.hidden_size, o.batch, o.seq, o.accum, device.str(), o.dtype,
-             o.recompute ? "on" : "off", fused ? "fused" : "eager", fused_ew ? "fused" : "eager", o.rank,
+             o.recompute ? "on" : "off", fused ? "fused" : "eager", fused_ew ? "fused" : "eager", o.embedding, o.rank,
              q.first_layer, config.num_hidden_layers - 1);
   fmt::print("  build {:.1f} s; trainable {} tensors, {} values, {:.1f} MB; last loss {:.4f}\n", build_s,
              trainable.size(), trainable_numel, trainable_bytes / 1e6, last_loss);
@@ -381,6 +386,7 @@ int main(int argc, char** argv) {
                         {"attention", fused ? "fused" : "eager"},
                         {"fused_elementwise", fused_ew},
                         {"geglu_lora_down", o.geglu_lora_down},
+                        {"embedding", o.embedding},
                         {"lora_rank", o.rank},
                         {"step_ms", step_ms},
                         {"tokens_per_s", tokens / (step_ms / 1e3)},

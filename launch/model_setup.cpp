@@ -51,18 +51,25 @@ QloraOptions qlora_options(const TrainConfig& c) {
   return q;
 }
 
+bool embedding_on_host(const TrainConfig& c, const torch::Device& device) {
+  return c.embedding == "host" || (c.embedding == "auto" && device.is_cuda());
+}
+
 Gemma2Classifier build_classifier(const TrainConfig& c, const torch::Device& device, bool verbose) {
   const auto dtype = compute_dtype(c, device);
+  const bool on_host = embedding_on_host(c, device);
   torch::manual_seed(static_cast<uint64_t>(c.seed));
   Gemma2Classifier model{nullptr};
   if (!c.model_path.empty()) {
     LoadReport report;
-    model = load_gemma2_classifier(c.model_path, dtype, device, c.num_labels, &report);
+    model = load_gemma2_classifier(c.model_path, dtype, device, c.num_labels, &report, on_host);
     if (verbose)
       fmt::print(stderr, "model: {} tensors from {} ({} already NF4)\n", report.loaded, c.model_path, report.quantized);
   } else {
     // Initialized on the run's device type and quantized there: the same bytes on every rank.
     model = Gemma2Classifier(random_init_config(c), torch::TensorOptions().dtype(dtype).device(device));
+    // Drawn on the device like every other weight (the same bytes whatever the placement), then moved.
+    model->model->embed_tokens->set_host_resident(on_host);
     if (verbose)
       fmt::print(stderr, "model: random init ({}, seed {}), {} parameters\n",
                  c.model_preset == "custom" ? "custom Gemma-2 shape" : "Gemma-2-2B shape", c.seed,

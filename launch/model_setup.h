@@ -24,6 +24,9 @@ Gemma2Config random_init_config(const TrainConfig& c);
 // The QLoRA recipe of the run's [model] nf4 and [lora] settings.
 QloraOptions qlora_options(const TrainConfig& c);
 
+// model.embedding: keep the frozen token table in host memory (auto: when `device` is a GPU).
+bool embedding_on_host(const TrainConfig& c, const torch::Device& device);
+
 // Builds (or loads) the model, applies the QLoRA recipe and moves it to `device`. The random base
 // depends only on train.seed, the shape and the device type, so eval/predict rebuild the same one.
 Gemma2Classifier build_classifier(const TrainConfig& c, const torch::Device& device, bool verbose);

@@ -153,6 +153,7 @@ std::vector<ConfigField> config_fields(TrainConfig& c) {
       field("model.precision", "auto (bf16 on CUDA, fp32 on CPU), bf16 or fp32", c.precision),
       field("model.recompute", "recompute each decoder layer in backward (less memory)", c.recompute),
       field("model.nf4", "freeze the base in 4-bit NF4 (bitsandbytes layout)", c.nf4),
+      field("model.embedding", "frozen token table: auto (host memory on CUDA), host or device", c.embedding),
       field("lora.rank", "LoRA rank r", c.lora_rank),
       field("lora.alpha", "LoRA alpha (scaling alpha/r)", c.lora_alpha),
       field("lora.dropout", "dropout on the adapters' input", c.lora_dropout),
@@ -246,6 +247,7 @@ void validate(TrainConfig& c) {
   };
   one_of("model.preset", c.model_preset, {"custom", "gemma2-2b"});
   one_of("model.precision", c.precision, {"auto", "bf16", "fp32"});
+  one_of("model.embedding", c.embedding, {"auto", "host", "device"});
   one_of("data.labels", c.labels, {"binary", "3class"});
   one_of("batch.batching", c.batching, {"tokens", "rows"});
   one_of("optim.decay", c.decay, {"linear", "cosine", "constant"});

@@ -23,6 +23,7 @@ struct TrainConfig {
   std::string precision = "auto";   // auto (bf16 on CUDA, fp32 on CPU) | bf16 | fp32
   bool recompute = false;           // per-layer activation recomputation
   bool nf4 = true;                  // frozen base in NF4 (bitsandbytes layout)
+  std::string embedding = "auto";   // token table: auto (host on CUDA) | host | device
   // [lora]
   int64_t lora_rank = 16;
   double lora_alpha = 32;

@@ -68,7 +68,7 @@ LoadReport load_hf_weights(Gemma2ClassifierImpl& model, const SafetensorsCheckpo
 }
 
 Gemma2Classifier load_gemma2_classifier(const std::string& dir, torch::ScalarType dtype, torch::Device device,
-                                        int64_t num_labels, LoadReport* report) {
+                                        int64_t num_labels, LoadReport* report, bool embedding_on_host) {
   auto config = load_gemma2_config(dir);
   if (num_labels > 0) config.num_labels = num_labels;
   // Build on the CPU (copy straight from the mapping), then move once.
@@ -76,6 +76,7 @@ Gemma2Classifier load_gemma2_classifier(const std::string& dir, torch::ScalarTyp
   SafetensorsCheckpoint ckpt(dir);
   auto r = load_hf_weights(*model, ckpt);
   if (report != nullptr) *report = std::move(r);
+  if (embedding_on_host) model->model->embed_tokens->set_host_resident(true);  // stays here on the move
   if (device != torch::kCPU) model->to(device);
   return model;
 }

@@ -26,8 +26,10 @@ struct LoadReport {
 LoadReport load_hf_weights(Gemma2ClassifierImpl& model, const SafetensorsCheckpoint& checkpoint);
 
 // config.json + weights of directory `dir` -> a classifier in `dtype` on `device`.
-// num_labels overrides the config's when > 0.
+// num_labels overrides the config's when > 0. embedding_on_host keeps the token table in host
+// memory when `device` is a GPU (model/embedding.h).
 Gemma2Classifier load_gemma2_classifier(const std::string& dir, torch::ScalarType dtype, torch::Device device,
-                                        int64_t num_labels = 0, LoadReport* report = nullptr);
+                                        int64_t num_labels = 0, LoadReport* report = nullptr,
+                                        bool embedding_on_host = false);
 
 }  // namespace arena

@@ -1,4 +1,5 @@
-// Shapes and loading: the real Gemma-2-2B size without allocating, and loader errors.
+// Shapes and loading: the real Gemma-2-2B size without allocating, loader errors, and the
+// host-resident token table (same output, stays on the host, refuses to train).
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
@@ -123,6 +124,64 @@ TEST_F(LoaderErrors, IntegerTensorWhereWeightsBelongIsAnError) {
   const auto what = load_error(dir);
   EXPECT_NE(what.find("model.norm.weight"), std::string::npos) << what;
   EXPECT_NE(what.find("dtype"), std::string::npos) << what;
+}
+
+Gemma2Config small_config() {
+  auto c = gemma2_2b_config(2);
+  c.vocab_size = 300;
+  c.hidden_size = 48;
+  c.intermediate_size = 96;
+  c.num_hidden_layers = 2;
+  c.num_attention_heads = 4;
+  c.num_key_value_heads = 2;
+  c.head_dim = 12;
+  c.query_pre_attn_scalar = 12;
+  c.sliding_layers = {true, false};
+  return c;
+}
+
+TEST(HostResidentEmbedding, SameOutputAndTheTableStaysOnTheHost) {
+  torch::manual_seed(3);
+  Gemma2Classifier model(small_config(), torch::TensorOptions().dtype(torch::kFloat32));
+  model->eval();
+  const auto ids = torch::randint(0, 300, {3, 17}, torch::kInt64);
+  const auto mask = torch::ones({3, 17}, torch::kInt64);
+  torch::NoGradGuard no_grad;
+  const auto rows = model->model->embed_tokens(ids);
+  const auto logits = model(ids, mask);
+
+  auto& table = *model->model->embed_tokens;
+  table.set_host_resident(true);
+  EXPECT_TRUE(table.host_resident());
+  EXPECT_TRUE(torch::equal(table.forward(ids), rows));  // index_select on the host, same bytes
+  EXPECT_TRUE(torch::equal(model(ids, mask), logits));
+
+  // A move changes the dtype of the table but not its place; outputs follow the move.
+  model->to(torch::kCPU, torch::kBFloat16);
+  EXPECT_TRUE(table.weight.is_cpu());
+  EXPECT_EQ(table.weight.scalar_type(), torch::kBFloat16);
+  EXPECT_EQ(table.output_device(), torch::Device(torch::kCPU));
+  const auto host_rows = table.forward(ids);
+  EXPECT_EQ(host_rows.scalar_type(), torch::kBFloat16);
+  table.set_host_resident(false);
+  EXPECT_TRUE(torch::equal(table.forward(ids), host_rows));  // torch::embedding on the table's device
+  EXPECT_FALSE(table.host_resident());
+  EXPECT_TRUE(table.weight.is_cpu());
+}
+
+TEST(HostResidentEmbedding, RefusesATrainableTableInATrainingForward) {
+  torch::manual_seed(4);
+  ScaledEmbedding table(300, 48, 0, torch::TensorOptions().dtype(torch::kFloat32));
+  table->set_host_resident(true);
+  const auto ids = torch::randint(0, 300, {2, 5}, torch::kInt64);
+  try {
+    table(ids);
+    FAIL() << "a trainable host-resident table ran a training forward";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("must be frozen"), std::string::npos) << e.what();
+  }
+  torch::NoGradGuard no_grad;  // evaluation does not need the table's gradient
+  EXPECT_EQ(table(ids).sizes(), (std::vector<int64_t>{2, 5, 48}));
 }
 
 }  // namespace

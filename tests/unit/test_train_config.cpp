@@ -4,6 +4,7 @@
 #include <fstream>
 
 #include "launch/config_cli.h"
+#include "launch/model_setup.h"
 #include "launch/train_config.h"
 #include "test_support.h"
 
@@ -51,6 +52,24 @@ TEST(TrainConfig, ErrorsNameTheSetting) {
   EXPECT_THROW(validate(c), std::exception) << "3class labels with a 2-label head";
   c.num_labels = 3;
   EXPECT_NO_THROW(validate(c));
+  c.embedding = "gpu";
+  try {
+    validate(c);
+    FAIL();
+  } catch (const std::exception& e) {
+    EXPECT_NE(std::string(e.what()).find("model.embedding"), std::string::npos) << e.what();
+  }
+}
+
+TEST(TrainConfig, EmbeddingPlacement) {
+  TrainConfig c;
+  const torch::Device cpu(torch::kCPU), gpu(torch::kCUDA, 0);
+  EXPECT_FALSE(embedding_on_host(c, cpu)) << "auto keeps the table with the model on the CPU";
+  EXPECT_TRUE(embedding_on_host(c, gpu)) << "auto keeps the table in host memory next to a GPU";
+  c.embedding = "device";
+  EXPECT_FALSE(embedding_on_host(c, gpu));
+  c.embedding = "host";
+  EXPECT_TRUE(embedding_on_host(c, cpu));
 }
 
 TEST(TrainConfig, ShippedConfigsParse) {
