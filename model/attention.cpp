@@ -4,6 +4,7 @@
 
 #include <cmath>
 
+#include "model/fused_ops.h"
 #include "model/rotary.h"
 #include "model/softcap_attention.h"
 
@@ -25,11 +26,14 @@ AttentionImpl::AttentionImpl(const Gemma2Config& c, const torch::TensorOptions& 
 torch::Tensor AttentionImpl::forward(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin,
                                      const torch::Tensor& bias) {
   const int64_t b = x.size(0), s = x.size(1);
-  auto q = q_proj(x).view({b, s, heads_, head_dim_}).transpose(1, 2);     // [B, H, S, D]
-  auto k = k_proj(x).view({b, s, kv_heads_, head_dim_}).transpose(1, 2);  // [B, KV, S, D]
+  // [B, S, n·D] -> [B, n, S, D], rotated: one CUDA kernel each way where the fused kernels run.
+  const auto rotated_heads = [&](const torch::Tensor& y, int64_t n) {
+    if (use_fused_elementwise(y)) return rotary_heads_fused(y, cos, sin, n);
+    return apply_rotary(y.view({b, s, n, head_dim_}).transpose(1, 2), cos, sin);
+  };
+  auto q = rotated_heads(q_proj(x), heads_);     // [B, H, S, D]
+  auto k = rotated_heads(k_proj(x), kv_heads_);  // [B, KV, S, D]
   auto v = v_proj(x).view({b, s, kv_heads_, head_dim_}).transpose(1, 2);
-  q = apply_rotary(q, cos, sin);
-  k = apply_rotary(k, cos, sin);
   if (use_fused_attention(q, s)) {
     // CUDA: the same math with scores, cap, mask and softmax fused (model/softcap_attention.h).
     const auto out = softcap_attention(q, k, v, bias, scaling_, softcap_).transpose(1, 2).contiguous();

@@ -117,6 +117,61 @@ __global__ void seeded_dropout_kernel(const T* __restrict__ x, T* __restrict__ y
   }
 }
 
+// a·b rounded as an eager op of storage type T stores it: one fp32 rounding (__fmul_rn: never
+// contracted into an FMA with the following add), then the rounding to T.
+template <typename T>
+__device__ inline float product(float a, float b) {
+  return to_f(from_f<T>(__fmul_rn(a, b)));
+}
+
+// One thread per (b, s, h, j < D/2) pair. Token-major index t = (b·S + s)·H + h for x/dx,
+// head-major ((b·H + h)·S + s) for y/dy; j is the fastest index on both sides (coalesced).
+struct RotaryIndex {
+  int64_t token_major, head_major, table;  // element offsets of the pair's first half
+};
+
+__device__ inline RotaryIndex rotary_index(int64_t i, int64_t seq, int64_t heads, int64_t half, int64_t cos_batch) {
+  const int64_t j = i % half;
+  int64_t r = i / half;
+  const int64_t h = r % heads;
+  r /= heads;
+  const int64_t s = r % seq;
+  const int64_t b = r / seq;
+  const int64_t d = 2 * half;
+  return {((b * seq + s) * heads + h) * d + j, ((b * heads + h) * seq + s) * d + j,
+          ((cos_batch == 1 ? 0 : b) * seq + s) * d + j};
+}
+
+template <typename T>
+__global__ void rotary_forward_kernel(const T* __restrict__ x, const T* __restrict__ cos, const T* __restrict__ sin,
+                                      T* __restrict__ y, int64_t pairs, int64_t seq, int64_t heads, int64_t half,
+                                      int64_t cos_batch) {
+  for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < pairs;
+       i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
+    const auto at = rotary_index(i, seq, heads, half, cos_batch);
+    const float x1 = to_f(x[at.token_major]), x2 = to_f(x[at.token_major + half]);
+    const float c1 = to_f(cos[at.table]), c2 = to_f(cos[at.table + half]);
+    const float s1 = to_f(sin[at.table]), s2 = to_f(sin[at.table + half]);
+    y[at.head_major] = from_f<T>(__fadd_rn(product<T>(x1, c1), product<T>(-x2, s1)));
+    y[at.head_major + half] = from_f<T>(__fadd_rn(product<T>(x2, c2), product<T>(x1, s2)));
+  }
+}
+
+template <typename T>
+__global__ void rotary_backward_kernel(const T* __restrict__ dy, const T* __restrict__ cos,
+                                       const T* __restrict__ sin, T* __restrict__ dx, int64_t pairs, int64_t seq,
+                                       int64_t heads, int64_t half, int64_t cos_batch) {
+  for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < pairs;
+       i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
+    const auto at = rotary_index(i, seq, heads, half, cos_batch);
+    const float g1 = to_f(dy[at.head_major]), g2 = to_f(dy[at.head_major + half]);
+    const float c1 = to_f(cos[at.table]), c2 = to_f(cos[at.table + half]);
+    const float s1 = to_f(sin[at.table]), s2 = to_f(sin[at.table + half]);
+    dx[at.token_major] = from_f<T>(__fadd_rn(product<T>(g1, c1), product<T>(g2, s2)));
+    dx[at.token_major + half] = from_f<T>(__fsub_rn(product<T>(g2, c2), product<T>(g1, s1)));
+  }
+}
+
 }  // namespace
 
 void rms_norm_forward(const void* x, const void* w, void* y, float* rstd, OutType type, int64_t rows, int64_t n,
@@ -166,6 +221,30 @@ void seeded_dropout(const void* x, void* y, OutType type, int64_t n, uint64_t se
     using T = std::remove_pointer_t<decltype(tag)>;
     seeded_dropout_kernel<T><<<elementwise_grid(n), kThreads, 0, static_cast<cudaStream_t>(stream)>>>(
         static_cast<const T*>(x), static_cast<T*>(y), n, seed, threshold, scale);
+  });
+}
+
+void rotary_heads_forward(const void* x, const void* cos, const void* sin, void* y, OutType type, int64_t batch,
+                          int64_t seq, int64_t heads, int64_t head_dim, int64_t cos_batch, void* stream) {
+  const int64_t pairs = batch * seq * heads * (head_dim / 2);
+  if (pairs == 0) return;
+  by_type(type, [&](auto* tag) {
+    using T = std::remove_pointer_t<decltype(tag)>;
+    rotary_forward_kernel<T><<<elementwise_grid(pairs), kThreads, 0, static_cast<cudaStream_t>(stream)>>>(
+        static_cast<const T*>(x), static_cast<const T*>(cos), static_cast<const T*>(sin), static_cast<T*>(y), pairs,
+        seq, heads, head_dim / 2, cos_batch);
+  });
+}
+
+void rotary_heads_backward(const void* dy, const void* cos, const void* sin, void* dx, OutType type, int64_t batch,
+                           int64_t seq, int64_t heads, int64_t head_dim, int64_t cos_batch, void* stream) {
+  const int64_t pairs = batch * seq * heads * (head_dim / 2);
+  if (pairs == 0) return;
+  by_type(type, [&](auto* tag) {
+    using T = std::remove_pointer_t<decltype(tag)>;
+    rotary_backward_kernel<T><<<elementwise_grid(pairs), kThreads, 0, static_cast<cudaStream_t>(stream)>>>(
+        static_cast<const T*>(dy), static_cast<const T*>(cos), static_cast<const T*>(sin), static_cast<T*>(dx), pairs,
+        seq, heads, head_dim / 2, cos_batch);
   });
 }
 

@@ -27,4 +27,16 @@ void geglu_backward(const void* gate, const void* up, const void* d_out, void* d
 void seeded_dropout(const void* x, void* y, OutType type, int64_t n, uint64_t seed, uint32_t threshold, float scale,
                     void* stream);
 
+// Rotary embedding (rotate-half) fused with the head layout change, mirroring the eager chain's
+// roundings (each product rounded to `type`, then the sum), so the result is bit-identical to
+// x·cos + rotate_half(x)·sin:
+//   forward:  x [B, S, H·D] -> y [B, H, S, D];  y1 = x1·c1 − x2·s1,  y2 = x2·c2 + x1·s2
+//   backward: dy [B, H, S, D] -> dx [B, S, H·D]; dx1 = dy1·c1 + dy2·s2, dx2 = dy2·c2 − dy1·s1
+// (1 = first half of the head vector, 2 = second). cos/sin are [cos_batch, S, D] with cos_batch
+// 1 (broadcast) or B.
+void rotary_heads_forward(const void* x, const void* cos, const void* sin, void* y, OutType type, int64_t batch,
+                          int64_t seq, int64_t heads, int64_t head_dim, int64_t cos_batch, void* stream);
+void rotary_heads_backward(const void* dy, const void* cos, const void* sin, void* dx, OutType type, int64_t batch,
+                           int64_t seq, int64_t heads, int64_t head_dim, int64_t cos_batch, void* stream);
+
 }  // namespace arena::cuda

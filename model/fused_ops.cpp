@@ -109,6 +109,44 @@ struct GegluFn : public torch::autograd::Function<GegluFn> {
   }
 };
 
+struct RotaryDims {
+  int64_t b, s, h, d, cos_batch;
+};
+
+struct RotaryHeadsFn : public torch::autograd::Function<RotaryHeadsFn> {
+  static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& y_in,
+                               const torch::Tensor& cos_in, const torch::Tensor& sin_in, int64_t heads) {
+    c10::cuda::CUDAGuard device_guard(y_in.device());
+    const auto y = y_in.contiguous();
+    const auto cos = cos_in.contiguous();
+    const auto sin = sin_in.contiguous();
+    const RotaryDims n{y.size(0), y.size(1), heads, y.size(2) / heads, cos.size(0)};
+    auto out = torch::empty({n.b, n.h, n.s, n.d}, y.options());
+    cuda::rotary_heads_forward(y.data_ptr(), cos.data_ptr(), sin.data_ptr(), out.data_ptr(),
+                               storage_type(y.scalar_type()), n.b, n.s, n.h, n.d, n.cos_batch, current_cuda_stream());
+    check_cuda_launch("rotary_heads_forward");
+    ctx->save_for_backward({cos, sin});
+    ctx->saved_data["heads"] = heads;
+    return out;
+  }
+
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grad_out) {
+    const auto saved = ctx->get_saved_variables();
+    const auto& cos = saved[0];
+    const auto& sin = saved[1];
+    c10::cuda::CUDAGuard device_guard(cos.device());
+    const auto dy = grad_out[0].to(cos.scalar_type()).contiguous();  // [B, H, S, D]
+    const RotaryDims n{dy.size(0), dy.size(2), dy.size(1), dy.size(3), cos.size(0)};
+    auto dx = torch::empty({n.b, n.s, n.h * n.d}, dy.options());
+    cuda::rotary_heads_backward(dy.data_ptr(), cos.data_ptr(), sin.data_ptr(), dx.data_ptr(),
+                                storage_type(dy.scalar_type()), n.b, n.s, n.h, n.d, n.cos_batch,
+                                current_cuda_stream());
+    check_cuda_launch("rotary_heads_backward");
+    return {dx, torch::Tensor(), torch::Tensor(), torch::Tensor()};
+  }
+};
+
 }  // namespace
 
 bool use_fused_elementwise(const torch::Tensor& x) {
@@ -132,9 +170,28 @@ torch::Tensor geglu_fused(const torch::Tensor& gate, const torch::Tensor& up) {
   return GegluFn::apply(gate, up);
 }
 
+torch::Tensor rotary_heads_fused(const torch::Tensor& y, const torch::Tensor& cos, const torch::Tensor& sin,
+                                 int64_t heads) {
+  check(y.is_cuda() && y.dim() == 3 && heads > 0 && y.size(2) % heads == 0 && (y.size(2) / heads) % 2 == 0,
+        "rotary_heads_fused: y [{}] must be a CUDA [B, S, H·D] tensor with {} heads of even size",
+        fmt::join(y.sizes(), ", "), heads);
+  const int64_t d = y.size(2) / heads;
+  const bool tables_fit = cos.sizes() == sin.sizes() && cos.dim() == 3 &&
+                          (cos.size(0) == 1 || cos.size(0) == y.size(0)) && cos.size(1) == y.size(1) &&
+                          cos.size(2) == d;
+  check(tables_fit && cos.device() == y.device() && sin.device() == y.device() && cos.scalar_type() == y.scalar_type() &&
+            sin.scalar_type() == y.scalar_type(),
+        "rotary_heads_fused: tables [{}] {} do not fit y [{}] {} with head_dim {}", fmt::join(cos.sizes(), ", "),
+        c10::toString(cos.scalar_type()), fmt::join(y.sizes(), ", "), c10::toString(y.scalar_type()), d);
+  return RotaryHeadsFn::apply(y, cos, sin, heads);
+}
+
 #else
 
 bool use_fused_elementwise(const torch::Tensor&) { return false; }
+torch::Tensor rotary_heads_fused(const torch::Tensor&, const torch::Tensor&, const torch::Tensor&, int64_t) {
+  throw Error("rotary_heads_fused: this build has no CUDA kernels (configured with ARENA_WITH_CUDA=OFF)");
+}
 torch::Tensor rms_norm_fused(const torch::Tensor&, const torch::Tensor&, double) {
   throw Error("rms_norm_fused: this build has no CUDA kernels (configured with ARENA_WITH_CUDA=OFF)");
 }

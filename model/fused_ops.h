@@ -1,5 +1,5 @@
-// Fused CUDA versions of Gemma-2's RMSNorm and GeGLU (model/fused_kernels.cu), as autograd
-// functions. The eager versions (rms_norm.cpp, mlp.cpp) chain 6 to 10 ATen kernels, each a full
+// Fused CUDA versions of Gemma-2's RMSNorm, GeGLU and rotary embedding (model/fused_kernels.cu),
+// as autograd functions. The eager versions (rms_norm.cpp, mlp.cpp) chain 6 to 10 ATen kernels, each a full
 // pass over [tokens, width] in fp32 or bf16; these read their inputs once and write once, with
 // all arithmetic in fp32 registers and one rounding. On the CPU the eager code always runs
 // (parity with transformers); on CUDA these differ from it by bf16 rounding only.
@@ -23,6 +23,13 @@ torch::Tensor rms_norm_fused(const torch::Tensor& x, const torch::Tensor& weight
 
 // gelu_tanh(gate)·up, same shapes and dtype. Differentiable in both.
 torch::Tensor geglu_fused(const torch::Tensor& gate, const torch::Tensor& up);
+
+// Rotary embedding fused with the split into heads: y [B, S, H·D] (a projection's output) ->
+// [B, H, S, D] contiguous, bit-identical to apply_rotary(y.view({B, S, H, D}).transpose(1, 2), cos,
+// sin) (model/rotary.h), forward and backward, in one kernel each way instead of the eager chain's
+// ten and two layout copies. cos/sin [1 or B, S, D] in y's dtype. Differentiable in y.
+torch::Tensor rotary_heads_fused(const torch::Tensor& y, const torch::Tensor& cos, const torch::Tensor& sin,
+                                 int64_t heads);
 
 // GeGLU outside autograd, for functions that keep gate and up and recompute the rest: the fused
 // kernel where use_fused_elementwise(gate), else ATen's gelu(tanh)·up. geglu_grads returns

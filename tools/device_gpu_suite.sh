@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The GPU checks and benchmarks of issue 6, in one call of the device tool (see tools/device_bundle.sh):
 #   run(carry=[".devbundle"], command="tools/device_gpu_suite.sh [phases]")
-# Phases (default: all but cpu): info tests dequant train peer vs cpu. Logs go to $OUT (or ./out) as suite.log
+# Phases (default: all but cpu): info tests dequant train peer vs cpu. ARENA_ARGS adds options to our side
+# of the vs phase (e.g. ARENA_ARGS="--embedding device"). Logs go to $OUT (or ./out) as suite.log
 # (everything) and results.jsonl (the JSON lines); each step has its own time limit.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -54,10 +55,13 @@ if has train; then
   step 300 "arena-fused-attention-only-b4" bench_train_step --batch 4 --seq 1900 --steps 3 --warmup 1 \
     --no-fused-elementwise --profile --json
   grep -h '^{' "$log" | tail -1 >> "$OUT/results.jsonl"
+  step 300 "arena-embedding-on-device-b4" bench_train_step --batch 4 --seq 1900 --steps 5 --warmup 2 \
+    --embedding device --json
+  grep -h '^{' "$log" | tail -1 >> "$OUT/results.jsonl"
 fi
 if has vs; then  # the driver: ours and the peer in one invocation, ratio printed
   for b in ${VS_BATCHES:-4 8}; do
-    step 480 "vs-b$b" env ARENA_ARGS=--profile bench/gpu_vs_peer.sh --batch "$b" --seq 1900 --steps 5 --warmup 2
+    step 480 "vs-b$b" env ARENA_ARGS="--profile ${ARENA_ARGS:-}" bench/gpu_vs_peer.sh --batch "$b" --seq 1900 --steps 5 --warmup 2
     grep -h '^{' "$log" | tail -2 >> "$OUT/results.jsonl"
   done
 fi

@@ -1,9 +1,10 @@
 // Fused RMSNorm and GeGLU (model/fused_ops.h) against the eager formulas in float64, values and
-// gradients, in fp32 and bf16. Needs a GPU: label `gpu` (CI skips it).
+// gradients, in fp32 and bf16; the fused rotary + head split bit for bit against the eager chain. Needs a GPU: label `gpu` (CI skips it).
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
 #include "model/fused_ops.h"
+#include "model/rotary.h"
 
 namespace arena {
 namespace {
@@ -88,6 +89,40 @@ TEST(FusedOpsCuda, GegluMatchesFloat64) {
     for (int i = 0; i < 3; ++i) {
       EXPECT_LT(rel(fb[i], refb[i]), 1.5 * rel(eb[i], refb[i]) + 1e-3) << "n=" << n << " output " << i;
       EXPECT_LT(rel(fb[i], refb[i]), 1e-2) << "n=" << n << " output " << i;
+    }
+  }
+}
+
+// rotary_heads_fused mirrors every rounding of apply_rotary on the transposed view, so values and
+// input gradients are equal, not just close, in fp32, bf16 and fp16, with shared (B = 1) and
+// per-row position tables.
+TEST(FusedOpsCuda, RotaryHeadsIsBitIdenticalToTheEagerChain) {
+  ASSERT_TRUE(torch::cuda::is_available());
+  torch::manual_seed(9);
+  const int64_t b = 2, s = 37, h = 4, d = 64;
+  for (const auto dtype : {torch::kFloat32, torch::kBFloat16, torch::kFloat16}) {
+    const auto opts = torch::TensorOptions().device(torch::kCUDA).dtype(dtype);
+    for (const bool per_row : {false, true}) {
+      const auto positions = per_row ? torch::randint(0, 5000, {b, s}, opts.dtype(torch::kInt64))
+                                     : torch::arange(s, opts.dtype(torch::kInt64)).unsqueeze(0);
+      const auto [cos, sin] = rotary_tables(positions, d, 10000.0, dtype);
+      const auto y0 = torch::randn({b, s, h * d}, opts.dtype(torch::kFloat32)).to(dtype);
+      const auto dout = torch::randn({b, h, s, d}, opts.dtype(torch::kFloat32)).to(dtype);
+
+      auto y_ref = y0.clone().requires_grad_(true);
+      const auto ref = apply_rotary(y_ref.view({b, s, h, d}).transpose(1, 2), cos, sin);
+      ref.backward(dout);
+      auto y_fused = y0.clone().requires_grad_(true);
+      const auto fused = rotary_heads_fused(y_fused, cos, sin, h);
+      fused.backward(dout);
+
+      EXPECT_TRUE(fused.is_contiguous());
+      EXPECT_EQ(fused.sizes(), ref.sizes());
+      EXPECT_TRUE(torch::equal(fused, ref)) << dtype << " per_row " << per_row << " max diff "
+                                            << (fused - ref).abs().max().item<double>();
+      EXPECT_TRUE(torch::equal(y_fused.grad(), y_ref.grad()))
+          << dtype << " per_row " << per_row << " max diff "
+          << (y_fused.grad() - y_ref.grad()).abs().max().item<double>();
     }
   }
 }
