@@ -176,11 +176,12 @@ torch::Tensor rotary_heads_fused(const torch::Tensor& y, const torch::Tensor& co
         "rotary_heads_fused: y [{}] must be a CUDA [B, S, H·D] tensor with {} heads of even size",
         fmt::join(y.sizes(), ", "), heads);
   const int64_t d = y.size(2) / heads;
-  const bool tables_fit = cos.sizes() == sin.sizes() && cos.dim() == 3 &&
+  const bool shapes_fit = cos.sizes() == sin.sizes() && cos.dim() == 3 &&
                           (cos.size(0) == 1 || cos.size(0) == y.size(0)) && cos.size(1) == y.size(1) &&
                           cos.size(2) == d;
-  check(tables_fit && cos.device() == y.device() && sin.device() == y.device() && cos.scalar_type() == y.scalar_type() &&
-            sin.scalar_type() == y.scalar_type(),
+  const bool same_place = cos.device() == y.device() && sin.device() == y.device() &&
+                          cos.scalar_type() == y.scalar_type() && sin.scalar_type() == y.scalar_type();
+  check(shapes_fit && same_place,
         "rotary_heads_fused: tables [{}] {} do not fit y [{}] {} with head_dim {}", fmt::join(cos.sizes(), ", "),
         c10::toString(cos.scalar_type()), fmt::join(y.sizes(), ", "), c10::toString(y.scalar_type()), d);
   return RotaryHeadsFn::apply(y, cos, sin, heads);

@@ -8,6 +8,7 @@
 
 #include "model/gemma2.h"
 #include "model/qlora.h"
+#include "model_support.h"
 
 namespace arena {
 namespace {
@@ -19,16 +20,7 @@ int64_t allocated_bytes() {
 
 TEST(HostResidentEmbeddingCuda, BitIdenticalTrainingStepAndLessDeviceMemory) {
   ASSERT_TRUE(torch::cuda::is_available());
-  auto c = gemma2_2b_config(2);
-  c.num_hidden_layers = 2;
-  c.hidden_size = 256;
-  c.intermediate_size = 512;
-  c.num_attention_heads = 4;
-  c.num_key_value_heads = 2;
-  c.head_dim = 64;
-  c.query_pre_attn_scalar = 64;
-  c.vocab_size = 32000;
-  c.sliding_layers = {true, false};
+  const auto c = testing::small_gemma2_config(2, 256, 4, 2, 64, 32000);
   const auto opts = torch::TensorOptions().device(torch::kCUDA).dtype(torch::kBFloat16);
   torch::manual_seed(7);
   Gemma2Classifier model(c, opts);

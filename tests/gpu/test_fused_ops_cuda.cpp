@@ -1,5 +1,6 @@
 // Fused RMSNorm and GeGLU (model/fused_ops.h) against the eager formulas in float64, values and
-// gradients, in fp32 and bf16; the fused rotary + head split bit for bit against the eager chain. Needs a GPU: label `gpu` (CI skips it).
+// gradients, in fp32 and bf16; the fused rotary + head split bit for bit against the eager
+// chain. Needs a GPU: label `gpu` (CI skips it).
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 

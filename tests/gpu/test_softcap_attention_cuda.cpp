@@ -10,6 +10,7 @@
 #include "model/gemma2.h"
 #include "model/qlora.h"
 #include "model/softcap_attention.h"
+#include "model_support.h"
 
 namespace arena {
 namespace {
@@ -117,17 +118,8 @@ TEST_F(SoftcapAttentionCuda, Bfloat16IsAsCloseToFloat64AsTheEagerPath) {
 // the eager ops give the same loss
 // and LoRA gradients up to bf16 rounding, with and without recomputation.
 TEST_F(SoftcapAttentionCuda, ClassifierFusedKernelsMatchEager) {
-  auto c = gemma2_2b_config(2);
-  c.num_hidden_layers = 4;
-  c.hidden_size = 256;
-  c.intermediate_size = 512;
-  c.num_attention_heads = 4;
-  c.num_key_value_heads = 2;
-  c.head_dim = 64;
-  c.query_pre_attn_scalar = 64;
-  c.vocab_size = 1000;
+  auto c = testing::small_gemma2_config(4, 256, 4, 2, 64, 1000);
   c.sliding_window = 48;
-  c.sliding_layers = {true, false, true, false};
   const auto opts = torch::TensorOptions().device(torch::kCUDA).dtype(torch::kBFloat16);
   torch::manual_seed(4);
   Gemma2Classifier model(c, opts);

@@ -7,27 +7,15 @@
 #include "dist/grad_bucket.h"
 #include "model/gemma2.h"
 #include "model/qlora.h"
+#include "model_support.h"
 
 namespace arena {
 namespace {
 
-Gemma2Config tiny() {
-  auto c = gemma2_2b_config(2);
-  c.vocab_size = 128;
-  c.hidden_size = 32;
-  c.intermediate_size = 64;
-  c.num_hidden_layers = 3;
-  c.num_attention_heads = 2;
-  c.num_key_value_heads = 1;
-  c.head_dim = 16;
-  c.query_pre_attn_scalar = 16;
-  c.sliding_layers.assign(3, false);
-  return c;
-}
-
 TEST(GradBucket, HoldsExactlyTheTrainableTensorsAndAccumulatesInPlace) {
   torch::manual_seed(0);
-  Gemma2Classifier model(tiny(), torch::TensorOptions().dtype(torch::kFloat32));
+  const auto config = testing::small_gemma2_config(3, 32, 2, 1, 16, 128);
+  Gemma2Classifier model(config, torch::TensorOptions().dtype(torch::kFloat32));
   QloraOptions q;
   q.first_layer = 1;
   q.lora.rank = 4;

@@ -11,6 +11,7 @@
 #include "model/hf_names.h"
 #include "model/loader.h"
 #include "model/safetensors.h"
+#include "model_support.h"
 #include "test_support.h"
 
 namespace arena {
@@ -126,23 +127,10 @@ TEST_F(LoaderErrors, IntegerTensorWhereWeightsBelongIsAnError) {
   EXPECT_NE(what.find("dtype"), std::string::npos) << what;
 }
 
-Gemma2Config small_config() {
-  auto c = gemma2_2b_config(2);
-  c.vocab_size = 300;
-  c.hidden_size = 48;
-  c.intermediate_size = 96;
-  c.num_hidden_layers = 2;
-  c.num_attention_heads = 4;
-  c.num_key_value_heads = 2;
-  c.head_dim = 12;
-  c.query_pre_attn_scalar = 12;
-  c.sliding_layers = {true, false};
-  return c;
-}
-
 TEST(HostResidentEmbedding, SameOutputAndTheTableStaysOnTheHost) {
   torch::manual_seed(3);
-  Gemma2Classifier model(small_config(), torch::TensorOptions().dtype(torch::kFloat32));
+  const auto config = testing::small_gemma2_config(2, 48, 4, 2, 12, 300);
+  Gemma2Classifier model(config, torch::TensorOptions().dtype(torch::kFloat32));
   model->eval();
   const auto ids = torch::randint(0, 300, {3, 17}, torch::kInt64);
   const auto mask = torch::ones({3, 17}, torch::kInt64);
