@@ -76,6 +76,9 @@ Gemma2Classifier build_classifier(const TrainConfig& c, const torch::Device& dev
                  parameter_count(*model));
   }
   apply_qlora(*model, qlora_options(c));
+  if (verbose && on_host && device.is_cuda())
+    fmt::print(stderr, "model: token embedding kept in host memory ({:.2f} GiB; model.embedding = {})\n",
+               static_cast<double>(model->model->embed_tokens->weight.nbytes()) / (1 << 30), c.embedding);
   model->model->set_recompute(c.recompute);
   torch::NoGradGuard no_grad;
   for (auto& [name, t] : peft_trainable_parameters(*model))
