@@ -126,7 +126,6 @@ struct RotaryHeadsFn : public torch::autograd::Function<RotaryHeadsFn> {
                                storage_type(y.scalar_type()), n.b, n.s, n.h, n.d, n.cos_batch, current_cuda_stream());
     check_cuda_launch("rotary_heads_forward");
     ctx->save_for_backward({cos, sin});
-    ctx->saved_data["heads"] = heads;
     return out;
   }
 
