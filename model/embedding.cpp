@@ -21,7 +21,9 @@ ScaledEmbeddingImpl::ScaledEmbeddingImpl(int64_t vocab, int64_t hidden, int64_t 
 
 torch::Tensor ScaledEmbeddingImpl::forward(const torch::Tensor& input_ids) {
   const auto rows = host_resident_ ? gather_on_host(input_ids) : torch::embedding(weight, input_ids);
-  const auto scale = torch::tensor(scale_, rows.options().requires_grad(false));
+  // A 0-dim CPU tensor in the rows' dtype: the reference's rounding of the scale, and on a GPU no
+  // host-to-device copy (a blocking one would wait for the rows' asynchronous copy).
+  const auto scale = torch::scalar_tensor(scale_, torch::dtype(rows.scalar_type()));
   return rows * scale;
 }
 

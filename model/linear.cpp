@@ -6,6 +6,7 @@
 
 #include "common/error.h"
 #include "model/lora_dropout.h"
+#include "model/lora_up.h"
 #include "model/nf4_cuda.h"
 
 namespace arena {
@@ -64,11 +65,14 @@ torch::Tensor LinearImpl::lora_A_as(const torch::Tensor& x) const { return as_co
 
 torch::Tensor LinearImpl::add_lora_up(const torch::Tensor& y, const torch::Tensor& a) {
   if (y.is_cuda()) {
-    // y + scaling·(a·Bᵀ) as one GEMM with y as its accumulator (beta = 1, alpha = scaling):
-    // the separate scale and add would each be a full pass over the [tokens, out] output.
+    // y += scaling·(a·Bᵀ) as one GEMM with y as its accumulator (beta = 1, alpha = scaling): a
+    // separate scale and add would each be a full pass over the [tokens, out] output, and an
+    // out-of-place addmm one copy of it (model/lora_up.h). y is the base projection's fresh output.
     // CUDA only: on the CPU the PEFT order of roundings is kept for the bit-exact parity tests.
-    return torch::addmm(y.reshape({-1, out_features}), a.reshape({-1, a.size(-1)}), as_compute(lora_B, y).t(),
-                        /*beta=*/1.0, /*alpha=*/lora_scaling_)
+    const auto b = as_compute(lora_B, y);
+    if (y.is_contiguous() && !y.is_view()) return lora_up_add_(y, a, b, lora_scaling_);
+    return torch::addmm(y.reshape({-1, out_features}), a.reshape({-1, a.size(-1)}), b.t(), /*beta=*/1.0,
+                        /*alpha=*/lora_scaling_)
         .view(y.sizes());
   }
   return y + torch::linear(a, as_compute(lora_B, y)) * lora_scaling_;

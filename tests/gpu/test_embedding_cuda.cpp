@@ -1,11 +1,13 @@
 // The host-resident token table (model/embedding.h) on CUDA: the classifier's logits are
 // bit-identical to a device-resident table's and its LoRA gradients differ no more than two
 // device-resident runs do, the table stays in host memory through
-// a move, and the device holds that much less. Needs a GPU: label `gpu` (CI skips it).
+// a move, and the device holds that much less; back-to-back lookups queued behind GPU work all
+// arrive intact (the pinned staging buffers are not reused early). Needs a GPU: label `gpu` (CI skips it).
 #include <c10/cuda/CUDACachingAllocator.h>
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include "model/embedding.h"
 #include "model/gemma2.h"
 #include "model/qlora.h"
 #include "model_support.h"
@@ -69,6 +71,33 @@ TEST(HostResidentEmbeddingCuda, BitIdenticalTrainingStepAndLessDeviceMemory) {
     const auto spread = (again[i] - on_device[i]).abs().max().item<double>();
     EXPECT_LE((on_host[i] - on_device[i]).abs().max().item<double>(), spread) << "gradient " << i;
   }
+}
+
+// Each forward frees its pinned staging buffer at once while the copy may still be queued; the
+// host allocator must not hand it to the next lookup before that copy ran. A long matmul ahead of
+// every copy keeps them queued while the host gathers the next batch (the ids are given on the
+// host, so no device-to-host copy synchronizes in between).
+TEST(HostResidentEmbeddingCuda, BackToBackLookupsArriveIntact) {
+  ASSERT_TRUE(torch::cuda::is_available());
+  const auto opts = torch::TensorOptions().device(torch::kCUDA).dtype(torch::kBFloat16);
+  torch::manual_seed(8);
+  ScaledEmbedding table(32000, 2304, 0, opts);
+  table->weight.requires_grad_(false);
+  std::vector<torch::Tensor> ids, want;
+  for (int i = 0; i < 6; ++i) {
+    ids.push_back(torch::randint(0, 32000, {4, 1900}, opts.dtype(torch::kInt64)));
+    want.push_back(table->forward(ids.back()));
+  }
+  table->set_host_resident(true);
+  const auto busy = torch::randn({8192, 8192}, opts);
+  std::vector<torch::Tensor> host_ids, got;
+  for (const auto& i : ids) host_ids.push_back(i.cpu());
+  for (const auto& i : host_ids) {
+    const auto keep_gpu_busy = torch::matmul(busy, busy);
+    got.push_back(table->forward(i));
+    ASSERT_TRUE(got.back().is_cuda());
+  }
+  for (size_t i = 0; i < ids.size(); ++i) EXPECT_TRUE(torch::equal(got[i], want[i])) << "lookup " << i;
 }
 
 }  // namespace

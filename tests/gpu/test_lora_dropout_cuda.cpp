@@ -1,12 +1,14 @@
 // The seeded dropout's CUDA kernel against its CPU path (the same mask and values, bit for bit),
 // lora_down's gradients on CUDA against the CPU, and the MLP's GeGLU + LoRA-down node against the
-// separate ops on CUDA (fused GeGLU kernels, bf16). Needs a GPU: label `gpu` (CI skips it).
+// separate ops on CUDA (fused GeGLU kernels, bf16), and the in-place LoRA up-add against the copying
+// addmm it replaces. Needs a GPU: label `gpu` (CI skips it).
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
 #include "model/config.h"
 #include "model/geglu_lora_down.h"
 #include "model/lora_dropout.h"
+#include "model/lora_up.h"
 #include "model/mlp.h"
 
 namespace arena {
@@ -23,6 +25,35 @@ TEST(SeededDropoutCuda, BitIdenticalToCpu) {
       EXPECT_TRUE(torch::equal(cpu, gpu)) << dtype << " n=" << n;
     }
   }
+}
+
+// y += s·a·Bᵀ in place runs the same cuBLAS GEMM (beta = 1) as addmm after its copy of y.
+TEST(LoraUpAddCuda, EqualsTheCopyingAddmm) {
+  ASSERT_TRUE(torch::cuda::is_available());
+  torch::manual_seed(2);
+  const auto bf16 = torch::TensorOptions().dtype(torch::kBFloat16).device(torch::kCUDA);
+  const auto y = torch::randn({4 * 190, 2304}, bf16);
+  const auto a = torch::randn({4 * 190, 16}, bf16);
+  const auto b = torch::randn({2304, 16}, bf16);
+  const auto want = torch::addmm(y, a, b.t(), /*beta=*/1.0, /*alpha=*/2.0);
+  const auto got = lora_up_add_(y.clone(), a, b, 2.0);
+  EXPECT_TRUE(torch::equal(got, want)) << (got.to(torch::kFloat32) - want.to(torch::kFloat32)).abs().max();
+
+  // Gradients in fp32 against autograd's addmm.
+  const auto f32 = bf16.dtype(torch::kFloat32);
+  const auto g = torch::randn({4 * 190, 2304}, f32);
+  const auto grads = [&](bool in_place) {
+    auto a32 = a.to(torch::kFloat32).requires_grad_(true);
+    auto b32 = b.to(torch::kFloat32).requires_grad_(true);
+    const auto base = y.to(torch::kFloat32);
+    const auto out = in_place ? lora_up_add_(base.clone(), a32, b32, 2.0) : torch::addmm(base, a32, b32.t(), 1.0, 2.0);
+    out.backward(g);
+    return std::make_pair(a32.grad(), b32.grad());
+  };
+  const auto [da, db] = grads(true);
+  const auto [da_ref, db_ref] = grads(false);
+  EXPECT_TRUE(torch::allclose(da, da_ref, 1e-4, 1e-3)) << (da - da_ref).abs().max();
+  EXPECT_TRUE(torch::allclose(db, db_ref, 1e-4, 1e-3)) << (db - db_ref).abs().max();
 }
 
 TEST(LoraDownCuda, GradientsMatchCpu) {
