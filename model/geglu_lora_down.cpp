@@ -23,7 +23,7 @@ struct GegluLoraDown : public torch::autograd::Function<GegluLoraDown> {
     ctx->saved_data["p"] = p;
     ctx->save_for_backward({gate, up, a_weight});
     auto act = geglu_value(gate, up);
-    auto a = torch::linear(dropped(act, seed, p), a_weight);
+    auto a = dropout_linear(act, a_weight, seed, p);
     return {act, a};
   }
 

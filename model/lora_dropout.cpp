@@ -17,6 +17,8 @@
 
 #include "model/cuda_util.h"
 #include "model/fused_kernels.h"
+#include "model/fused_ops.h"
+#include "model/lora_kernels.h"
 #endif
 
 namespace arena {
@@ -31,7 +33,7 @@ struct LoraDown : public torch::autograd::Function<LoraDown> {
     ctx->saved_data["seed"] = static_cast<int64_t>(seed);
     ctx->saved_data["p"] = p;
     ctx->save_for_backward({x, a});
-    return torch::linear(seeded_dropout(x, seed, p), a);
+    return dropout_linear(x, a, seed, p);
   }
 
   static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
@@ -91,6 +93,28 @@ torch::Tensor seeded_dropout(const torch::Tensor& x_in, uint64_t seed, double p)
     });
   });
   return y;
+}
+
+torch::Tensor dropout_linear(const torch::Tensor& x, const torch::Tensor& a, uint64_t seed, double p) {
+#ifdef ARENA_WITH_CUDA
+  const bool half = x.scalar_type() == torch::kBFloat16 || x.scalar_type() == torch::kHalf;
+  if (use_fused_elementwise(x) && half && p > 0 && p < 1 && a.dim() == 2 && a.scalar_type() == x.scalar_type() &&
+      a.device() == x.device() && a.size(1) == x.size(-1) && a.size(0) <= cuda::kDropoutDownMaxRank) {
+    const auto xc = x.contiguous();
+    const auto ac = a.contiguous();
+    auto shape = x.sizes().vec();
+    shape.back() = a.size(0);
+    auto out = torch::empty(shape, x.options());
+    c10::cuda::CUDAGuard device_guard(x.device());
+    const auto scale = static_cast<float>(1.0 / (1.0 - p));
+    cuda::dropout_down(xc.data_ptr(), ac.data_ptr(), out.data_ptr(), cuda_storage_type(x.scalar_type(), "dropout_down"),
+                       xc.numel() / xc.size(-1), xc.size(-1), a.size(0), seed, drop_threshold(p), scale,
+                       current_cuda_stream());
+    check_cuda_launch("dropout_down");
+    return out;
+  }
+#endif
+  return torch::linear(p > 0 ? seeded_dropout(x, seed, p) : x, a);
 }
 
 torch::Tensor lora_down(const torch::Tensor& x, const torch::Tensor& a, double p, bool training) {

@@ -1,11 +1,12 @@
 // The seeded dropout's CUDA kernel against its CPU path (the same mask and values, bit for bit),
 // lora_down's gradients on CUDA against the CPU, and the MLP's GeGLU + LoRA-down node against the
-// separate ops on CUDA (fused GeGLU kernels, bf16), and the in-place LoRA up-add against the copying
-// addmm it replaces. Needs a GPU: label `gpu` (CI skips it).
+// separate ops on CUDA (fused GeGLU kernels, bf16), the in-place LoRA up-add against the copying
+// addmm it replaces, and the fused dropout + down-projection kernel against its CPU reference. Needs a GPU: label `gpu` (CI skips it).
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
 #include "model/config.h"
+#include "model/fused_ops.h"
 #include "model/geglu_lora_down.h"
 #include "model/lora_dropout.h"
 #include "model/lora_up.h"
@@ -25,6 +26,39 @@ TEST(SeededDropoutCuda, BitIdenticalToCpu) {
       EXPECT_TRUE(torch::equal(cpu, gpu)) << dtype << " n=" << n;
     }
   }
+}
+
+// dropout(x)·Aᵀ in one kernel: the dropped values are seeded_dropout's (checked bit for bit on the
+// CPU side of this file's first test), so the reference is the CPU's dropped bf16 x times A in fp64.
+// The only difference allowed is fp32 accumulation order plus the final rounding to bf16/fp16.
+TEST(DropoutLinearCuda, FusedKernelMatchesTheDroppedProductOnTheCpu) {
+  ASSERT_TRUE(torch::cuda::is_available());
+  torch::manual_seed(5);
+  for (const auto dtype : {torch::kBFloat16, torch::kHalf}) {
+    for (const auto& [rows, in, r] : std::vector<std::tuple<int64_t, int64_t, int64_t>>{
+             {37, 200, 4}, {16, 64, 16}, {3 * 1900 + 5, 2304, 16}, {250, 9216, 16}, {129, 2048, 24}, {64, 96, 32}}) {
+      const auto x = torch::randn({rows, in}).to(dtype);
+      const auto a = (torch::randn({r, in}) * 0.05).to(dtype);
+      const uint64_t seed = 0x1234ABCDULL + static_cast<uint64_t>(rows);
+      const auto got = dropout_linear(x.cuda(), a.cuda(), seed, 0.1);
+      ASSERT_EQ(got.sizes(), (std::vector<int64_t>{rows, r}));
+      const auto want = torch::matmul(seeded_dropout(x, seed, 0.1).to(torch::kFloat64), a.to(torch::kFloat64).t());
+      const auto err = (got.cpu().to(torch::kFloat64) - want).abs();
+      // one rounding of the result (2^-8 bf16, 2^-11 fp16, relative) plus fp32 accumulation
+      const double rel = dtype == torch::kBFloat16 ? 1.0 / 256 : 1.0 / 2048;
+      const auto bound = want.abs() * rel + 1e-5 * std::sqrt(static_cast<double>(in));
+      EXPECT_TRUE((err <= bound).all().item<bool>())
+          << dtype << " rows=" << rows << " in=" << in << " r=" << r << " max err " << err.max().item<double>();
+    }
+  }
+  // 3-D input, and the unfused path (--no-fused-elementwise) agrees within the same bound.
+  const auto x = torch::randn({2, 300, 2304}).to(torch::kBFloat16).cuda();
+  const auto a = (torch::randn({16, 2304}) * 0.05).to(torch::kBFloat16).cuda();
+  const auto fused = dropout_linear(x, a, 77, 0.05).to(torch::kFloat32);
+  set_fused_elementwise(false);
+  const auto eager = dropout_linear(x, a, 77, 0.05).to(torch::kFloat32);
+  set_fused_elementwise(true);
+  EXPECT_TRUE(torch::allclose(fused, eager, 1.0 / 128, 1e-3)) << (fused - eager).abs().max();
 }
 
 // y += s·a·Bᵀ in place runs the same cuBLAS GEMM (beta = 1) as addmm after its copy of y.

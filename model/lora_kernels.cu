@@ -1,0 +1,129 @@
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+#include <cuda_runtime.h>
+#include <mma.h>
+
+#include "model/cuda_convert.cuh"
+#include "model/dropout_hash.h"
+#include "model/lora_kernels.h"
+
+namespace arena::cuda {
+namespace {
+
+namespace wmma = nvcuda::wmma;
+
+constexpr int kWarps = 4;
+constexpr int kRows = 16;        // rows of x per block: one tensor-core tile
+constexpr int kChunk = 64;       // columns of x a warp stages per step
+constexpr int kLd = kChunk + 8;  // padded shared row in elements (wmma needs a multiple of 8)
+
+// One block per 16 rows. Warp w takes the column chunks w, w + 4, ...: it stages the dropped x
+// chunk and the matching columns of A (zero-padded to 16·kTiles rows) in its own shared tiles and
+// accumulates x·Aᵀ in fp32 fragments. The four partial tiles are then summed in a fixed order.
+template <typename T, int kTiles>
+__global__ void __launch_bounds__(kWarps * 32)
+    dropout_down_kernel(const T* __restrict__ x, const T* __restrict__ a, T* __restrict__ out, int64_t rows,
+                        int64_t in, int r, uint64_t seed, uint32_t threshold, float scale) {
+  __shared__ __align__(32) T xs[kWarps][kRows][kLd];
+  __shared__ __align__(32) T as[kWarps][16 * kTiles][kLd];
+  __shared__ __align__(32) float partial[kWarps][16][16];
+
+  const int warp = static_cast<int>(threadIdx.x) / 32;
+  const int lane = static_cast<int>(threadIdx.x) % 32;
+  const int64_t row0 = static_cast<int64_t>(blockIdx.x) * kRows;
+
+  wmma::fragment<wmma::accumulator, 16, 16, 16, float> acc[kTiles];
+#pragma unroll
+  for (int j = 0; j < kTiles; ++j) wmma::fill_fragment(acc[j], 0.0f);
+
+  const int64_t chunks = (in + kChunk - 1) / kChunk;
+  for (int64_t c = warp; c < chunks; c += kWarps) {
+    const int64_t col0 = c * kChunk;
+#pragma unroll
+    for (int rr = 0; rr < kRows; ++rr) {
+      const int64_t t = row0 + rr;
+#pragma unroll
+      for (int h = 0; h < 2; ++h) {
+        const int k = lane + 32 * h;
+        const int64_t col = col0 + k;
+        float v = 0.0f;
+        if (t < rows && col < in) {
+          const int64_t flat = t * in + col;
+          if (dropout_keep(seed, static_cast<uint64_t>(flat), threshold)) v = to_f(x[flat]) * scale;
+        }
+        xs[warp][rr][k] = from_f<T>(v);  // the value seeded_dropout would store
+      }
+    }
+    for (int n = 0; n < 16 * kTiles; ++n) {
+#pragma unroll
+      for (int h = 0; h < 2; ++h) {
+        const int k = lane + 32 * h;
+        const int64_t col = col0 + k;
+        as[warp][n][k] = (n < r && col < in) ? a[static_cast<int64_t>(n) * in + col] : from_f<T>(0.0f);
+      }
+    }
+    __syncwarp();
+#pragma unroll
+    for (int k = 0; k < kChunk; k += 16) {
+      wmma::fragment<wmma::matrix_a, 16, 16, 16, T, wmma::row_major> fx;
+      wmma::load_matrix_sync(fx, &xs[warp][0][k], kLd);
+#pragma unroll
+      for (int j = 0; j < kTiles; ++j) {
+        // Aᵀ as the K×N operand: element (k, n) = A[n][k] = as[16j + n][k], i.e. column-major.
+        wmma::fragment<wmma::matrix_b, 16, 16, 16, T, wmma::col_major> fa;
+        wmma::load_matrix_sync(fa, &as[warp][16 * j][k], kLd);
+        wmma::mma_sync(acc[j], fx, fa, acc[j]);
+      }
+    }
+    __syncwarp();  // the tiles are restaged next step
+  }
+
+#pragma unroll
+  for (int j = 0; j < kTiles; ++j) {
+    wmma::store_matrix_sync(&partial[warp][0][0], acc[j], 16, wmma::mem_row_major);
+    __syncthreads();
+    for (int e = static_cast<int>(threadIdx.x); e < 16 * 16; e += kWarps * 32) {
+      const int rr = e / 16;
+      const int col = 16 * j + e % 16;
+      const int64_t t = row0 + rr;
+      if (t < rows && col < r) {
+        float s = 0.0f;
+#pragma unroll
+        for (int w = 0; w < kWarps; ++w) s += partial[w][rr][e % 16];
+        out[t * r + col] = from_f<T>(s);
+      }
+    }
+    __syncthreads();
+  }
+}
+
+template <typename T>
+void launch(const void* x, const void* a, void* out, int64_t rows, int64_t in, int64_t r, uint64_t seed,
+            uint32_t threshold, float scale, cudaStream_t stream) {
+  const auto blocks = static_cast<unsigned>((rows + kRows - 1) / kRows);
+  const auto args = [&](auto kernel) {
+    kernel<<<blocks, kWarps * 32, 0, stream>>>(static_cast<const T*>(x), static_cast<const T*>(a),
+                                               static_cast<T*>(out), rows, in, static_cast<int>(r), seed, threshold,
+                                               scale);
+  };
+  if (r <= 16) {
+    args(dropout_down_kernel<T, 1>);
+  } else {
+    args(dropout_down_kernel<T, 2>);
+  }
+}
+
+}  // namespace
+
+void dropout_down(const void* x, const void* a, void* out, OutType type, int64_t rows, int64_t in, int64_t r,
+                  uint64_t seed, uint32_t threshold, float scale, void* stream) {
+  if (rows == 0 || r == 0) return;
+  const auto s = static_cast<cudaStream_t>(stream);
+  if (type == OutType::kBF16) {
+    launch<__nv_bfloat16>(x, a, out, rows, in, r, seed, threshold, scale, s);
+  } else if (type == OutType::kF16) {
+    launch<__half>(x, a, out, rows, in, r, seed, threshold, scale, s);
+  }
+}
+
+}  // namespace arena::cuda
