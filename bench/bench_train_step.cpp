@@ -29,6 +29,7 @@
 #include "model/fused_ops.h"
 #include "model/gemma2.h"
 #include "model/geglu_lora_down.h"
+#include "model/lora_dropout.h"
 #include "model/qlora.h"
 #include "model/softcap_attention.h"
 
@@ -39,8 +40,8 @@ struct Options {
   int64_t layers = 0, hidden = 0, intermediate = 0, heads = 0, kv_heads = 0, head_dim = 0, vocab = 0;
   int64_t batch = 1, accum = 1, seq = 1900, steps = 5, warmup = 2, threads = 0;
   int64_t rank = 16, first_layer = 6;
-  bool recompute = true, quantize = true, fused_elementwise = true, geglu_lora_down = true, profile = false,
-       json = false;
+  bool recompute = true, quantize = true, fused_elementwise = true, geglu_lora_down = true, fused_lora_dropout = true,
+       profile = false, json = false;
   std::string device = "auto", dtype = "bf16", attention = "auto", embedding = "host";
   double peak_tflops = 989.0;  // H100 SXM dense bf16
   int64_t seed = 0;
@@ -233,6 +234,8 @@ int main(int argc, char** argv) {
   app.add_flag("!--no-fused-elementwise", o.fused_elementwise, "Eager RMSNorm and GeGLU instead of the CUDA kernels");
   app.add_flag("!--no-geglu-lora-down", o.geglu_lora_down,
                "GeGLU and down_proj's LoRA input as separate ops (keeps the GeGLU output for backward)");
+  app.add_flag("!--no-fused-lora-dropout", o.fused_lora_dropout,
+               "LoRA input dropout and the down-projection as two ops (dropout writes a copy of x)");
   app.add_flag("--profile", o.profile, "Profile one more step and print the time split");
   app.add_option("--peak-tflops", o.peak_tflops, "Device peak bf16 TFLOP/s for MFU (H100 SXM: 989)");
   app.add_option("--threads", o.threads, "CPU intra-op threads (0: torch's default)");
@@ -250,6 +253,7 @@ int main(int argc, char** argv) {
                                                        : arena::AttentionKernel::kAuto);
   arena::set_fused_elementwise(o.fused_elementwise);
   arena::set_geglu_lora_down_fusion(o.geglu_lora_down);
+  arena::set_dropout_linear_fusion(o.fused_lora_dropout);
   const auto dtype = o.dtype == "bf16" ? torch::kBFloat16 : torch::kFloat32;
   const auto config = make_config(o);
 
@@ -386,6 +390,7 @@ int main(int argc, char** argv) {
                         {"attention", fused ? "fused" : "eager"},
                         {"fused_elementwise", fused_ew},
                         {"geglu_lora_down", o.geglu_lora_down},
+                        {"fused_lora_dropout", o.fused_lora_dropout},
                         {"embedding", o.embedding},
                         {"lora_rank", o.rank},
                         {"step_ms", step_ms},

@@ -5,9 +5,10 @@
 #include <ATen/Parallel.h>
 #include <torch/torch.h>
 
+#include <atomic>
 #include <cmath>
-#include <type_traits>
 #include <mutex>
+#include <type_traits>
 
 #include "common/error.h"
 #include "model/dropout_hash.h"
@@ -23,6 +24,8 @@
 
 namespace arena {
 namespace {
+
+std::atomic<bool> g_dropout_linear_fusion{true};
 
 uint32_t drop_threshold(double p) { return static_cast<uint32_t>(std::llround(p * static_cast<double>(1u << 24))); }
 
@@ -98,7 +101,7 @@ torch::Tensor seeded_dropout(const torch::Tensor& x_in, uint64_t seed, double p)
 torch::Tensor dropout_linear(const torch::Tensor& x, const torch::Tensor& a, uint64_t seed, double p) {
 #ifdef ARENA_WITH_CUDA
   const bool half = x.scalar_type() == torch::kBFloat16 || x.scalar_type() == torch::kHalf;
-  if (use_fused_elementwise(x) && half && p > 0 && p < 1 && a.dim() == 2 && a.scalar_type() == x.scalar_type() &&
+  if (g_dropout_linear_fusion.load() && use_fused_elementwise(x) && half && p > 0 && p < 1 && a.dim() == 2 && a.scalar_type() == x.scalar_type() &&
       a.device() == x.device() && a.size(1) == x.size(-1) && a.size(0) <= cuda::kDropoutDownMaxRank) {
     const auto xc = x.contiguous();
     const auto ac = a.contiguous();
@@ -116,6 +119,8 @@ torch::Tensor dropout_linear(const torch::Tensor& x, const torch::Tensor& a, uin
 #endif
   return torch::linear(p > 0 ? seeded_dropout(x, seed, p) : x, a);
 }
+
+void set_dropout_linear_fusion(bool on) { g_dropout_linear_fusion.store(on); }
 
 torch::Tensor lora_down(const torch::Tensor& x, const torch::Tensor& a, double p, bool training) {
   if (p <= 0 || !training) return torch::linear(x, a);

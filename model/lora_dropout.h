@@ -23,10 +23,13 @@ torch::Tensor seeded_dropout(const torch::Tensor& x, uint64_t seed, double p);
 uint64_t draw_dropout_seed();
 
 // seeded_dropout(x, seed, p)·aᵀ, not differentiable (the building block of lora_down's forward).
-// On CUDA in bf16/fp16 with the fused kernels on (model/fused_ops.h) and r ≤ 32, one kernel that
+// On CUDA in bf16/fp16 with the fused kernels on (model/fused_ops.h), r ≤ 32 and the switch below
+// on, one kernel that
 // never writes the dropped copy of x (model/lora_kernels.h): the same dropped values, multiplied with
 // fp32 accumulation in another order than cuBLAS. Elsewhere the two steps. p = 0: x·aᵀ.
 torch::Tensor dropout_linear(const torch::Tensor& x, const torch::Tensor& a, uint64_t seed, double p);
+// Turns that one kernel off (on by default) to measure it; the other fused kernels stay.
+void set_dropout_linear_fusion(bool on);
 
 // dropout(x)·aᵀ for x [..., in], a [r, in]; differentiable in x and a. p = 0 or not training:
 // plain x·aᵀ.

@@ -58,6 +58,9 @@ if has train; then
   step 300 "arena-embedding-on-device-b4" bench_train_step --batch 4 --seq 1900 --steps 5 --warmup 2 \
     --embedding device --json
   grep -h '^{' "$log" | tail -1 >> "$OUT/results.jsonl"
+  step 300 "arena-unfused-lora-dropout-b4" bench_train_step --batch 4 --seq 1900 --steps 5 --warmup 2 \
+    --no-fused-lora-dropout --json
+  grep -h '^{' "$log" | tail -1 >> "$OUT/results.jsonl"
 fi
 if has vs; then  # the driver: ours and the peer in one invocation, ratio printed
   for b in ${VS_BATCHES:-4 8}; do
