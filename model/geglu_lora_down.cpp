@@ -44,10 +44,8 @@ struct GegluLoraDown : public torch::autograd::Function<GegluLoraDown> {
         const auto h = dropped(geglu_value(gate, up), seed, p);
         d_a_weight = torch::matmul(g_a.reshape({-1, g_a.size(-1)}).t(), h.reshape({-1, h.size(-1)}));
       }
-      if (to_inputs) {
-        auto through_a = dropped(torch::matmul(g_a, a_weight), seed, p);
-        d_act = d_act.defined() ? through_a.add_(d_act) : through_a;  // in place: one fewer [.., n] buffer
-      }
+      // dropout(g_a·A) + g_act in one pass where the LoRA kernels run (in place otherwise)
+      if (to_inputs) d_act = dropout_linear_input_grad(g_a, a_weight, seed, p, d_act);
     }
     torch::Tensor d_gate, d_up;
     if (to_inputs && d_act.defined()) std::tie(d_gate, d_up) = geglu_grads(gate, up, d_act);

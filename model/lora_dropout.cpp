@@ -27,6 +27,16 @@ namespace {
 
 std::atomic<bool> g_dropout_linear_fusion{true};
 
+#ifdef ARENA_WITH_CUDA
+// Whether dropout(t)·a and its input gradient run as the LoRA kernels (model/lora_kernels.h).
+bool fused_dropout_linear(const torch::Tensor& t, const torch::Tensor& a, double p) {
+  const bool half = t.scalar_type() == torch::kBFloat16 || t.scalar_type() == torch::kHalf;
+  return g_dropout_linear_fusion.load() && use_fused_elementwise(t) && half && p > 0 && p < 1 && a.dim() == 2 &&
+         a.scalar_type() == t.scalar_type() && a.device() == t.device() && a.size(0) >= 1 &&
+         a.size(0) <= cuda::kDropoutDownMaxRank;
+}
+#endif
+
 uint32_t drop_threshold(double p) { return static_cast<uint32_t>(std::llround(p * static_cast<double>(1u << 24))); }
 
 struct LoraDown : public torch::autograd::Function<LoraDown> {
@@ -48,7 +58,7 @@ struct LoraDown : public torch::autograd::Function<LoraDown> {
     const double p = ctx->saved_data["p"].toDouble();
     const auto g = grad_out[0];
     torch::Tensor dx, da;
-    if (ctx->needs_input_grad(0)) dx = seeded_dropout(torch::matmul(g, a), seed, p);
+    if (ctx->needs_input_grad(0)) dx = dropout_linear_input_grad(g, a, seed, p, torch::Tensor());
     if (ctx->needs_input_grad(1)) {
       const auto h = seeded_dropout(x, seed, p);
       da = torch::matmul(g.reshape({-1, g.size(-1)}).t(), h.reshape({-1, h.size(-1)}));
@@ -100,9 +110,7 @@ torch::Tensor seeded_dropout(const torch::Tensor& x_in, uint64_t seed, double p)
 
 torch::Tensor dropout_linear(const torch::Tensor& x, const torch::Tensor& a, uint64_t seed, double p) {
 #ifdef ARENA_WITH_CUDA
-  const bool half = x.scalar_type() == torch::kBFloat16 || x.scalar_type() == torch::kHalf;
-  if (g_dropout_linear_fusion.load() && use_fused_elementwise(x) && half && p > 0 && p < 1 && a.dim() == 2 && a.scalar_type() == x.scalar_type() &&
-      a.device() == x.device() && a.size(1) == x.size(-1) && a.size(0) <= cuda::kDropoutDownMaxRank) {
+  if (fused_dropout_linear(x, a, p) && a.size(1) == x.size(-1)) {
     const auto xc = x.contiguous();
     const auto ac = a.contiguous();
     auto shape = x.sizes().vec();
@@ -118,6 +126,31 @@ torch::Tensor dropout_linear(const torch::Tensor& x, const torch::Tensor& a, uin
   }
 #endif
   return torch::linear(p > 0 ? seeded_dropout(x, seed, p) : x, a);
+}
+
+torch::Tensor dropout_linear_input_grad(const torch::Tensor& g, const torch::Tensor& a, uint64_t seed, double p,
+                                        const torch::Tensor& add) {
+#ifdef ARENA_WITH_CUDA
+  if (fused_dropout_linear(g, a, p) && g.size(-1) == a.size(0) &&
+      (!add.defined() || (add.scalar_type() == g.scalar_type() && add.device() == g.device()))) {
+    const auto gc = g.contiguous();
+    const auto ac = a.contiguous();
+    auto shape = g.sizes().vec();
+    shape.back() = a.size(1);
+    const auto addc = add.defined() ? add.expand(shape).contiguous() : add;
+    auto dx = torch::empty(shape, g.options());
+    c10::cuda::CUDAGuard device_guard(g.device());
+    cuda::dropout_down_input_grad(gc.data_ptr(), ac.data_ptr(), addc.defined() ? addc.data_ptr() : nullptr,
+                                  dx.data_ptr(), cuda_storage_type(g.scalar_type(), "dropout_down_input_grad"),
+                                  gc.numel() / gc.size(-1), a.size(1), a.size(0), seed, drop_threshold(p),
+                                  static_cast<float>(1.0 / (1.0 - p)), current_cuda_stream());
+    check_cuda_launch("dropout_down_input_grad");
+    return dx;
+  }
+#endif
+  auto dx = torch::matmul(g, a);
+  if (p > 0) dx = seeded_dropout(dx, seed, p);
+  return add.defined() ? dx.add_(add) : dx;
 }
 
 void set_dropout_linear_fusion(bool on) { g_dropout_linear_fusion.store(on); }

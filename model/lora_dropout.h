@@ -28,7 +28,12 @@ uint64_t draw_dropout_seed();
 // never writes the dropped copy of x (model/lora_kernels.h): the same dropped values, multiplied with
 // fp32 accumulation in another order than cuBLAS. Elsewhere the two steps. p = 0: x·aᵀ.
 torch::Tensor dropout_linear(const torch::Tensor& x, const torch::Tensor& a, uint64_t seed, double p);
-// Turns that one kernel off (on by default) to measure it; the other fused kernels stay.
+// Its input gradient with the add autograd would run next: seeded_dropout(g·a, seed, p) + add (add
+// may be undefined), for g [..., r], a [r, in]. Fused under the same conditions, one kernel that
+// writes the result once (the GEMM output, the dropout pass and the add are not materialized).
+torch::Tensor dropout_linear_input_grad(const torch::Tensor& g, const torch::Tensor& a, uint64_t seed, double p,
+                                        const torch::Tensor& add);
+// Turns these two kernels off (on by default) to measure it; the other fused kernels stay.
 void set_dropout_linear_fusion(bool on);
 
 // dropout(x)·aᵀ for x [..., in], a [r, in]; differentiable in x and a. p = 0 or not training:

@@ -113,7 +113,72 @@ void launch(const void* x, const void* a, void* out, int64_t rows, int64_t in, i
   }
 }
 
+// Block: 256 consecutive columns × 16 rows. Each thread keeps its column of A in registers and
+// reads the 16 rows of g from shared memory (a broadcast), so A is read once per 16 rows.
+constexpr int kGradThreads = 256;
+constexpr int kGradRows = 16;
+
+template <typename T, int kMaxR>
+__global__ void __launch_bounds__(kGradThreads)
+    dropout_down_input_grad_kernel(const T* __restrict__ g, const T* __restrict__ a, const T* __restrict__ add,
+                                   T* __restrict__ dx, int64_t rows, int64_t in, int r, uint64_t seed,
+                                   uint32_t threshold, float scale) {
+  __shared__ float gs[kGradRows][kMaxR];
+  const int64_t row0 = static_cast<int64_t>(blockIdx.y) * kGradRows;
+  for (int e = static_cast<int>(threadIdx.x); e < kGradRows * kMaxR; e += kGradThreads) {
+    const int rr = e / kMaxR, j = e % kMaxR;
+    const int64_t t = row0 + rr;
+    gs[rr][j] = (t < rows && j < r) ? to_f(g[t * r + j]) : 0.0f;
+  }
+  __syncthreads();
+  const int64_t col = static_cast<int64_t>(blockIdx.x) * kGradThreads + threadIdx.x;
+  if (col >= in) return;
+  float ac[kMaxR];
+#pragma unroll
+  for (int j = 0; j < kMaxR; ++j) ac[j] = j < r ? to_f(a[static_cast<int64_t>(j) * in + col]) : 0.0f;
+#pragma unroll 4
+  for (int rr = 0; rr < kGradRows; ++rr) {
+    const int64_t t = row0 + rr;
+    if (t >= rows) break;
+    float v = 0.0f;
+#pragma unroll
+    for (int j = 0; j < kMaxR; ++j) v = fmaf(gs[rr][j], ac[j], v);  // padded j contribute exact zeros
+    const int64_t flat = t * in + col;
+    float d = dropout_keep(seed, static_cast<uint64_t>(flat), threshold) ? to_f(from_f<T>(v)) * scale : 0.0f;
+    if (add != nullptr) d = to_f(from_f<T>(d)) + to_f(add[flat]);
+    dx[flat] = from_f<T>(d);
+  }
+}
+
+template <typename T>
+void launch_input_grad(const void* g, const void* a, const void* add, void* dx, int64_t rows, int64_t in, int64_t r,
+                       uint64_t seed, uint32_t threshold, float scale, cudaStream_t stream) {
+  const dim3 grid(static_cast<unsigned>((in + kGradThreads - 1) / kGradThreads),
+                  static_cast<unsigned>((rows + kGradRows - 1) / kGradRows));
+  const auto run = [&](auto kernel) {
+    kernel<<<grid, kGradThreads, 0, stream>>>(static_cast<const T*>(g), static_cast<const T*>(a),
+                                              static_cast<const T*>(add), static_cast<T*>(dx), rows, in,
+                                              static_cast<int>(r), seed, threshold, scale);
+  };
+  if (r <= 16) {
+    run(dropout_down_input_grad_kernel<T, 16>);
+  } else {
+    run(dropout_down_input_grad_kernel<T, 32>);
+  }
+}
+
 }  // namespace
+
+void dropout_down_input_grad(const void* g, const void* a, const void* add, void* dx, OutType type, int64_t rows,
+                             int64_t in, int64_t r, uint64_t seed, uint32_t threshold, float scale, void* stream) {
+  if (rows == 0 || in == 0) return;
+  const auto s = static_cast<cudaStream_t>(stream);
+  if (type == OutType::kBF16) {
+    launch_input_grad<__nv_bfloat16>(g, a, add, dx, rows, in, r, seed, threshold, scale, s);
+  } else if (type == OutType::kF16) {
+    launch_input_grad<__half>(g, a, add, dx, rows, in, r, seed, threshold, scale, s);
+  }
+}
 
 void dropout_down(const void* x, const void* a, void* out, OutType type, int64_t rows, int64_t in, int64_t r,
                   uint64_t seed, uint32_t threshold, float scale, void* stream) {

@@ -19,4 +19,13 @@ constexpr int64_t kDropoutDownMaxRank = 32;
 void dropout_down(const void* x, const void* a, void* out, OutType type, int64_t rows, int64_t in, int64_t r,
                   uint64_t seed, uint32_t threshold, float scale, void* stream);
 
+// The input gradient of that product, with the add autograd would run after it:
+//   dx[t, i] = keep(seed, t·in + i) ? round(round(Σ_j g[t, j]·a[j, i])·scale) : 0  (+ add[t, i], rounded)
+// for g [rows, r], a [r, in], dx and add [rows, in] (add may be null). These are the roundings of
+// seeded_dropout(g·a) followed by an add in the storage type; only the order of the fp32 sum over j
+// differs from cuBLAS. One pass that writes dx once, instead of a GEMM output, a dropout pass over
+// it and an add. bf16 and fp16 only, 1 ≤ r ≤ kDropoutDownMaxRank.
+void dropout_down_input_grad(const void* g, const void* a, const void* add, void* dx, OutType type, int64_t rows,
+                             int64_t in, int64_t r, uint64_t seed, uint32_t threshold, float scale, void* stream);
+
 }  // namespace arena::cuda

@@ -1,7 +1,8 @@
 // The seeded dropout's CUDA kernel against its CPU path (the same mask and values, bit for bit),
 // lora_down's gradients on CUDA against the CPU, and the MLP's GeGLU + LoRA-down node against the
 // separate ops on CUDA (fused GeGLU kernels, bf16), the in-place LoRA up-add against the copying
-// addmm it replaces, and the fused dropout + down-projection kernel against its CPU reference. Needs a GPU: label `gpu` (CI skips it).
+// addmm it replaces, and the fused dropout + down-projection kernels (forward and input gradient)
+// against their CPU references. Needs a GPU: label `gpu` (CI skips it).
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
@@ -59,6 +60,39 @@ TEST(DropoutLinearCuda, FusedKernelMatchesTheDroppedProductOnTheCpu) {
   const auto eager = dropout_linear(x, a, 77, 0.05).to(torch::kFloat32);
   set_fused_elementwise(true);
   EXPECT_TRUE(torch::allclose(fused, eager, 1.0 / 128, 1e-3)) << (fused - eager).abs().max();
+}
+
+// dropout(g·A) + add in one pass: three roundings (the product, the scaled value, the sum) as the
+// eager chain, so the error against fp64 stays within 3 units of roundoff of the terms' magnitude.
+TEST(DropoutLinearCuda, FusedInputGradientMatchesTheCpuReference) {
+  ASSERT_TRUE(torch::cuda::is_available());
+  torch::manual_seed(6);
+  const double p = 0.1;
+  for (const auto dtype : {torch::kBFloat16, torch::kHalf}) {
+    const double u = dtype == torch::kBFloat16 ? 1.0 / 256 : 1.0 / 2048;
+    for (const auto& [rows, in, r] : std::vector<std::tuple<int64_t, int64_t, int64_t>>{
+             {37, 200, 4}, {3 * 1900 + 5, 2304, 16}, {250, 9216, 16}, {129, 2048, 24}, {64, 96, 32}}) {
+      for (const bool with_add : {false, true}) {
+        const auto g = torch::randn({rows, r}).to(dtype);
+        const auto a = (torch::randn({r, in}) * 0.05).to(dtype);
+        const auto add = with_add ? torch::randn({rows, in}).to(dtype) : torch::Tensor();
+        const uint64_t seed = 0xFEEDULL + static_cast<uint64_t>(in);
+        const auto got = dropout_linear_input_grad(g.cuda(), a.cuda(), seed, p, with_add ? add.cuda() : torch::Tensor())
+                             .cpu()
+                             .to(torch::kFloat64);
+        const auto mask = seeded_dropout(torch::ones({rows, in}, torch::kFloat64), seed, p);  // 0 or 1/(1-p)
+        const auto dropped = torch::matmul(g.to(torch::kFloat64), a.to(torch::kFloat64)) * mask;
+        const auto add64 = with_add ? add.to(torch::kFloat64) : torch::zeros_like(dropped);
+        const auto err = (got - (dropped + add64)).abs();
+        const auto bound = (dropped.abs() * 2 + add64.abs()) * (3 * u) + 1e-6;
+        EXPECT_TRUE((err <= bound).all().item<bool>()) << dtype << " rows=" << rows << " in=" << in << " r=" << r
+                                                       << " add=" << with_add << " max err " << err.max().item<double>();
+        // Dropped positions carry exactly the added gradient (or zero).
+        const auto gone = mask == 0;
+        EXPECT_TRUE(torch::equal(got.masked_select(gone), add64.masked_select(gone))) << dtype << " in=" << in;
+      }
+    }
+  }
 }
 
 // y += s·a·Bᵀ in place runs the same cuBLAS GEMM (beta = 1) as addmm after its copy of y.
