@@ -16,7 +16,7 @@
 namespace arena {
 
 // y = x·(keep ? 1/(1−p) : 0) with keep from dropout_keep(seed, flat index, threshold(p)); x
-// contiguous or not, any float dtype, CPU or CUDA (same bits on both).
+// contiguous or not; any float dtype on the CPU, fp32/bf16/fp16 on CUDA (same bits on both).
 torch::Tensor seeded_dropout(const torch::Tensor& x, uint64_t seed, double p);
 
 // The seed lora_down draws per call: 64 bits from the default CPU generator.
