@@ -23,17 +23,17 @@ torch::Tensor seeded_dropout(const torch::Tensor& x, uint64_t seed, double p);
 uint64_t draw_dropout_seed();
 
 // seeded_dropout(x, seed, p)·aᵀ, not differentiable (the building block of lora_down's forward).
-// On CUDA in bf16/fp16 with the fused kernels on (model/fused_ops.h), r ≤ 32 and the switch below
-// on, one kernel that
-// never writes the dropped copy of x (model/lora_kernels.h): the same dropped values, multiplied with
-// fp32 accumulation in another order than cuBLAS. Elsewhere the two steps. p = 0: x·aᵀ.
+// On CUDA in bf16/fp16, with the fused kernels on (model/fused_ops.h), r ≤ 32 and the switch
+// below on: one kernel that never writes the dropped copy of x (model/lora_kernels.h), the same
+// dropped values multiplied with fp32 accumulation in another order than cuBLAS. Elsewhere the two
+// steps. p = 0: x·aᵀ.
 torch::Tensor dropout_linear(const torch::Tensor& x, const torch::Tensor& a, uint64_t seed, double p);
 // Its input gradient with the add autograd would run next: seeded_dropout(g·a, seed, p) + add (add
 // may be undefined), for g [..., r], a [r, in]. Fused under the same conditions, one kernel that
 // writes the result once (the GEMM output, the dropout pass and the add are not materialized).
 torch::Tensor dropout_linear_input_grad(const torch::Tensor& g, const torch::Tensor& a, uint64_t seed, double p,
                                         const torch::Tensor& add);
-// Turns these two kernels off (on by default) to measure it; the other fused kernels stay.
+// Turns these two kernels off (on by default) to measure them; the other fused kernels stay.
 void set_dropout_linear_fusion(bool on);
 
 // dropout(x)·aᵀ for x [..., in], a [r, in]; differentiable in x and a. p = 0 or not training:

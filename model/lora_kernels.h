@@ -1,4 +1,5 @@
-// Raw CUDA launcher for LoRA's first half with its input dropout fused in (no torch types).
+// Raw CUDA launchers for LoRA's first half with its input dropout fused in, forward and input
+// gradient (no torch types).
 // Pointers are device pointers, tensors contiguous; work is queued on `stream`.
 #pragma once
 
