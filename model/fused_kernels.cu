@@ -7,6 +7,7 @@
 #include "model/fused_kernels.h"
 #include "model/cuda_convert.cuh"
 #include "model/dropout_hash.h"
+#include "model/geglu_math.cuh"
 
 namespace arena::cuda {
 namespace {
@@ -61,18 +62,15 @@ __global__ void __launch_bounds__(kThreads) rms_backward_kernel(const T* __restr
   }
 }
 
-// tanh-GELU as ATen computes it (opmath fp32): 0.5·x·(1 + tanh(β·(x + κ·x³))).
-constexpr float kBeta = 0.7978845608028654f;  // sqrt(2/pi)
-constexpr float kKappa = 0.044715f;
+constexpr float kBeta = kGeluBeta;
+constexpr float kKappa = kGeluKappa;
 
 template <typename T>
 __global__ void geglu_forward_kernel(const T* __restrict__ gate, const T* __restrict__ up, T* __restrict__ out,
                                      int64_t n) {
   for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < n;
        i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
-    const float g = to_f(gate[i]);
-    const float t = tanhf(kBeta * (g + kKappa * g * g * g));
-    out[i] = from_f<T>(0.5f * g * (1.0f + t) * to_f(up[i]));
+    out[i] = from_f<T>(geglu_f(to_f(gate[i]), to_f(up[i])));
   }
 }
 

@@ -13,8 +13,6 @@ namespace {
 std::atomic<bool> g_fusion{true};
 
 // p = 0 means no dropout (and no seed drawn).
-torch::Tensor dropped(const torch::Tensor& t, uint64_t seed, double p) { return p > 0 ? seeded_dropout(t, seed, p) : t; }
-
 struct GegluLoraDown : public torch::autograd::Function<GegluLoraDown> {
   static torch::autograd::variable_list forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& gate,
                                                 const torch::Tensor& up, const torch::Tensor& a_weight, double p) {
@@ -40,10 +38,8 @@ struct GegluLoraDown : public torch::autograd::Function<GegluLoraDown> {
     torch::Tensor d_a_weight, d_act = g_act;
     const bool to_inputs = ctx->needs_input_grad(0) || ctx->needs_input_grad(1);
     if (g_a.defined()) {
-      if (ctx->needs_input_grad(2)) {
-        const auto h = dropped(geglu_value(gate, up), seed, p);
-        d_a_weight = torch::matmul(g_a.reshape({-1, g_a.size(-1)}).t(), h.reshape({-1, h.size(-1)}));
-      }
+      // g_aᵀ·dropout(GeGLU(gate, up)); on CUDA without writing the GeGLU value or its dropped copy
+      if (ctx->needs_input_grad(2)) d_a_weight = dropout_linear_weight_grad(g_a, gate, up, seed, p);
       // dropout(g_a·A) + g_act in one pass where the LoRA kernels run (in place otherwise)
       if (to_inputs) d_act = dropout_linear_input_grad(g_a, a_weight, seed, p, d_act);
     }

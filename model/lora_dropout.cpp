@@ -12,13 +12,13 @@
 
 #include "common/error.h"
 #include "model/dropout_hash.h"
+#include "model/fused_ops.h"
 
 #ifdef ARENA_WITH_CUDA
 #include <c10/cuda/CUDAGuard.h>
 
 #include "model/cuda_util.h"
 #include "model/fused_kernels.h"
-#include "model/fused_ops.h"
 #include "model/lora_kernels.h"
 #endif
 
@@ -28,12 +28,13 @@ namespace {
 std::atomic<bool> g_dropout_linear_fusion{true};
 
 #ifdef ARENA_WITH_CUDA
-// Whether dropout(t)·a and its input gradient run as the LoRA kernels (model/lora_kernels.h).
-bool fused_dropout_linear(const torch::Tensor& t, const torch::Tensor& a, double p) {
+// Whether the LoRA kernels (model/lora_kernels.h) run for tensor t with its partner `other` (same
+// dtype and device) at rank r.
+bool fused_lora_kernels(const torch::Tensor& t, const torch::Tensor& other, int64_t r, double p) {
   const bool half = t.scalar_type() == torch::kBFloat16 || t.scalar_type() == torch::kHalf;
-  return g_dropout_linear_fusion.load() && use_fused_elementwise(t) && half && p > 0 && p < 1 && a.dim() == 2 &&
-         a.scalar_type() == t.scalar_type() && a.device() == t.device() && a.size(0) >= 1 &&
-         a.size(0) <= cuda::kDropoutDownMaxRank;
+  return g_dropout_linear_fusion.load() && use_fused_elementwise(t) && half && p > 0 && p < 1 &&
+         other.scalar_type() == t.scalar_type() && other.device() == t.device() && r >= 1 &&
+         r <= cuda::kDropoutDownMaxRank;
 }
 #endif
 
@@ -59,10 +60,7 @@ struct LoraDown : public torch::autograd::Function<LoraDown> {
     const auto g = grad_out[0];
     torch::Tensor dx, da;
     if (ctx->needs_input_grad(0)) dx = dropout_linear_input_grad(g, a, seed, p, torch::Tensor());
-    if (ctx->needs_input_grad(1)) {
-      const auto h = seeded_dropout(x, seed, p);
-      da = torch::matmul(g.reshape({-1, g.size(-1)}).t(), h.reshape({-1, h.size(-1)}));
-    }
+    if (ctx->needs_input_grad(1)) da = dropout_linear_weight_grad(g, x, torch::Tensor(), seed, p);
     return {dx, da, torch::Tensor()};
   }
 };
@@ -110,7 +108,7 @@ torch::Tensor seeded_dropout(const torch::Tensor& x_in, uint64_t seed, double p)
 
 torch::Tensor dropout_linear(const torch::Tensor& x, const torch::Tensor& a, uint64_t seed, double p) {
 #ifdef ARENA_WITH_CUDA
-  if (fused_dropout_linear(x, a, p) && a.size(1) == x.size(-1)) {
+  if (a.dim() == 2 && fused_lora_kernels(x, a, a.size(0), p) && a.size(1) == x.size(-1)) {
     const auto xc = x.contiguous();
     const auto ac = a.contiguous();
     auto shape = x.sizes().vec();
@@ -131,7 +129,7 @@ torch::Tensor dropout_linear(const torch::Tensor& x, const torch::Tensor& a, uin
 torch::Tensor dropout_linear_input_grad(const torch::Tensor& g, const torch::Tensor& a, uint64_t seed, double p,
                                         const torch::Tensor& add) {
 #ifdef ARENA_WITH_CUDA
-  if (fused_dropout_linear(g, a, p) && g.size(-1) == a.size(0) &&
+  if (a.dim() == 2 && fused_lora_kernels(g, a, a.size(0), p) && g.size(-1) == a.size(0) &&
       (!add.defined() || (add.scalar_type() == g.scalar_type() && add.device() == g.device()))) {
     const auto gc = g.contiguous();
     const auto ac = a.contiguous();
@@ -151,6 +149,32 @@ torch::Tensor dropout_linear_input_grad(const torch::Tensor& g, const torch::Ten
   auto dx = torch::matmul(g, a);
   if (p > 0) dx = seeded_dropout(dx, seed, p);
   return add.defined() ? dx.add_(add) : dx;
+}
+
+torch::Tensor dropout_linear_weight_grad(const torch::Tensor& g, const torch::Tensor& x, const torch::Tensor& up,
+                                         uint64_t seed, double p) {
+  const int64_t r = g.size(-1), in = x.size(-1);
+#ifdef ARENA_WITH_CUDA
+  if (fused_lora_kernels(x, g, r, p) && (!up.defined() || (up.sizes() == x.sizes() && fused_lora_kernels(x, up, r, p))) &&
+      g.numel() / r == x.numel() / in) {
+    const auto gc = g.contiguous();
+    const auto xc = x.contiguous();
+    const auto upc = up.defined() ? up.contiguous() : up;
+    const int64_t rows = xc.numel() / in;
+    auto partial = torch::empty({cuda::dropout_weight_grad_splits(rows), r, in}, x.options().dtype(torch::kFloat32));
+    auto da = torch::empty({r, in}, x.options());
+    c10::cuda::CUDAGuard device_guard(x.device());
+    cuda::dropout_weight_grad(gc.data_ptr(), xc.data_ptr(), upc.defined() ? upc.data_ptr() : nullptr,
+                              partial.data_ptr<float>(), da.data_ptr(),
+                              cuda_storage_type(x.scalar_type(), "dropout_weight_grad"), rows, in, r, seed,
+                              drop_threshold(p), static_cast<float>(1.0 / (1.0 - p)), current_cuda_stream());
+    check_cuda_launch("dropout_weight_grad");
+    return da;
+  }
+#endif
+  const auto value = up.defined() ? geglu_value(x, up) : x;
+  const auto h = p > 0 ? seeded_dropout(value, seed, p) : value;
+  return torch::matmul(g.reshape({-1, r}).t(), h.reshape({-1, in}));
 }
 
 void set_dropout_linear_fusion(bool on) { g_dropout_linear_fusion.store(on); }

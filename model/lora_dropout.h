@@ -33,7 +33,12 @@ torch::Tensor dropout_linear(const torch::Tensor& x, const torch::Tensor& a, uin
 // writes the result once (the GEMM output, the dropout pass and the add are not materialized).
 torch::Tensor dropout_linear_input_grad(const torch::Tensor& g, const torch::Tensor& a, uint64_t seed, double p,
                                         const torch::Tensor& add);
-// Turns these two kernels off (on by default) to measure them; the other fused kernels stay.
+// Its weight gradient gᵀ·seeded_dropout(v, seed, p) [r, in] for g [..., r], where v is x [..., in],
+// or geglu_value(x, up) when up is defined (the MLP's down_proj: x is the gate). Fused under the
+// same conditions: the dropped v (and the GeGLU value) are never written.
+torch::Tensor dropout_linear_weight_grad(const torch::Tensor& g, const torch::Tensor& x, const torch::Tensor& up,
+                                         uint64_t seed, double p);
+// Turns these three kernels off (on by default) to measure them; the other fused kernels stay.
 void set_dropout_linear_fusion(bool on);
 
 // dropout(x)·aᵀ for x [..., in], a [r, in]; differentiable in x and a. p = 0 or not training:

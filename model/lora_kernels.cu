@@ -5,6 +5,7 @@
 
 #include "model/cuda_convert.cuh"
 #include "model/dropout_hash.h"
+#include "model/geglu_math.cuh"
 #include "model/lora_kernels.h"
 
 namespace arena::cuda {
@@ -167,7 +168,146 @@ void launch_input_grad(const void* g, const void* a, const void* add, void* dx, 
   }
 }
 
+// The right operand of the weight gradient before dropout: x itself, or the GeGLU value of
+// (gate, up) rounded to T as the fused GeGLU kernel stores it.
+template <typename T>
+struct PlainInput {
+  const T* x;
+  __device__ float operator()(int64_t flat) const { return to_f(x[flat]); }
+};
+template <typename T>
+struct GegluInput {
+  const T* gate;
+  const T* up;
+  __device__ float operator()(int64_t flat) const {
+    return to_f(from_f<T>(geglu_f(to_f(gate[flat]), to_f(up[flat]))));
+  }
+};
+
+constexpr int kWgRows = 256;               // rows of the reduction per block (one split)
+constexpr int kWgCols = kWarps * 16;       // columns per block: 16 per warp
+constexpr int kWgLdD = 16 + 8;             // padded shared rows (multiples of 8 elements)
+
+// Block (column tile, split): warp w owns 16 columns and the split's rows, 16 at a time: it stages
+// the dropped d tile [16 rows × 16 columns] and the g tile [16 rows × 16·kTiles] in shared memory
+// and accumulates gᵀ·d in fp32 fragments, then writes its fp32 partial sums.
+template <typename T, int kTiles, typename Input>
+__global__ void __launch_bounds__(kWarps * 32)
+    dropout_weight_grad_kernel(const T* __restrict__ g, Input input, float* __restrict__ partial, int64_t rows,
+                               int64_t in, int r, uint64_t seed, uint32_t threshold, float scale) {
+  constexpr int kLdG = 16 * kTiles + 8;
+  __shared__ __align__(32) T ds[kWarps][16][kWgLdD];
+  __shared__ __align__(32) T gs[kWarps][16][kLdG];
+  __shared__ __align__(32) float out_s[kWarps][16][16];
+
+  const int warp = static_cast<int>(threadIdx.x) / 32;
+  const int lane = static_cast<int>(threadIdx.x) % 32;
+  const int64_t col0 = static_cast<int64_t>(blockIdx.x) * kWgCols + warp * 16;
+  const int64_t t_begin = static_cast<int64_t>(blockIdx.y) * kWgRows;
+  const int64_t t_end = t_begin + kWgRows < rows ? t_begin + kWgRows : rows;
+
+  wmma::fragment<wmma::accumulator, 16, 16, 16, float> acc[kTiles];
+#pragma unroll
+  for (int j = 0; j < kTiles; ++j) wmma::fill_fragment(acc[j], 0.0f);
+
+  for (int64_t t0 = t_begin; t0 < t_end; t0 += 16) {
+#pragma unroll 2
+    for (int q = 0; q < 8; ++q) {  // 16 × 16 dropped values, 8 per lane
+      const int e = lane + 32 * q;
+      const int k = e / 16, n = e % 16;
+      const int64_t t = t0 + k, col = col0 + n;
+      float v = 0.0f;
+      if (t < t_end && col < in) {
+        const int64_t flat = t * in + col;
+        if (dropout_keep(seed, static_cast<uint64_t>(flat), threshold)) v = input(flat) * scale;
+      }
+      ds[warp][k][n] = from_f<T>(v);
+    }
+#pragma unroll 4
+    for (int q = 0; q < 8 * kTiles; ++q) {  // 16 rows of g, zero-padded to 16·kTiles columns
+      const int e = lane + 32 * q;
+      const int k = e / (16 * kTiles), m = e % (16 * kTiles);
+      const int64_t t = t0 + k;
+      gs[warp][k][m] = (t < t_end && m < r) ? g[t * r + m] : from_f<T>(0.0f);
+    }
+    __syncwarp();
+    // d as the K×N operand (row-major); gᵀ as the M×K operand: element (m, k) = g[k][m], column-major.
+    wmma::fragment<wmma::matrix_b, 16, 16, 16, T, wmma::row_major> fd;
+    wmma::load_matrix_sync(fd, &ds[warp][0][0], kWgLdD);
+#pragma unroll
+    for (int j = 0; j < kTiles; ++j) {
+      wmma::fragment<wmma::matrix_a, 16, 16, 16, T, wmma::col_major> fg;
+      wmma::load_matrix_sync(fg, &gs[warp][0][16 * j], kLdG);
+      wmma::mma_sync(acc[j], fg, fd, acc[j]);
+    }
+    __syncwarp();
+  }
+
+#pragma unroll
+  for (int j = 0; j < kTiles; ++j) {
+    wmma::store_matrix_sync(&out_s[warp][0][0], acc[j], 16, wmma::mem_row_major);
+    __syncwarp();
+    for (int e = lane; e < 16 * 16; e += 32) {
+      const int m = 16 * j + e / 16;
+      const int64_t col = col0 + e % 16;
+      if (m < r && col < in) partial[(static_cast<int64_t>(blockIdx.y) * r + m) * in + col] = out_s[warp][e / 16][e % 16];
+    }
+    __syncwarp();
+  }
+}
+
+// da = round(Σ over splits, in split order).
+template <typename T>
+__global__ void sum_splits_kernel(const float* __restrict__ partial, T* __restrict__ da, int64_t splits,
+                                  int64_t n) {
+  for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < n;
+       i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
+    float s = 0.0f;
+    for (int64_t k = 0; k < splits; ++k) s += partial[k * n + i];
+    da[i] = from_f<T>(s);
+  }
+}
+
+template <typename T>
+void launch_weight_grad(const void* g, const void* x, const void* up, float* partial, void* da, int64_t rows,
+                        int64_t in, int64_t r, uint64_t seed, uint32_t threshold, float scale, cudaStream_t stream) {
+  const int64_t splits = dropout_weight_grad_splits(rows);
+  const dim3 grid(static_cast<unsigned>((in + kWgCols - 1) / kWgCols), static_cast<unsigned>(splits));
+  const auto run = [&](auto input) {
+    using Input = decltype(input);
+    if (r <= 16) {
+      dropout_weight_grad_kernel<T, 1, Input><<<grid, kWarps * 32, 0, stream>>>(
+          static_cast<const T*>(g), input, partial, rows, in, static_cast<int>(r), seed, threshold, scale);
+    } else {
+      dropout_weight_grad_kernel<T, 2, Input><<<grid, kWarps * 32, 0, stream>>>(
+          static_cast<const T*>(g), input, partial, rows, in, static_cast<int>(r), seed, threshold, scale);
+    }
+  };
+  if (up != nullptr) {
+    run(GegluInput<T>{static_cast<const T*>(x), static_cast<const T*>(up)});
+  } else {
+    run(PlainInput<T>{static_cast<const T*>(x)});
+  }
+  const int64_t n = r * in;
+  const int64_t blocks = (n + 255) / 256 < 132 * 16 ? (n + 255) / 256 : 132 * 16;
+  sum_splits_kernel<T><<<static_cast<unsigned>(blocks), 256, 0, stream>>>(partial, static_cast<T*>(da), splits, n);
+}
+
 }  // namespace
+
+int64_t dropout_weight_grad_splits(int64_t rows) { return rows <= 0 ? 1 : (rows + kWgRows - 1) / kWgRows; }
+
+void dropout_weight_grad(const void* g, const void* x, const void* up, float* partial, void* da, OutType type,
+                         int64_t rows, int64_t in, int64_t r, uint64_t seed, uint32_t threshold, float scale,
+                         void* stream) {
+  if (in == 0 || r == 0) return;
+  const auto s = static_cast<cudaStream_t>(stream);
+  if (type == OutType::kBF16) {
+    launch_weight_grad<__nv_bfloat16>(g, x, up, partial, da, rows, in, r, seed, threshold, scale, s);
+  } else if (type == OutType::kF16) {
+    launch_weight_grad<__half>(g, x, up, partial, da, rows, in, r, seed, threshold, scale, s);
+  }
+}
 
 void dropout_down_input_grad(const void* g, const void* a, const void* add, void* dx, OutType type, int64_t rows,
                              int64_t in, int64_t r, uint64_t seed, uint32_t threshold, float scale, void* stream) {

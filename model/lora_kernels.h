@@ -29,4 +29,16 @@ void dropout_down(const void* x, const void* a, void* out, OutType type, int64_t
 void dropout_down_input_grad(const void* g, const void* a, const void* add, void* dx, OutType type, int64_t rows,
                              int64_t in, int64_t r, uint64_t seed, uint32_t threshold, float scale, void* stream);
 
+// The weight gradient of the same product, without writing the dropped copy of x:
+//   da[j, i] = round(Σ_t g[t, j]·d[t, i])  for g [rows, r], da [r, in],
+// d as in dropout_down, of x [rows, in], or of the GeGLU value round(gelu_tanh(x)·up) when `up` is
+// not null (x is then the gate; the value is computed as the fused GeGLU kernel computes it).
+// The sum over rows runs on the tensor cores in dropout_weight_grad_splits(rows) slices of 256 rows
+// whose fp32 partial sums go to `partial` [splits, r, in] and are added in a fixed order (the result
+// does not depend on scheduling). bf16 and fp16 only, 1 ≤ r ≤ kDropoutDownMaxRank.
+int64_t dropout_weight_grad_splits(int64_t rows);
+void dropout_weight_grad(const void* g, const void* x, const void* up, float* partial, void* da, OutType type,
+                         int64_t rows, int64_t in, int64_t r, uint64_t seed, uint32_t threshold, float scale,
+                         void* stream);
+
 }  // namespace arena::cuda

@@ -26,9 +26,11 @@ struct LoraUpAdd : public torch::autograd::Function<LoraUpAdd> {
     const auto& b = saved[1];
     const double scaling = ctx->saved_data["scaling"].toDouble();
     const auto& g = grad_out[0];
+    // scaling as the GEMM's alpha (beta = 0: the 0-dim `self` is never read), not a separate pass
+    const auto unused = torch::empty({}, g.options());
     torch::Tensor da, db;
-    if (ctx->needs_input_grad(1)) da = torch::mm(rows(g), b).mul_(scaling).view(a.sizes());
-    if (ctx->needs_input_grad(2)) db = torch::mm(rows(g).t(), rows(a)).mul_(scaling);
+    if (ctx->needs_input_grad(1)) da = torch::addmm(unused, rows(g), b, 0.0, scaling).view(a.sizes());
+    if (ctx->needs_input_grad(2)) db = torch::addmm(unused, rows(g).t(), rows(a), 0.0, scaling);
     return {g, da, db, torch::Tensor()};
   }
 };

@@ -1,8 +1,8 @@
 // The seeded dropout's CUDA kernel against its CPU path (the same mask and values, bit for bit),
 // lora_down's gradients on CUDA against the CPU, and the MLP's GeGLU + LoRA-down node against the
 // separate ops on CUDA (fused GeGLU kernels, bf16), the in-place LoRA up-add against the copying
-// addmm it replaces, and the fused dropout + down-projection kernels (forward and input gradient)
-// against their CPU references. Needs a GPU: label `gpu` (CI skips it).
+// addmm it replaces, and the fused dropout + down-projection kernels (forward, input and weight
+// gradients) against their CPU references. Needs a GPU: label `gpu` (CI skips it).
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
@@ -90,6 +90,41 @@ TEST(DropoutLinearCuda, FusedInputGradientMatchesTheCpuReference) {
         // Dropped positions carry exactly the added gradient (or zero).
         const auto gone = mask == 0;
         EXPECT_TRUE(torch::equal(got.masked_select(gone), add64.masked_select(gone))) << dtype << " in=" << in;
+      }
+    }
+  }
+}
+
+// gᵀ·dropout(v) summed over rows on the tensor cores in 256-row splits. v is x, or the GeGLU value
+// of (gate, up); its reference comes from geglu_value on CUDA (the fused GeGLU kernel) so that the
+// kernel's recomputation of it is checked too. Bound: one rounding of the result plus fp32
+// accumulation, 2e-5 of the sum of |products|.
+TEST(DropoutLinearCuda, FusedWeightGradientMatchesTheCpuReference) {
+  ASSERT_TRUE(torch::cuda::is_available());
+  torch::manual_seed(9);
+  const double p = 0.1;
+  const auto f64 = torch::kFloat64;
+  for (const auto dtype : {torch::kBFloat16, torch::kHalf}) {
+    const double u = dtype == torch::kBFloat16 ? 1.0 / 256 : 1.0 / 2048;
+    for (const auto& [rows, in, r] : std::vector<std::tuple<int64_t, int64_t, int64_t>>{
+             {37, 200, 4}, {256, 64, 16}, {3 * 1900 + 5, 2304, 16}, {600, 9216, 16}, {129, 2048, 24}, {300, 96, 32}}) {
+      for (const bool geglu : {false, true}) {
+        const auto g = torch::randn({rows, r}).to(dtype);
+        const auto x = torch::randn({rows, in}).to(dtype);
+        const auto up = geglu ? torch::randn({rows, in}).to(dtype) : torch::Tensor();
+        const uint64_t seed = 0xC0FFEEULL + static_cast<uint64_t>(rows);
+        const auto got = dropout_linear_weight_grad(g.cuda(), x.cuda(), geglu ? up.cuda() : torch::Tensor(), seed, p)
+                             .cpu()
+                             .to(f64);
+        ASSERT_EQ(got.sizes(), (std::vector<int64_t>{r, in}));
+        const auto v = geglu ? geglu_value(x.cuda(), up.cuda()).cpu() : x;
+        const auto d = seeded_dropout(v, seed, p).to(f64);
+        const auto want = torch::matmul(g.to(f64).t(), d);
+        const auto mag = torch::matmul(g.to(f64).abs().t(), d.abs());
+        const auto err = (got - want).abs();
+        EXPECT_TRUE((err <= want.abs() * u + mag * 2e-5 + 1e-6).all().item<bool>())
+            << dtype << " rows=" << rows << " in=" << in << " r=" << r << " geglu=" << geglu << " max err "
+            << err.max().item<double>();
       }
     }
   }
