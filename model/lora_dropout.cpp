@@ -155,12 +155,12 @@ torch::Tensor dropout_linear_weight_grad(const torch::Tensor& g, const torch::Te
                                          uint64_t seed, double p) {
   const int64_t r = g.size(-1), in = x.size(-1);
 #ifdef ARENA_WITH_CUDA
+  const int64_t rows = in > 0 ? x.numel() / in : 0;
   if (fused_lora_kernels(x, g, r, p) && (!up.defined() || (up.sizes() == x.sizes() && fused_lora_kernels(x, up, r, p))) &&
-      g.numel() / r == x.numel() / in) {
+      g.numel() / r == rows && cuda::dropout_weight_grad_splits(rows) <= 65535) {  // splits are gridDim.y
     const auto gc = g.contiguous();
     const auto xc = x.contiguous();
     const auto upc = up.defined() ? up.contiguous() : up;
-    const int64_t rows = xc.numel() / in;
     auto partial = torch::empty({cuda::dropout_weight_grad_splits(rows), r, in}, x.options().dtype(torch::kFloat32));
     auto da = torch::empty({r, in}, x.options());
     c10::cuda::CUDAGuard device_guard(x.device());

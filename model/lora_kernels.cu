@@ -125,15 +125,15 @@ __global__ void __launch_bounds__(kGradThreads)
                                    T* __restrict__ dx, int64_t rows, int64_t in, int r, uint64_t seed,
                                    uint32_t threshold, float scale) {
   __shared__ float gs[kGradRows][kMaxR];
-  const int64_t row0 = static_cast<int64_t>(blockIdx.y) * kGradRows;
+  const int64_t row0 = static_cast<int64_t>(blockIdx.x) * kGradRows;  // rows on x: no 65535 limit
   for (int e = static_cast<int>(threadIdx.x); e < kGradRows * kMaxR; e += kGradThreads) {
     const int rr = e / kMaxR, j = e % kMaxR;
     const int64_t t = row0 + rr;
     gs[rr][j] = (t < rows && j < r) ? to_f(g[t * r + j]) : 0.0f;
   }
   __syncthreads();
-  const int64_t col = static_cast<int64_t>(blockIdx.x) * kGradThreads + threadIdx.x;
-  if (col >= in) return;
+  const int64_t col = static_cast<int64_t>(blockIdx.y) * kGradThreads + threadIdx.x;
+  if (col >= in) return;  // after the only barrier
   float ac[kMaxR];
 #pragma unroll
   for (int j = 0; j < kMaxR; ++j) ac[j] = j < r ? to_f(a[static_cast<int64_t>(j) * in + col]) : 0.0f;
@@ -154,8 +154,8 @@ __global__ void __launch_bounds__(kGradThreads)
 template <typename T>
 void launch_input_grad(const void* g, const void* a, const void* add, void* dx, int64_t rows, int64_t in, int64_t r,
                        uint64_t seed, uint32_t threshold, float scale, cudaStream_t stream) {
-  const dim3 grid(static_cast<unsigned>((in + kGradThreads - 1) / kGradThreads),
-                  static_cast<unsigned>((rows + kGradRows - 1) / kGradRows));
+  const dim3 grid(static_cast<unsigned>((rows + kGradRows - 1) / kGradRows),
+                  static_cast<unsigned>((in + kGradThreads - 1) / kGradThreads));
   const auto run = [&](auto kernel) {
     kernel<<<grid, kGradThreads, 0, stream>>>(static_cast<const T*>(g), static_cast<const T*>(a),
                                               static_cast<const T*>(add), static_cast<T*>(dx), rows, in,
