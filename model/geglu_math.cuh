@@ -4,7 +4,9 @@
 
 namespace arena::cuda {
 
-// tanh-GELU as ATen computes it (opmath fp32): 0.5·x·(1 + tanh(β·(x + κ·x³))).
+// tanh-GELU in fp32, 0.5·x·(1 + tanh(β·(x + κ·x³))), times up, rounded once by the caller. Eager
+// ATen associates κ·x³ differently and rounds gelu(x) before the product; the fused kernels agree
+// with each other exactly, and with eager to a rounding.
 constexpr float kGeluBeta = 0.7978845608028654f;  // sqrt(2/pi)
 constexpr float kGeluKappa = 0.044715f;
 

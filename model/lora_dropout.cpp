@@ -108,7 +108,7 @@ torch::Tensor seeded_dropout(const torch::Tensor& x_in, uint64_t seed, double p)
 
 torch::Tensor dropout_linear(const torch::Tensor& x, const torch::Tensor& a, uint64_t seed, double p) {
 #ifdef ARENA_WITH_CUDA
-  if (a.dim() == 2 && fused_lora_kernels(x, a, a.size(0), p) && a.size(1) == x.size(-1)) {
+  if (a.dim() == 2 && fused_lora_kernels(x, a, a.size(0), p) && a.size(1) == x.size(-1) && x.size(-1) > 0) {
     const auto xc = x.contiguous();
     const auto ac = a.contiguous();
     auto shape = x.sizes().vec();

@@ -13,21 +13,22 @@ namespace {
 
 namespace wmma = nvcuda::wmma;
 
-constexpr int kWarps = 4;
+constexpr int kWarps = 4;        // warps per block of the weight gradient; dropout_down picks its own
 constexpr int kRows = 16;        // rows of x per block: one tensor-core tile
 constexpr int kChunk = 64;       // columns of x a warp stages per step
 constexpr int kLd = kChunk + 8;  // padded shared row in elements (wmma needs a multiple of 8)
 
-// One block per 16 rows. Warp w takes the column chunks w, w + 4, ...: it stages the dropped x
-// chunk and the matching columns of A (zero-padded to 16·kTiles rows) in its own shared tiles and
-// accumulates x·Aᵀ in fp32 fragments. The four partial tiles are then summed in a fixed order.
-template <typename T, int kTiles>
-__global__ void __launch_bounds__(kWarps * 32)
+// One block per 16 rows. Warp w of kW takes the column chunks w, w + kW, ...: it stages the dropped
+// x chunk and the matching columns of A (zero-padded to 16·kTiles rows) in its own shared tiles and
+// accumulates x·Aᵀ in fp32 fragments. The kW partial tiles are then summed in a fixed order.
+// kW = 8 for r ≤ 16 (more warps per SM at 4 × 1900 rows), 4 for r ≤ 32 (shared memory).
+template <typename T, int kTiles, int kW>
+__global__ void __launch_bounds__(kW * 32)
     dropout_down_kernel(const T* __restrict__ x, const T* __restrict__ a, T* __restrict__ out, int64_t rows,
                         int64_t in, int r, uint64_t seed, uint32_t threshold, float scale) {
-  __shared__ __align__(32) T xs[kWarps][kRows][kLd];
-  __shared__ __align__(32) T as[kWarps][16 * kTiles][kLd];
-  __shared__ __align__(32) float partial[kWarps][16][16];
+  __shared__ __align__(32) T xs[kW][kRows][kLd];
+  __shared__ __align__(32) T as[kW][16 * kTiles][kLd];
+  __shared__ __align__(32) float partial[kW][16][16];
 
   const int warp = static_cast<int>(threadIdx.x) / 32;
   const int lane = static_cast<int>(threadIdx.x) % 32;
@@ -38,7 +39,7 @@ __global__ void __launch_bounds__(kWarps * 32)
   for (int j = 0; j < kTiles; ++j) wmma::fill_fragment(acc[j], 0.0f);
 
   const int64_t chunks = (in + kChunk - 1) / kChunk;
-  for (int64_t c = warp; c < chunks; c += kWarps) {
+  for (int64_t c = warp; c < chunks; c += kW) {
     const int64_t col0 = c * kChunk;
 #pragma unroll
     for (int rr = 0; rr < kRows; ++rr) {
@@ -83,14 +84,14 @@ __global__ void __launch_bounds__(kWarps * 32)
   for (int j = 0; j < kTiles; ++j) {
     wmma::store_matrix_sync(&partial[warp][0][0], acc[j], 16, wmma::mem_row_major);
     __syncthreads();
-    for (int e = static_cast<int>(threadIdx.x); e < 16 * 16; e += kWarps * 32) {
+    for (int e = static_cast<int>(threadIdx.x); e < 16 * 16; e += kW * 32) {
       const int rr = e / 16;
       const int col = 16 * j + e % 16;
       const int64_t t = row0 + rr;
       if (t < rows && col < r) {
         float s = 0.0f;
 #pragma unroll
-        for (int w = 0; w < kWarps; ++w) s += partial[w][rr][e % 16];
+        for (int w = 0; w < kW; ++w) s += partial[w][rr][e % 16];
         out[t * r + col] = from_f<T>(s);
       }
     }
@@ -102,15 +103,15 @@ template <typename T>
 void launch(const void* x, const void* a, void* out, int64_t rows, int64_t in, int64_t r, uint64_t seed,
             uint32_t threshold, float scale, cudaStream_t stream) {
   const auto blocks = static_cast<unsigned>((rows + kRows - 1) / kRows);
-  const auto args = [&](auto kernel) {
-    kernel<<<blocks, kWarps * 32, 0, stream>>>(static_cast<const T*>(x), static_cast<const T*>(a),
-                                               static_cast<T*>(out), rows, in, static_cast<int>(r), seed, threshold,
-                                               scale);
+  const auto args = [&](auto kernel, int warps) {
+    kernel<<<blocks, warps * 32, 0, stream>>>(static_cast<const T*>(x), static_cast<const T*>(a),
+                                              static_cast<T*>(out), rows, in, static_cast<int>(r), seed, threshold,
+                                              scale);
   };
   if (r <= 16) {
-    args(dropout_down_kernel<T, 1>);
+    args(dropout_down_kernel<T, 1, 8>, 8);
   } else {
-    args(dropout_down_kernel<T, 2>);
+    args(dropout_down_kernel<T, 2, 4>, 4);
   }
 }
 
@@ -184,20 +185,21 @@ struct GegluInput {
   }
 };
 
-constexpr int kWgRows = 256;               // rows of the reduction per block (one split)
+constexpr int kWgRows = 512;               // rows of the reduction per block (one split)
 constexpr int kWgCols = kWarps * 16;       // columns per block: 16 per warp
 constexpr int kWgLdD = 16 + 8;             // padded shared rows (multiples of 8 elements)
 
 // Block (column tile, split): warp w owns 16 columns and the split's rows, 16 at a time: it stages
-// the dropped d tile [16 rows × 16 columns] and the g tile [16 rows × 16·kTiles] in shared memory
-// and accumulates gᵀ·d in fp32 fragments, then writes its fp32 partial sums.
+// its dropped d tile [16 rows × 16 columns] in shared memory, the block stages the g tile
+// [16 rows × 16·kTiles] once for all warps, and each warp accumulates gᵀ·d in fp32 fragments,
+// then writes its fp32 partial sums.
 template <typename T, int kTiles, typename Input>
 __global__ void __launch_bounds__(kWarps * 32)
     dropout_weight_grad_kernel(const T* __restrict__ g, Input input, float* __restrict__ partial, int64_t rows,
                                int64_t in, int r, uint64_t seed, uint32_t threshold, float scale) {
   constexpr int kLdG = 16 * kTiles + 8;
   __shared__ __align__(32) T ds[kWarps][16][kWgLdD];
-  __shared__ __align__(32) T gs[kWarps][16][kLdG];
+  __shared__ __align__(32) T gs[16][kLdG];
   __shared__ __align__(32) float out_s[kWarps][16][16];
 
   const int warp = static_cast<int>(threadIdx.x) / 32;
@@ -223,24 +225,23 @@ __global__ void __launch_bounds__(kWarps * 32)
       }
       ds[warp][k][n] = from_f<T>(v);
     }
-#pragma unroll 4
-    for (int q = 0; q < 8 * kTiles; ++q) {  // 16 rows of g, zero-padded to 16·kTiles columns
-      const int e = lane + 32 * q;
+    for (int q = 0; q < 2 * kTiles; ++q) {  // 16 rows of g, zero-padded to 16·kTiles columns
+      const int e = static_cast<int>(threadIdx.x) + kWarps * 32 * q;
       const int k = e / (16 * kTiles), m = e % (16 * kTiles);
       const int64_t t = t0 + k;
-      gs[warp][k][m] = (t < t_end && m < r) ? g[t * r + m] : from_f<T>(0.0f);
+      gs[k][m] = (t < t_end && m < r) ? g[t * r + m] : from_f<T>(0.0f);
     }
-    __syncwarp();
+    __syncthreads();  // every warp runs the same row loop: the barrier is uniform
     // d as the K×N operand (row-major); gᵀ as the M×K operand: element (m, k) = g[k][m], column-major.
     wmma::fragment<wmma::matrix_b, 16, 16, 16, T, wmma::row_major> fd;
     wmma::load_matrix_sync(fd, &ds[warp][0][0], kWgLdD);
 #pragma unroll
     for (int j = 0; j < kTiles; ++j) {
       wmma::fragment<wmma::matrix_a, 16, 16, 16, T, wmma::col_major> fg;
-      wmma::load_matrix_sync(fg, &gs[warp][0][16 * j], kLdG);
+      wmma::load_matrix_sync(fg, &gs[0][16 * j], kLdG);
       wmma::mma_sync(acc[j], fg, fd, acc[j]);
     }
-    __syncwarp();
+    __syncthreads();  // the tiles are restaged next step
   }
 
 #pragma unroll

@@ -33,7 +33,7 @@ void dropout_down_input_grad(const void* g, const void* a, const void* add, void
 //   da[j, i] = round(Σ_t g[t, j]·d[t, i])  for g [rows, r], da [r, in],
 // d as in dropout_down, of x [rows, in], or of the GeGLU value round(gelu_tanh(x)·up) when `up` is
 // not null (x is then the gate; the value is computed as the fused GeGLU kernel computes it).
-// The sum over rows runs on the tensor cores in dropout_weight_grad_splits(rows) slices of 256 rows
+// The sum over rows runs on the tensor cores in dropout_weight_grad_splits(rows) slices of 512 rows
 // whose fp32 partial sums go to `partial` [splits, r, in] and are added in a fixed order (the result
 // does not depend on scheduling). bf16 and fp16 only, 1 ≤ r ≤ kDropoutDownMaxRank.
 int64_t dropout_weight_grad_splits(int64_t rows);
