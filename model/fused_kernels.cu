@@ -105,13 +105,17 @@ int elementwise_grid(int64_t n) {
   return static_cast<int>(blocks < 132 * 16 ? blocks : 132 * 16);  // grid-stride beyond ~16 blocks per SM
 }
 
+// One thread per element pair (one hash, model/dropout_hash.h).
 template <typename T>
 __global__ void seeded_dropout_kernel(const T* __restrict__ x, T* __restrict__ y, int64_t n, uint64_t seed,
                                       uint32_t threshold, float scale) {
-  for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < n;
-       i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
-    const bool keep = dropout_keep(seed, static_cast<uint64_t>(i), threshold);
-    y[i] = from_f<T>(keep ? to_f(x[i]) * scale : 0.0f);
+  const int64_t pairs = (n + 1) / 2;
+  for (int64_t p = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; p < pairs;
+       p += static_cast<int64_t>(gridDim.x) * blockDim.x) {
+    const int64_t i = 2 * p;
+    const KeepPair keep = dropout_keep_pair(seed, static_cast<uint64_t>(i), threshold);
+    y[i] = from_f<T>(keep.first ? to_f(x[i]) * scale : 0.0f);
+    if (i + 1 < n) y[i + 1] = from_f<T>(keep.second ? to_f(x[i + 1]) * scale : 0.0f);
   }
 }
 
@@ -217,7 +221,7 @@ void seeded_dropout(const void* x, void* y, OutType type, int64_t n, uint64_t se
   if (n == 0) return;
   by_type(type, [&](auto* tag) {
     using T = std::remove_pointer_t<decltype(tag)>;
-    seeded_dropout_kernel<T><<<elementwise_grid(n), kThreads, 0, static_cast<cudaStream_t>(stream)>>>(
+    seeded_dropout_kernel<T><<<elementwise_grid((n + 1) / 2), kThreads, 0, static_cast<cudaStream_t>(stream)>>>(
         static_cast<const T*>(x), static_cast<T*>(y), n, seed, threshold, scale);
   });
 }

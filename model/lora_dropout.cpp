@@ -96,11 +96,18 @@ torch::Tensor seeded_dropout(const torch::Tensor& x_in, uint64_t seed, double p)
     const auto s = std::is_same_v<acc_t, float> ? static_cast<acc_t>(scale) : static_cast<acc_t>(1.0 / (1.0 - p));
     const scalar_t* in = x.data_ptr<scalar_t>();
     scalar_t* out = y.data_ptr<scalar_t>();
+    const auto put = [&](int64_t i, bool keep) {
+      out[i] = static_cast<scalar_t>(keep ? static_cast<acc_t>(in[i]) * s : acc_t(0));
+    };
     at::parallel_for(0, n, 32768, [&](int64_t begin, int64_t end) {
-      for (int64_t i = begin; i < end; ++i) {
-        const bool keep = dropout_keep(seed, static_cast<uint64_t>(i), threshold);
-        out[i] = static_cast<scalar_t>(keep ? static_cast<acc_t>(in[i]) * s : acc_t(0));
+      int64_t i = begin;
+      if (i < end && (i & 1) != 0) put(i, dropout_keep(seed, static_cast<uint64_t>(i), threshold)), ++i;
+      for (; i + 1 < end; i += 2) {  // one hash per element pair
+        const KeepPair keep = dropout_keep_pair(seed, static_cast<uint64_t>(i), threshold);
+        put(i, keep.first);
+        put(i + 1, keep.second);
       }
+      if (i < end) put(i, dropout_keep(seed, static_cast<uint64_t>(i), threshold));
     });
   });
   return y;

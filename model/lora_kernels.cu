@@ -18,6 +18,39 @@ constexpr int kRows = 16;        // rows of x per block: one tensor-core tile
 constexpr int kChunk = 64;       // columns of x a warp stages per step
 constexpr int kLd = kChunk + 8;  // padded shared row in elements (wmma needs a multiple of 8)
 
+// The value dropout applies to: x itself, or the GeGLU value of (gate, up) rounded to T as the
+// fused GeGLU kernel stores it.
+template <typename T>
+struct PlainInput {
+  const T* x;
+  __device__ float operator()(int64_t flat) const { return to_f(x[flat]); }
+};
+template <typename T>
+struct GegluInput {
+  const T* gate;
+  const T* up;
+  __device__ float operator()(int64_t flat) const {
+    return to_f(from_f<T>(geglu_f(to_f(gate[flat]), to_f(up[flat]))));
+  }
+};
+
+// seeded_dropout's values (before the rounding to T) of elements flat and flat + 1, each 0 unless
+// valid: one hash for the pair when flat is even (model/dropout_hash.h), two otherwise.
+template <typename Input>
+__device__ inline float2 dropped_pair(const Input& input, int64_t flat, bool valid0, bool valid1, uint64_t seed,
+                                      uint32_t threshold, float scale) {
+  bool keep0, keep1;
+  if ((flat & 1) == 0) {
+    const KeepPair k = dropout_keep_pair(seed, static_cast<uint64_t>(flat), threshold);
+    keep0 = k.first;
+    keep1 = k.second;
+  } else {
+    keep0 = dropout_keep(seed, static_cast<uint64_t>(flat), threshold);
+    keep1 = dropout_keep(seed, static_cast<uint64_t>(flat + 1), threshold);
+  }
+  return make_float2(valid0 && keep0 ? input(flat) * scale : 0.0f, valid1 && keep1 ? input(flat + 1) * scale : 0.0f);
+}
+
 // One block per 16 rows. Warp w of kW takes the column chunks w, w + kW, ...: it stages the dropped
 // x chunk and the matching columns of A (zero-padded to 16·kTiles rows) in its own shared tiles and
 // accumulates x·Aᵀ in fp32 fragments. The kW partial tiles are then summed in a fixed order.
@@ -41,20 +74,16 @@ __global__ void __launch_bounds__(kW * 32)
   const int64_t chunks = (in + kChunk - 1) / kChunk;
   for (int64_t c = warp; c < chunks; c += kW) {
     const int64_t col0 = c * kChunk;
-#pragma unroll
-    for (int rr = 0; rr < kRows; ++rr) {
+    const PlainInput<T> input{x};
+#pragma unroll 4
+    for (int rr = 0; rr < kRows; ++rr) {  // lane stages columns 2·lane and 2·lane + 1 of each row
       const int64_t t = row0 + rr;
-#pragma unroll
-      for (int h = 0; h < 2; ++h) {
-        const int k = lane + 32 * h;
-        const int64_t col = col0 + k;
-        float v = 0.0f;
-        if (t < rows && col < in) {
-          const int64_t flat = t * in + col;
-          if (dropout_keep(seed, static_cast<uint64_t>(flat), threshold)) v = to_f(x[flat]) * scale;
-        }
-        xs[warp][rr][k] = from_f<T>(v);  // the value seeded_dropout would store
-      }
+      const int k = 2 * lane;
+      const int64_t col = col0 + k;
+      const float2 v = dropped_pair(input, t * in + col, t < rows && col < in, t < rows && col + 1 < in, seed,
+                                    threshold, scale);
+      xs[warp][rr][k] = from_f<T>(v.x);  // the values seeded_dropout would store
+      xs[warp][rr][k + 1] = from_f<T>(v.y);
     }
     for (int n = 0; n < 16 * kTiles; ++n) {
 #pragma unroll
@@ -115,9 +144,11 @@ void launch(const void* x, const void* a, void* out, int64_t rows, int64_t in, i
   }
 }
 
-// Block: 256 consecutive columns × 16 rows. Each thread keeps its column of A in registers and
-// reads the 16 rows of g from shared memory (a broadcast), so A is read once per 16 rows.
+// Block: 512 consecutive columns × 16 rows. Each thread keeps two adjacent columns of A in
+// registers (one dropout hash per pair) and reads the 16 rows of g from shared memory (a
+// broadcast), so A is read once per 16 rows.
 constexpr int kGradThreads = 256;
+constexpr int kGradCols = 2 * kGradThreads;
 constexpr int kGradRows = 16;
 
 template <typename T, int kMaxR>
@@ -133,22 +164,37 @@ __global__ void __launch_bounds__(kGradThreads)
     gs[rr][j] = (t < rows && j < r) ? to_f(g[t * r + j]) : 0.0f;
   }
   __syncthreads();
-  const int64_t col = static_cast<int64_t>(blockIdx.y) * kGradThreads + threadIdx.x;
+  const int64_t col = static_cast<int64_t>(blockIdx.y) * kGradCols + 2 * static_cast<int64_t>(threadIdx.x);
   if (col >= in) return;  // after the only barrier
-  float ac[kMaxR];
+  const bool second = col + 1 < in;
+  float a0[kMaxR], a1[kMaxR];
 #pragma unroll
-  for (int j = 0; j < kMaxR; ++j) ac[j] = j < r ? to_f(a[static_cast<int64_t>(j) * in + col]) : 0.0f;
-#pragma unroll 4
+  for (int j = 0; j < kMaxR; ++j) {
+    a0[j] = j < r ? to_f(a[static_cast<int64_t>(j) * in + col]) : 0.0f;
+    a1[j] = j < r && second ? to_f(a[static_cast<int64_t>(j) * in + col + 1]) : 0.0f;
+  }
+#pragma unroll 2
   for (int rr = 0; rr < kGradRows; ++rr) {
     const int64_t t = row0 + rr;
     if (t >= rows) break;
-    float v = 0.0f;
+    float v0 = 0.0f, v1 = 0.0f;
 #pragma unroll
-    for (int j = 0; j < kMaxR; ++j) v = fmaf(gs[rr][j], ac[j], v);  // padded j contribute exact zeros
+    for (int j = 0; j < kMaxR; ++j) {  // padded j contribute exact zeros
+      v0 = fmaf(gs[rr][j], a0[j], v0);
+      v1 = fmaf(gs[rr][j], a1[j], v1);
+    }
+    // The product rounded to T as the GEMM stores it, then dropout's scaling and rounding.
+    const float p0 = to_f(from_f<T>(v0)), p1 = to_f(from_f<T>(v1));
     const int64_t flat = t * in + col;
-    float d = dropout_keep(seed, static_cast<uint64_t>(flat), threshold) ? to_f(from_f<T>(v)) * scale : 0.0f;
-    if (add != nullptr) d = to_f(from_f<T>(d)) + to_f(add[flat]);
-    dx[flat] = from_f<T>(d);
+    const auto product = [&](int64_t f) { return f == flat ? p0 : p1; };
+    const float2 d = dropped_pair(product, flat, true, second, seed, threshold, scale);
+    if (add != nullptr) {
+      dx[flat] = from_f<T>(to_f(from_f<T>(d.x)) + to_f(add[flat]));
+      if (second) dx[flat + 1] = from_f<T>(to_f(from_f<T>(d.y)) + to_f(add[flat + 1]));
+    } else {
+      dx[flat] = from_f<T>(d.x);
+      if (second) dx[flat + 1] = from_f<T>(d.y);
+    }
   }
 }
 
@@ -156,7 +202,7 @@ template <typename T>
 void launch_input_grad(const void* g, const void* a, const void* add, void* dx, int64_t rows, int64_t in, int64_t r,
                        uint64_t seed, uint32_t threshold, float scale, cudaStream_t stream) {
   const dim3 grid(static_cast<unsigned>((rows + kGradRows - 1) / kGradRows),
-                  static_cast<unsigned>((in + kGradThreads - 1) / kGradThreads));
+                  static_cast<unsigned>((in + kGradCols - 1) / kGradCols));
   const auto run = [&](auto kernel) {
     kernel<<<grid, kGradThreads, 0, stream>>>(static_cast<const T*>(g), static_cast<const T*>(a),
                                               static_cast<const T*>(add), static_cast<T*>(dx), rows, in,
@@ -168,22 +214,6 @@ void launch_input_grad(const void* g, const void* a, const void* add, void* dx, 
     run(dropout_down_input_grad_kernel<T, 32>);
   }
 }
-
-// The right operand of the weight gradient before dropout: x itself, or the GeGLU value of
-// (gate, up) rounded to T as the fused GeGLU kernel stores it.
-template <typename T>
-struct PlainInput {
-  const T* x;
-  __device__ float operator()(int64_t flat) const { return to_f(x[flat]); }
-};
-template <typename T>
-struct GegluInput {
-  const T* gate;
-  const T* up;
-  __device__ float operator()(int64_t flat) const {
-    return to_f(from_f<T>(geglu_f(to_f(gate[flat]), to_f(up[flat]))));
-  }
-};
 
 constexpr int kWgRows = 512;               // rows of the reduction per block (one split)
 constexpr int kWgCols = kWarps * 16;       // columns per block: 16 per warp
@@ -214,16 +244,14 @@ __global__ void __launch_bounds__(kWarps * 32)
 
   for (int64_t t0 = t_begin; t0 < t_end; t0 += 16) {
 #pragma unroll 2
-    for (int q = 0; q < 8; ++q) {  // 16 × 16 dropped values, 8 per lane
+    for (int q = 0; q < 4; ++q) {  // 16 × 16 dropped values, 4 adjacent pairs per lane
       const int e = lane + 32 * q;
-      const int k = e / 16, n = e % 16;
+      const int k = e / 8, n = 2 * (e % 8);
       const int64_t t = t0 + k, col = col0 + n;
-      float v = 0.0f;
-      if (t < t_end && col < in) {
-        const int64_t flat = t * in + col;
-        if (dropout_keep(seed, static_cast<uint64_t>(flat), threshold)) v = input(flat) * scale;
-      }
-      ds[warp][k][n] = from_f<T>(v);
+      const float2 v =
+          dropped_pair(input, t * in + col, t < t_end && col < in, t < t_end && col + 1 < in, seed, threshold, scale);
+      ds[warp][k][n] = from_f<T>(v.x);
+      ds[warp][k][n + 1] = from_f<T>(v.y);
     }
     for (int q = 0; q < 2 * kTiles; ++q) {  // 16 rows of g, zero-padded to 16·kTiles columns
       const int e = static_cast<int>(threadIdx.x) + kWarps * 32 * q;

@@ -5,6 +5,7 @@
 #include <torch/torch.h>
 
 #include "model/config.h"
+#include "model/dropout_hash.h"
 #include "model/geglu_lora_down.h"
 #include "model/lora_dropout.h"
 #include "model/mlp.h"
@@ -24,6 +25,30 @@ TEST(SeededDropout, DropsTheRightFractionAndScalesTheRest) {
   // No structure along rows or columns: per-column drop rates stay near p.
   const auto col = (seeded_dropout(x, 99, 0.1) == 0).to(torch::kFloat64).mean(0);
   EXPECT_LT((col - 0.1).abs().max().item<double>(), 0.05);
+}
+
+// One hash serves an element pair; the pair helper the kernels use equals the per-element draw, and
+// the two halves of a pair are not correlated.
+TEST(SeededDropout, PairDrawsEqualElementDraws) {
+  const uint32_t threshold = 1u << 23;  // p = 0.5
+  int64_t both = 0, pairs = 0;
+  for (uint64_t seed : {0ULL, 42ULL, 0xDEADBEEFCAFEULL}) {
+    for (uint64_t i = 0; i < 20000; i += 2) {
+      const KeepPair k = dropout_keep_pair(seed, i, threshold);
+      ASSERT_EQ(k.first, dropout_keep(seed, i, threshold)) << i;
+      ASSERT_EQ(k.second, dropout_keep(seed, i + 1, threshold)) << i;
+      both += (k.first && k.second) ? 1 : 0;
+      ++pairs;
+    }
+  }
+  EXPECT_NEAR(static_cast<double>(both) / static_cast<double>(pairs), 0.25, 0.01);  // 30,000 pairs
+  // seeded_dropout's pairwise loop (split into parallel chunks, odd length) draws the element masks.
+  const int64_t n = 100003;
+  const auto y = seeded_dropout(torch::ones({n}), 5, 0.3);
+  auto want = torch::empty({n}, torch::kBool);
+  auto* w = want.data_ptr<bool>();
+  for (int64_t i = 0; i < n; ++i) w[i] = dropout_keep(5, static_cast<uint64_t>(i), 5033165u);  // round(0.3·2²⁴)
+  EXPECT_TRUE(torch::equal(y != 0, want));
 }
 
 TEST(SeededDropout, SameSeedSameMaskOtherSeedOtherMask) {
