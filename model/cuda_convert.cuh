@@ -1,9 +1,11 @@
-// fp32 <-> storage-type conversions shared by the CUDA kernels (fp32 arithmetic, one rounding on
-// store, round-to-nearest-even).
+// What the CUDA kernels share: fp32 <-> storage-type conversions (fp32 arithmetic, one rounding on
+// store, round-to-nearest-even) and the grid size of a grid-stride loop.
 #pragma once
 
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
+
+#include <cstdint>
 
 namespace arena::cuda {
 
@@ -24,5 +26,12 @@ template <>
 __device__ inline __nv_bfloat16 from_f<__nv_bfloat16>(float v) { return __float2bfloat16_rn(v); }
 template <>
 __device__ inline __half from_f<__half>(float v) { return __float2half_rn(v); }
+
+// Blocks for a grid-stride loop over `items` with `threads` per block: one item per thread up to
+// about 16 blocks per SM of an H100 (132 SMs), the loop strides beyond that.
+inline int grid_stride_blocks(int64_t items, int threads) {
+  const int64_t blocks = (items + threads - 1) / threads;
+  return static_cast<int>(blocks < 132 * 16 ? blocks : 132 * 16);
+}
 
 }  // namespace arena::cuda

@@ -100,10 +100,7 @@ void by_type(OutType type, F&& f) {
   }
 }
 
-int elementwise_grid(int64_t n) {
-  const int64_t blocks = (n + kThreads - 1) / kThreads;
-  return static_cast<int>(blocks < 132 * 16 ? blocks : 132 * 16);  // grid-stride beyond ~16 blocks per SM
-}
+int elementwise_grid(int64_t n) { return grid_stride_blocks(n, kThreads); }
 
 // One thread per element pair (one hash, model/dropout_hash.h).
 template <typename T>

@@ -3,6 +3,8 @@
 #include <cuda_runtime.h>
 #include <mma.h>
 
+#include <type_traits>
+
 #include "model/cuda_convert.cuh"
 #include "model/dropout_hash.h"
 #include "model/geglu_math.cuh"
@@ -279,7 +281,9 @@ __global__ void __launch_bounds__(kWarps * 32)
     for (int e = lane; e < 16 * 16; e += 32) {
       const int m = 16 * j + e / 16;
       const int64_t col = col0 + e % 16;
-      if (m < r && col < in) partial[(static_cast<int64_t>(blockIdx.y) * r + m) * in + col] = out_s[warp][e / 16][e % 16];
+      if (m < r && col < in) {
+        partial[(static_cast<int64_t>(blockIdx.y) * r + m) * in + col] = out_s[warp][e / 16][e % 16];
+      }
     }
     __syncwarp();
   }
@@ -318,8 +322,15 @@ void launch_weight_grad(const void* g, const void* x, const void* up, float* par
     run(PlainInput<T>{static_cast<const T*>(x)});
   }
   const int64_t n = r * in;
-  const int64_t blocks = (n + 255) / 256 < 132 * 16 ? (n + 255) / 256 : 132 * 16;
-  sum_splits_kernel<T><<<static_cast<unsigned>(blocks), 256, 0, stream>>>(partial, static_cast<T*>(da), splits, n);
+  sum_splits_kernel<T><<<grid_stride_blocks(n, 256), 256, 0, stream>>>(partial, static_cast<T*>(da), splits, n);
+}
+
+// Calls f with a null T* for the storage types the LoRA kernels take (bf16, fp16); no call for
+// others (the torch-facing wrappers route fp32 to the unfused path).
+template <typename F>
+void by_half_type(OutType type, F&& f) {
+  if (type == OutType::kBF16) f(static_cast<__nv_bfloat16*>(nullptr));
+  if (type == OutType::kF16) f(static_cast<__half*>(nullptr));
 }
 
 }  // namespace
@@ -331,33 +342,30 @@ void dropout_weight_grad(const void* g, const void* x, const void* up, float* pa
                          void* stream) {
   if (in == 0 || r == 0) return;
   const auto s = static_cast<cudaStream_t>(stream);
-  if (type == OutType::kBF16) {
-    launch_weight_grad<__nv_bfloat16>(g, x, up, partial, da, rows, in, r, seed, threshold, scale, s);
-  } else if (type == OutType::kF16) {
-    launch_weight_grad<__half>(g, x, up, partial, da, rows, in, r, seed, threshold, scale, s);
-  }
+  by_half_type(type, [&](auto* tag) {
+    using T = std::remove_pointer_t<decltype(tag)>;
+    launch_weight_grad<T>(g, x, up, partial, da, rows, in, r, seed, threshold, scale, s);
+  });
 }
 
 void dropout_down_input_grad(const void* g, const void* a, const void* add, void* dx, OutType type, int64_t rows,
                              int64_t in, int64_t r, uint64_t seed, uint32_t threshold, float scale, void* stream) {
   if (rows == 0 || in == 0) return;
   const auto s = static_cast<cudaStream_t>(stream);
-  if (type == OutType::kBF16) {
-    launch_input_grad<__nv_bfloat16>(g, a, add, dx, rows, in, r, seed, threshold, scale, s);
-  } else if (type == OutType::kF16) {
-    launch_input_grad<__half>(g, a, add, dx, rows, in, r, seed, threshold, scale, s);
-  }
+  by_half_type(type, [&](auto* tag) {
+    using T = std::remove_pointer_t<decltype(tag)>;
+    launch_input_grad<T>(g, a, add, dx, rows, in, r, seed, threshold, scale, s);
+  });
 }
 
 void dropout_down(const void* x, const void* a, void* out, OutType type, int64_t rows, int64_t in, int64_t r,
                   uint64_t seed, uint32_t threshold, float scale, void* stream) {
   if (rows == 0 || r == 0) return;
   const auto s = static_cast<cudaStream_t>(stream);
-  if (type == OutType::kBF16) {
-    launch<__nv_bfloat16>(x, a, out, rows, in, r, seed, threshold, scale, s);
-  } else if (type == OutType::kF16) {
-    launch<__half>(x, a, out, rows, in, r, seed, threshold, scale, s);
-  }
+  by_half_type(type, [&](auto* tag) {
+    using T = std::remove_pointer_t<decltype(tag)>;
+    launch<T>(x, a, out, rows, in, r, seed, threshold, scale, s);
+  });
 }
 
 }  // namespace arena::cuda
