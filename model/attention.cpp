@@ -36,8 +36,8 @@ torch::Tensor AttentionImpl::forward(const torch::Tensor& x, const torch::Tensor
   auto v = v_proj(x).view({b, s, kv_heads_, head_dim_}).transpose(1, 2);
   if (use_fused_attention(q, s)) {
     // CUDA: the same math with scores, cap, mask and softmax fused (model/softcap_attention.h).
-    const auto out = softcap_attention(q, k, v, bias, scaling_, softcap_).transpose(1, 2).contiguous();
-    return o_proj(out.view({b, s, heads_ * head_dim_}));
+    // The bias is attention_bias()'s, causal, as the fused core requires.
+    return o_proj(softcap_attention(q, k, v, bias, scaling_, softcap_).view({b, s, heads_ * head_dim_}));
   }
   torch::Tensor out;
   {

@@ -50,13 +50,13 @@ __global__ void __launch_bounds__(kThreads) softmax_forward_kernel(const T* __re
                                                                    T* __restrict__ probs, float* __restrict__ lse,
                                                                    SoftmaxRows rows, float scale, float cap) {
   const int64_t row = blockIdx.x;  // in the chunk buffer
-  const int64_t sk = rows.sk;
+  const int64_t sk = rows.keys;
   const int64_t g = row / rows.chunk_rows;
-  const int64_t r = rows.row0 + row % rows.chunk_rows;  // row within the group
+  const int64_t r = rows.row0 + row % rows.chunk_rows;  // row within the batch
   const int64_t b = g / rows.kv_heads;
-  const int64_t i = r % rows.sq;
+  const int64_t i = r / rows.heads_per_kv;  // query position
   const T* s = scores + row * rows.ld;
-  const T* bb = bias + b * bias_bstride + i * sk;
+  const T* bb = bias + b * bias_bstride + i * rows.bias_ld;
   const float inv_cap = cap > 0.0f ? 1.0f / cap : 0.0f;
   float z[kPer];
   float m = -INFINITY;
@@ -93,13 +93,13 @@ __global__ void __launch_bounds__(kThreads) softmax_backward_kernel(const T* __r
                                                                     T* __restrict__ probs, T* dscores,
                                                                     SoftmaxRows rows, float scale, float cap) {
   const int64_t row = blockIdx.x;  // in the chunk buffer
-  const int64_t sk = rows.sk;
+  const int64_t sk = rows.keys;
   const int64_t grp = row / rows.chunk_rows;
   const int64_t r = rows.row0 + row % rows.chunk_rows;
   const int64_t b = grp / rows.kv_heads;
-  const int64_t i = r % rows.sq;
+  const int64_t i = r / rows.heads_per_kv;
   const T* s = scores + row * rows.ld;
-  const T* bb = bias + b * bias_bstride + i * sk;
+  const T* bb = bias + b * bias_bstride + i * rows.bias_ld;
   const T* dp = dprobs + row * rows.ld;
   const float inv_cap = cap > 0.0f ? 1.0f / cap : 0.0f;
   const float l = lse[grp * rows.group_rows + r];
@@ -135,7 +135,7 @@ __global__ void __launch_bounds__(kThreads) softmax_backward_kernel(const T* __r
 template <typename T, int kPer>
 void launch_forward(const void* scores, const void* bias, int64_t bstride, void* probs, float* lse,
                     const SoftmaxRows& rows, float scale, float cap, cudaStream_t s) {
-  softmax_forward_kernel<T, kPer><<<static_cast<unsigned>(rows.groups * rows.chunk_rows), kThreads, 0, s>>>(
+  softmax_forward_kernel<T, kPer><<<static_cast<unsigned>(rows.batches * rows.chunk_rows), kThreads, 0, s>>>(
       static_cast<const T*>(scores), static_cast<const T*>(bias), bstride, static_cast<T*>(probs), lse, rows, scale,
       cap);
 }
@@ -143,7 +143,7 @@ void launch_forward(const void* scores, const void* bias, int64_t bstride, void*
 template <typename T, int kPer>
 void launch_backward(const void* scores, const void* bias, int64_t bstride, const float* lse, const void* dprobs,
                      void* probs, void* dscores, const SoftmaxRows& rows, float scale, float cap, cudaStream_t s) {
-  softmax_backward_kernel<T, kPer><<<static_cast<unsigned>(rows.groups * rows.chunk_rows), kThreads, 0, s>>>(
+  softmax_backward_kernel<T, kPer><<<static_cast<unsigned>(rows.batches * rows.chunk_rows), kThreads, 0, s>>>(
       static_cast<const T*>(scores), static_cast<const T*>(bias), bstride, lse, static_cast<const T*>(dprobs),
       static_cast<T*>(probs), static_cast<T*>(dscores), rows, scale, cap);
 }
@@ -188,16 +188,16 @@ struct Backward {
 
 void softcap_softmax_forward(const void* scores, const void* bias, int64_t bias_batch_stride, void* probs, float* lse,
                              OutType type, const SoftmaxRows& rows, float scale, float cap, void* stream) {
-  if (rows.groups * rows.chunk_rows == 0 || rows.sk == 0) return;
-  by_type(type, rows.sk,
+  if (rows.batches * rows.chunk_rows == 0 || rows.keys == 0) return;
+  by_type(type, rows.keys,
           Forward{scores, bias, bias_batch_stride, probs, lse, rows, scale, cap, static_cast<cudaStream_t>(stream)});
 }
 
 void softcap_softmax_backward(const void* scores, const void* bias, int64_t bias_batch_stride, const float* lse,
                               const void* dprobs, void* probs, void* dscores, OutType type, const SoftmaxRows& rows,
                               float scale, float cap, void* stream) {
-  if (rows.groups * rows.chunk_rows == 0 || rows.sk == 0) return;
-  by_type(type, rows.sk,
+  if (rows.batches * rows.chunk_rows == 0 || rows.keys == 0) return;
+  by_type(type, rows.keys,
           Backward{scores, bias, bias_batch_stride, lse, dprobs, probs, dscores, rows, scale, cap,
                    static_cast<cudaStream_t>(stream)});
 }

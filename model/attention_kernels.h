@@ -1,11 +1,14 @@
 // Raw CUDA launchers for the soft-capped softmax of Gemma-2 attention (no torch types, so nvcc
 // never parses torch headers). All pointers are device pointers; work is queued on `stream`.
 //
-// Rows: the scores of query row r of group g (g = b·KV + kv: one KV head with its G query heads,
-// group_rows = G·Sq rows, query position r % Sq) against Sk keys. A call handles the chunk of rows
-// row0 .. row0 + chunk_rows - 1 of every group: buffers are [groups, chunk_rows, ld], lse is
-// [groups, group_rows] (fp32). The additive bias is [B, 1, Sq, Sk], shared by the heads
-// (bias_batch_stride: elements between two batch rows, Sq·Sk, or 0 when one bias serves all).
+// Rows: one batch g = b·KV + kv of the [B·KV, S·G, D] query layout holds one KV head with its G
+// query heads, position-major: row r is query head kv·G + r % G at position r / G (group_rows =
+// S·G rows). A call handles the chunk of rows row0 .. row0 + chunk_rows - 1 of every batch against
+// its first `keys` keys: buffers are [batches, chunk_rows, ld], lse is [batches, group_rows] (fp32).
+// The additive bias is [B, 1, S, S] (row stride bias_ld = S), shared by the heads
+// (bias_batch_stride: elements between two batch rows, S·S, or 0 when one bias serves all). Keys
+// from `keys` on are left out: the caller passes only chunks whose rows a causal bias keeps from
+// seeing them.
 // Per element, in fp32:
 //   t = tanh(s * scale / cap)       (cap <= 0: no soft-cap, z = s * scale + bias)
 //   z = cap * t + bias
@@ -23,12 +26,19 @@ namespace arena::cuda {
 // Longest key length the row kernels hold in registers (longer rows: use the eager path).
 constexpr int64_t kSoftcapMaxKeys = 8192;
 
-// ld: elements between two rows of the chunk buffers (>= sk; the callers pad it to a multiple
+// ld: elements between two rows of the chunk buffers (>= keys; the callers pad it to a multiple
 // of 8 so that the GEMMs writing and reading these buffers get 16-byte aligned rows). Columns
-// sk .. ld-1 of probs and dscores are written as zeros (the GEMMs read them against zero-padded
-// keys and values); those of scores and dprobs are never read.
+// keys .. ld-1 of probs and dscores are written as zeros (the GEMMs read them against zero keys
+// and values, or keys no row of the chunk may see); those of scores and dprobs are never read.
 struct SoftmaxRows {
-  int64_t groups, kv_heads, group_rows, row0, chunk_rows, sq, sk, ld;
+  int64_t batches;       // B·KV
+  int64_t kv_heads;      // KV
+  int64_t heads_per_kv;  // G
+  int64_t group_rows;    // S·G
+  int64_t row0, chunk_rows;
+  int64_t keys;          // keys seen by this chunk (<= bias_ld)
+  int64_t bias_ld;       // S
+  int64_t ld;
 };
 
 // probs = softmax(z) (type `type`), and lse for the chunk's rows.

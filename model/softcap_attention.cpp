@@ -6,6 +6,7 @@
 #include <atomic>
 
 #include "common/error.h"
+#include "model/attention_chunks.h"
 
 #ifdef ARENA_WITH_CUDA
 #include <c10/cuda/CUDAGuard.h>
@@ -36,12 +37,15 @@ struct Dims {
   int64_t groups() const { return h / kv; }
 };
 
-// Keys padded to a multiple of 8 (zero keys and values, probabilities exactly 0 there): with
-// S = 1900 an unpadded [S×S] row is only 8-byte aligned and a GEMM reduction of length 1900 is
-// not a multiple of 8, and cuBLAS then falls back to slow align-1/2 kernels for the attention
-// GEMMs. Chunks of query rows are multiples of 64 for the same reason.
-int64_t padded(int64_t s) { return (s + 7) / 8 * 8; }
+// Queries are laid out [B·KV, S·G, D], position-major inside each KV head: row s·G + g is query
+// head kv·G + g at position s. Each KV head meets its G query heads in one batched GEMM (no
+// expanded k/v), and a chunk of positions is one contiguous block of rows.
+torch::Tensor position_major(const torch::Tensor& t, const Dims& n) {  // [B, H, S, D]
+  return t.reshape({n.b, n.kv, n.groups(), n.s, n.d}).transpose(2, 3).contiguous().view({n.b * n.kv, n.s * n.groups(), n.d});
+}
 
+// Keys (and values) zero-padded to a multiple of 8 (attention_chunks.h): probabilities are
+// exactly 0 there.
 torch::Tensor pad_keys(const torch::Tensor& t, int64_t keys) {  // [N, S, D] -> [N, keys, D]
   if (t.size(1) == keys) return t;
   auto out = torch::zeros({t.size(0), keys, t.size(2)}, t.options());
@@ -49,66 +53,65 @@ torch::Tensor pad_keys(const torch::Tensor& t, int64_t keys) {  // [N, S, D] -> 
   return out;
 }
 
-// The S×S buffers are processed in chunks of query rows, at most this many bytes each: without
-// chunks, backward holds scores, dP/dS and P for all heads at once (3 × B·H·S²; 0.7 GB at
-// B = 4, S = 1900). With several chunks the forward saves no scores (only lse) and backward
-// recomputes each chunk's q·kᵀ: one more GEMM of the six, for a peak of 3 chunks.
-constexpr int64_t kChunkBytes = int64_t{64} << 20;
+// One chunk of query positions (attention_chunks.h) in the position-major layout: its rows, and
+// the keys it sees under the causal bias.
+struct ChunkRows {
+  int64_t row0, rows;  // rows in [B·KV, S·G, ...]
+  int64_t keys, ld;    // keys [0, keys), buffers padded to ld columns
+};
 
-int64_t chunk_rows(const Dims& n, int64_t element_size) {
-  const int64_t rows = n.groups() * n.s;
-  const int64_t per_row = n.b * n.kv * padded(n.s) * element_size;
-  return std::min(rows, std::max<int64_t>(kChunkBytes / std::max<int64_t>(per_row, 1) / 64 * 64, 64));
+ChunkRows chunk_rows(const Dims& n, const AttentionChunk& c) {
+  const int64_t keys = std::min(c.end, n.s);
+  return {c.begin * n.groups(), c.positions() * n.groups(), keys, padded_keys(keys)};
 }
 
-cuda::SoftmaxRows chunk(const Dims& n, int64_t row0, int64_t rows) {
-  return {n.b * n.kv, n.kv, n.groups() * n.s, row0, rows, n.s, n.s, padded(n.s)};
+cuda::SoftmaxRows softmax_rows(const Dims& n, const ChunkRows& c) {
+  return {n.b * n.kv, n.kv, n.groups(), n.groups() * n.s, c.row0, c.rows, c.keys, n.s, c.ld};
 }
 
-// An uninitialized [B·KV, rows, padded(S)] buffer.
-torch::Tensor square_buffer(const Dims& n, int64_t rows, const torch::TensorOptions& options) {
-  return torch::empty({n.b * n.kv, rows, padded(n.s)}, options);
+// An uninitialized [B·KV, rows, ld] buffer.
+torch::Tensor square_buffer(const Dims& n, const ChunkRows& c, const torch::TensorOptions& options) {
+  return torch::empty({n.b * n.kv, c.rows, c.ld}, options);
 }
 
+// The S×S work runs in chunks of query positions (plan_attention_chunks): each chunk's buffers
+// hold only the keys its causal rows can see. With one chunk the forward keeps its scores for
+// backward; with several it saves no scores (only lse) and backward recomputes each chunk's
+// q·kᵀ: one more GEMM of the six, for a peak of 3 chunk buffers.
 struct SoftcapAttention : public torch::autograd::Function<SoftcapAttention> {
   static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& q, const torch::Tensor& k,
                                const torch::Tensor& v, const torch::Tensor& bias, double scale, double cap) {
     RECORD_USER_SCOPE("arena::attention");
     const Dims n{q.size(0), q.size(1), k.size(1), q.size(2), q.size(3)};
     c10::cuda::CUDAGuard device_guard(q.device());
-    // [B, H, S, D] with h = kv·G + g is [B·KV, G·S, D]: each KV head meets its G query heads in
-    // one batched GEMM, and the [B·KV, G·S, S] scores are laid out as [B, H, S, S].
-    const auto q3 = q.contiguous().view({n.b * n.kv, n.groups() * n.s, n.d});
-    const auto k3 = pad_keys(k.contiguous().view({n.b * n.kv, n.s, n.d}), padded(n.s));
-    const auto v3 = pad_keys(v.contiguous().view({n.b * n.kv, n.s, n.d}), padded(n.s));
+    const auto q3 = position_major(q, n);
+    const auto k3 = pad_keys(k.contiguous().view({n.b * n.kv, n.s, n.d}), padded_keys(n.s));
+    const auto v3 = pad_keys(v.contiguous().view({n.b * n.kv, n.s, n.d}), padded_keys(n.s));
     const auto b4 = bias.to(q.scalar_type()).contiguous();
     const int64_t bstride = b4.size(0) == 1 ? 0 : n.s * n.s;
-    const int64_t rows = n.groups() * n.s;
-    const int64_t step = chunk_rows(n, q.element_size());
+    const auto chunks = plan_attention_chunks(n.b, n.h, n.s, q.element_size());
     const auto stream = c10::cuda::getCurrentCUDAStream().stream();
-    auto lse = torch::empty({n.b * n.kv * rows}, q.options().dtype(torch::kFloat32));
-    auto out = step >= rows ? torch::Tensor() : torch::empty_like(q3);
+    auto lse = torch::empty({n.b * n.kv * n.groups() * n.s}, q.options().dtype(torch::kFloat32));
+    auto out = torch::empty_like(q3);
     torch::Tensor scores;  // kept for backward when there is one chunk
-    for (int64_t r0 = 0; r0 < rows; r0 += step) {
-      const int64_t len = std::min(step, rows - r0);
-      scores = square_buffer(n, len, q.options());
-      torch::bmm_out(scores, q3.narrow(1, r0, len), k3.transpose(1, 2));
-      auto probs = square_buffer(n, len, q.options());
+    for (const auto& chunk : chunks) {
+      const auto c = chunk_rows(n, chunk);
+      scores = square_buffer(n, c, q.options());
+      torch::bmm_out(scores, q3.narrow(1, c.row0, c.rows), k3.narrow(1, 0, c.ld).transpose(1, 2));
+      auto probs = square_buffer(n, c, q.options());
       cuda::softcap_softmax_forward(scores.data_ptr(), b4.data_ptr(), bstride, probs.data_ptr(), lse.data_ptr<float>(),
-                                    storage_type(q.scalar_type()), chunk(n, r0, len), static_cast<float>(scale),
+                                    storage_type(q.scalar_type()), softmax_rows(n, c), static_cast<float>(scale),
                                     static_cast<float>(cap), stream);
       check_cuda_launch("softcap_softmax_forward");
-      if (step >= rows) {
-        out = torch::bmm(probs, v3);
-      } else {
-        out.narrow(1, r0, len).copy_(torch::bmm(probs, v3));
-      }
+      auto out_rows = out.narrow(1, c.row0, c.rows);  // batch-strided: cuBLAS writes it in place
+      torch::bmm_out(out_rows, probs, v3.narrow(1, 0, c.ld));
     }
-    ctx->save_for_backward({q3, k3, v3, lse, b4, step >= rows ? scores : torch::Tensor()});
-    ctx->saved_data["dims"] = std::vector<int64_t>{n.b, n.h, n.kv, n.s, n.d, step};
+    ctx->save_for_backward({q3, k3, v3, lse, b4, chunks.size() == 1 ? scores : torch::Tensor()});
+    ctx->saved_data["dims"] = std::vector<int64_t>{n.b, n.h, n.kv, n.s, n.d};
     ctx->saved_data["scale"] = scale;
     ctx->saved_data["cap"] = cap;
-    return out.view({n.b, n.h, n.s, n.d});
+    // [B·KV, S, G, D] -> [B, S, KV·G, D]: the layout o_proj reads, in one copy.
+    return out.view({n.b, n.kv, n.s, n.groups(), n.d}).permute({0, 2, 1, 3, 4}).reshape({n.b, n.s, n.h, n.d});
   }
 
   static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
@@ -123,55 +126,62 @@ struct SoftcapAttention : public torch::autograd::Function<SoftcapAttention> {
     const auto& saved_scores = saved[5];
     const auto dims = ctx->saved_data["dims"].toIntVector();
     const Dims n{dims[0], dims[1], dims[2], dims[3], dims[4]};
-    const int64_t step = dims[5];
     const auto scale = ctx->saved_data["scale"].toDouble();
     const auto cap = ctx->saved_data["cap"].toDouble();
     c10::cuda::CUDAGuard device_guard(q3.device());
     const auto stream = c10::cuda::getCurrentCUDAStream().stream();
     const int64_t bstride = b4.size(0) == 1 ? 0 : n.s * n.s;
-    const int64_t rows = n.groups() * n.s;
+    const auto chunks = plan_attention_chunks(n.b, n.h, n.s, q3.element_size());
 
-    const auto d_out = grad_out[0].to(q3.scalar_type()).contiguous().view({n.b * n.kv, rows, n.d});
+    // [B, S, KV·G, D] -> [B·KV, S·G, D], the forward's query layout.
+    const auto d_out = grad_out[0]
+                           .to(q3.scalar_type())
+                           .reshape({n.b, n.s, n.kv, n.groups(), n.d})
+                           .permute({0, 2, 1, 3, 4})
+                           .contiguous()
+                           .view({n.b * n.kv, n.s * n.groups(), n.d});
     auto dq = torch::empty_like(q3);
     torch::Tensor dk, dv;  // fp32 sums over the chunks (one chunk: the GEMM results as they are)
-    for (int64_t r0 = 0; r0 < rows; r0 += step) {
-      const int64_t len = std::min(step, rows - r0);
-      const auto qc = q3.narrow(1, r0, len);
-      const auto doc = d_out.narrow(1, r0, len);
+    // Last chunk first: it sees every key, so its key gradients initialize the sums.
+    for (auto it = chunks.rbegin(); it != chunks.rend(); ++it) {
+      const auto c = chunk_rows(n, *it);
+      const auto qc = q3.narrow(1, c.row0, c.rows);
+      const auto doc = d_out.narrow(1, c.row0, c.rows);
+      const auto kc = k3.narrow(1, 0, c.ld);
+      const auto vc = v3.narrow(1, 0, c.ld);
       auto scores = saved_scores;
       if (!scores.defined()) {
-        scores = square_buffer(n, len, q3.options());
-        torch::bmm_out(scores, qc, k3.transpose(1, 2));
+        scores = square_buffer(n, c, q3.options());
+        torch::bmm_out(scores, qc, kc.transpose(1, 2));
       }
-      auto d_scores = square_buffer(n, len, q3.options());  // dP, overwritten in place by dS
-      torch::bmm_out(d_scores, doc, v3.transpose(1, 2));
-      auto probs = square_buffer(n, len, q3.options());
+      auto d_scores = square_buffer(n, c, q3.options());  // dP, overwritten in place by dS
+      torch::bmm_out(d_scores, doc, vc.transpose(1, 2));
+      auto probs = square_buffer(n, c, q3.options());
       cuda::softcap_softmax_backward(scores.data_ptr(), b4.data_ptr(), bstride, lse.data_ptr<float>(),
                                      d_scores.data_ptr(), probs.data_ptr(), d_scores.data_ptr(),
-                                     storage_type(q3.scalar_type()), chunk(n, r0, len), static_cast<float>(scale),
+                                     storage_type(q3.scalar_type()), softmax_rows(n, c), static_cast<float>(scale),
                                      static_cast<float>(cap), stream);
       check_cuda_launch("softcap_softmax_backward");
-      // GQA: the group's rows are summed by the GEMMs themselves (reduction over G·S).
-      auto dv_part = torch::bmm(probs.transpose(1, 2), doc);
+      auto dq_rows = dq.narrow(1, c.row0, c.rows);
+      torch::bmm_out(dq_rows, d_scores, kc);
+      // GQA: the group's rows are summed by the GEMMs themselves (reduction over the G·positions).
+      auto dv_part = torch::bmm(probs.transpose(1, 2), doc);  // [B·KV, ld, D]
       auto dk_part = torch::bmm(d_scores.transpose(1, 2), qc);
-      if (len == rows) {
-        dq = torch::bmm(d_scores, k3);
+      if (chunks.size() == 1) {
         dv = dv_part;
         dk = dk_part;
+      } else if (!dv.defined()) {
+        dv = dv_part.to(torch::kFloat32);
+        dk = dk_part.to(torch::kFloat32);
       } else {
-        dq.narrow(1, r0, len).copy_(torch::bmm(d_scores, k3));
-        if (!dv.defined()) {
-          dv = dv_part.to(torch::kFloat32);
-          dk = dk_part.to(torch::kFloat32);
-        } else {
-          dv.add_(dv_part);
-          dk.add_(dk_part);
-        }
+        dv.narrow(1, 0, c.ld).add_(dv_part);
+        dk.narrow(1, 0, c.ld).add_(dk_part);
       }
     }
     dv = dv.narrow(1, 0, n.s).to(q3.scalar_type()).reshape({n.b, n.kv, n.s, n.d});
     dk = dk.narrow(1, 0, n.s).to(q3.scalar_type()).reshape({n.b, n.kv, n.s, n.d});
-    return {dq.view({n.b, n.h, n.s, n.d}), dk, dv, torch::Tensor(), torch::Tensor(), torch::Tensor()};
+    const auto dq4 = dq.view({n.b, n.kv, n.s, n.groups(), n.d}).transpose(2, 3).reshape({n.b, n.h, n.s, n.d});
+    return {dq4, dk, dv, torch::Tensor(), torch::Tensor(), torch::Tensor()};
   }
 };
 

@@ -28,7 +28,13 @@ AttentionKernel attention_kernel();
 bool use_fused_attention(const torch::Tensor& q, int64_t keys);
 
 // q [B, H, S, D], k and v [B, KV, S, D] (query head h reads KV head h / (H/KV)), bias [B|1, 1, S, S]
-// additive (attention_bias()); cap <= 0 disables the soft-cap. Returns [B, H, S, D] in q's dtype.
+// additive and causal, as attention_bias() builds it: every key after its query is masked, so
+// each chunk of queries reads only the keys up to its last position (attention_chunks.h). cap <= 0
+// disables the soft-cap. Returns [B, S, H, D] in q's dtype: the layout o_proj reads.
+// A query row that may see no key at all (a pad row of a left-padded batch, all its bias at the
+// lowest value) averages the values of the keys its chunk reads where the eager path averages all
+// S, and its backward is not the eager one either (its log-sum-exp rounds to the bias itself).
+// Such rows never reach the loss: their output gradient is zero, and so is what they pass back.
 // Differentiable in q, k, v. CUDA only (throws elsewhere).
 torch::Tensor softcap_attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
                                 const torch::Tensor& bias, double scale, double cap);

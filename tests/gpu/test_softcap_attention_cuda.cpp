@@ -67,7 +67,8 @@ Errors compare(int64_t b, int64_t h, int64_t kv, int64_t s, int64_t d, int64_t w
     auto k = k_in.detach().clone().requires_grad_(true);
     auto v = v_in.detach().clone().requires_grad_(true);
     const auto bias = attention_bias(mask, window, q.scalar_type());
-    const auto out = fused ? softcap_attention(q, k, v, bias, scale, cap) : eager(q, k, v, bias, scale, cap);
+    // The fused core returns [B, S, H, D] (o_proj's layout), the eager one [B, H, S, D].
+    const auto out = fused ? softcap_attention(q, k, v, bias, scale, cap).transpose(1, 2) : eager(q, k, v, bias, scale, cap);
     out.backward(go.to(q.scalar_type()));
     return std::vector<torch::Tensor>{out.detach(), q.grad(), k.grad(), v.grad()};
   };
@@ -87,6 +88,17 @@ TEST_F(SoftcapAttentionCuda, Float32MatchesFloat64Reference) {
     EXPECT_LT(e.dk, 1e-4) << "S=" << s;
     EXPECT_LT(e.dv, 1e-5) << "S=" << s;
   }
+}
+
+// Four query heads per KV head, and chunks of unequal length (512 + 188 positions, the second
+// reading all 700 keys, the first 512), in bf16's element size class.
+TEST_F(SoftcapAttentionCuda, WideGroupsAndUnequalChunks) {
+  torch::manual_seed(5);
+  const auto e = compare(2, 8, 2, 700, 64, 0, torch::kFloat32, true);
+  EXPECT_LT(e.out, 1e-5);
+  EXPECT_LT(e.dq, 1e-4);
+  EXPECT_LT(e.dk, 1e-4);
+  EXPECT_LT(e.dv, 1e-5);
 }
 
 TEST_F(SoftcapAttentionCuda, NoSoftcapAndNoGqa) {
@@ -132,12 +144,14 @@ TEST_F(SoftcapAttentionCuda, ClassifierFusedKernelsMatchEager) {
     for (auto& p : model->parameters())
       if (p.requires_grad()) p.normal_(0.0, 0.02);
   }
-  const auto ids = torch::randint(1, c.vocab_size, {2, 100}, opts.dtype(torch::kInt64));
+  // Rows: unpadded, right-padded, left-padded. The left pad rows see no key at all: the fused core
+  // and the eager path give them different values, which must not reach the loss or gradients.
+  const auto ids = torch::randint(1, c.vocab_size, {3, 100}, opts.dtype(torch::kInt64));
   auto mask = torch::ones_like(ids);
   mask[1].narrow(0, 70, 30).zero_();
-  auto ids_padded = ids.clone();
-  ids_padded[1].narrow(0, 70, 30).zero_();
-  const auto labels = torch::tensor({0, 1}, opts.dtype(torch::kInt64));
+  mask[2].narrow(0, 0, 25).zero_();
+  const auto ids_padded = ids * mask;
+  const auto labels = torch::tensor({0, 1, 1}, opts.dtype(torch::kInt64));
 
   const auto run = [&](AttentionKernel kernel, bool recompute) {
     set_attention_kernel(kernel);
