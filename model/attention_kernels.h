@@ -5,8 +5,8 @@
 // query heads, position-major: row r is query head kv·G + r % G at position r / G (group_rows =
 // S·G rows). A call handles the chunk of rows row0 .. row0 + chunk_rows - 1 of every batch against
 // its first `keys` keys: buffers are [batches, chunk_rows, ld], lse is [batches, group_rows] (fp32).
-// The additive bias is [B, 1, S, S] (row stride bias_ld = S), shared by the heads
-// (bias_batch_stride: elements between two batch rows, S·S, or 0 when one bias serves all). Keys
+// The additive bias is [B, 1, S, S] with row stride bias_ld, shared by the heads
+// (bias_batch_stride: elements between two batch rows, or 0 when one bias serves all). Keys
 // from `keys` on are left out: the caller passes only chunks whose rows a causal bias keeps from
 // seeing them.
 // Per element, in fp32:
@@ -26,8 +26,11 @@ namespace arena::cuda {
 // Longest key length the row kernels hold in registers (longer rows: use the eager path).
 constexpr int64_t kSoftcapMaxKeys = 8192;
 
-// ld: elements between two rows of the chunk buffers (>= keys; the callers pad it to a multiple
-// of 8 so that the GEMMs writing and reading these buffers get 16-byte aligned rows). Columns
+// Alignment: the kernels move 16 bytes per access, so every row they read or write starts on a
+// 16-byte boundary: ld and bias_ld are multiples of 8 elements, the base pointers 16-byte aligned,
+// and each bias row holds at least ld elements (columns from `keys` on are read, never used).
+// ld: elements between two rows of the chunk buffers (>= keys; a multiple of 8 also gives the
+// GEMMs writing and reading these buffers aligned rows). Columns
 // keys .. ld-1 of probs and dscores are written as zeros (the GEMMs read them against zero keys
 // and values, or keys no row of the chunk may see); those of scores and dprobs are never read.
 struct SoftmaxRows {
@@ -36,8 +39,8 @@ struct SoftmaxRows {
   int64_t heads_per_kv;  // G
   int64_t group_rows;    // S·G
   int64_t row0, chunk_rows;
-  int64_t keys;          // keys seen by this chunk (<= bias_ld)
-  int64_t bias_ld;       // S
+  int64_t keys;          // keys seen by this chunk (<= S)
+  int64_t bias_ld;       // elements between two bias rows (>= padded S)
   int64_t ld;
 };
 

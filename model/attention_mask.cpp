@@ -2,6 +2,8 @@
 
 #include <torch/torch.h>
 
+#include "model/attention_chunks.h"
+
 namespace arena {
 
 torch::Tensor attention_bias(const torch::Tensor& attention_mask, int64_t window, torch::ScalarType dtype) {
@@ -21,7 +23,10 @@ torch::Tensor attention_bias(const torch::Tensor& attention_mask, int64_t window
     case torch::kFloat16: lowest = static_cast<float>(std::numeric_limits<c10::Half>::lowest()); break;
     default: break;
   }
-  return torch::where(allowed, torch::zeros({}, opts), torch::full({}, lowest, opts));
+  // Rows at a stride of padded_keys(S): 16-byte aligned for the fused attention's row kernels.
+  auto bias = torch::empty({attention_mask.size(0), 1, s, padded_keys(s)}, opts).narrow(3, 0, s);
+  torch::where_out(bias, allowed, torch::zeros({}, opts), torch::full({}, lowest, opts));
+  return bias;
 }
 
 }  // namespace arena

@@ -27,6 +27,28 @@ __device__ inline __nv_bfloat16 from_f<__nv_bfloat16>(float v) { return __float2
 template <>
 __device__ inline __half from_f<__half>(float v) { return __float2half_rn(v); }
 
+// Elements of T in one 16-byte access (8 bf16 or fp16, 4 fp32).
+template <typename T>
+constexpr int kVec16 = 16 / static_cast<int>(sizeof(T));
+
+// kVec16<T> elements at p (16-byte aligned) into fp32, in one load.
+template <typename T>
+__device__ inline void load16(const T* p, float* out) {
+  const uint4 u = *reinterpret_cast<const uint4*>(p);
+  const T* t = reinterpret_cast<const T*>(&u);
+#pragma unroll
+  for (int e = 0; e < kVec16<T>; ++e) out[e] = to_f(t[e]);
+}
+
+// kVec16<T> fp32 values rounded to T and stored at p (16-byte aligned) in one store.
+template <typename T>
+__device__ inline void store16(T* p, const float* in) {
+  alignas(16) T t[kVec16<T>];
+#pragma unroll
+  for (int e = 0; e < kVec16<T>; ++e) t[e] = from_f<T>(in[e]);
+  *reinterpret_cast<uint4*>(p) = *reinterpret_cast<const uint4*>(t);
+}
+
 // Blocks for a grid-stride loop over `items` with `threads` per block: one item per thread up to
 // about 16 blocks per SM of an H100 (132 SMs), the loop strides beyond that.
 inline int grid_stride_blocks(int64_t items, int threads) {

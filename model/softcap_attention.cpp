@@ -65,8 +65,23 @@ ChunkRows chunk_rows(const Dims& n, const AttentionChunk& c) {
   return {c.begin * n.groups(), c.positions() * n.groups(), keys, padded_keys(keys)};
 }
 
-cuda::SoftmaxRows softmax_rows(const Dims& n, const ChunkRows& c) {
-  return {n.b * n.kv, n.kv, n.groups(), n.groups() * n.s, c.row0, c.rows, c.keys, n.s, c.ld};
+// The bias as the row kernels read it (attention_kernels.h): q's dtype, 16-byte aligned rows at a
+// stride of padded_keys(S). attention_bias() builds it that way; anything else is copied.
+torch::Tensor row_aligned_bias(const torch::Tensor& bias, torch::ScalarType dtype) {
+  const int64_t s = bias.size(3);
+  const bool aligned = bias.scalar_type() == dtype && bias.stride(3) == 1 && bias.stride(2) >= padded_keys(s) &&
+                       bias.stride(2) % 8 == 0 && (bias.size(0) == 1 || bias.stride(0) % 8 == 0) &&
+                       reinterpret_cast<uintptr_t>(bias.data_ptr()) % 16 == 0;
+  if (aligned) return bias;
+  auto out = torch::empty({bias.size(0), 1, bias.size(2), padded_keys(s)}, bias.options().dtype(dtype)).narrow(3, 0, s);
+  out.copy_(bias);
+  return out;
+}
+
+int64_t bias_batch_stride(const torch::Tensor& bias) { return bias.size(0) == 1 ? 0 : bias.stride(0); }
+
+cuda::SoftmaxRows softmax_rows(const Dims& n, const ChunkRows& c, const torch::Tensor& bias) {
+  return {n.b * n.kv, n.kv, n.groups(), n.groups() * n.s, c.row0, c.rows, c.keys, bias.stride(2), c.ld};
 }
 
 // An uninitialized [B·KV, rows, ld] buffer.
@@ -87,8 +102,8 @@ struct SoftcapAttention : public torch::autograd::Function<SoftcapAttention> {
     const auto q3 = position_major(q, n);
     const auto k3 = pad_keys(k.contiguous().view({n.b * n.kv, n.s, n.d}), padded_keys(n.s));
     const auto v3 = pad_keys(v.contiguous().view({n.b * n.kv, n.s, n.d}), padded_keys(n.s));
-    const auto b4 = bias.to(q.scalar_type()).contiguous();
-    const int64_t bstride = b4.size(0) == 1 ? 0 : n.s * n.s;
+    const auto b4 = row_aligned_bias(bias, q.scalar_type());
+    const int64_t bstride = bias_batch_stride(b4);
     const auto chunks = plan_attention_chunks(n.b, n.h, n.s, q.element_size());
     const auto stream = c10::cuda::getCurrentCUDAStream().stream();
     auto lse = torch::empty({n.b * n.kv * n.groups() * n.s}, q.options().dtype(torch::kFloat32));
@@ -100,7 +115,7 @@ struct SoftcapAttention : public torch::autograd::Function<SoftcapAttention> {
       torch::bmm_out(scores, q3.narrow(1, c.row0, c.rows), k3.narrow(1, 0, c.ld).transpose(1, 2));
       auto probs = square_buffer(n, c, q.options());
       cuda::softcap_softmax_forward(scores.data_ptr(), b4.data_ptr(), bstride, probs.data_ptr(), lse.data_ptr<float>(),
-                                    storage_type(q.scalar_type()), softmax_rows(n, c), static_cast<float>(scale),
+                                    storage_type(q.scalar_type()), softmax_rows(n, c, b4), static_cast<float>(scale),
                                     static_cast<float>(cap), stream);
       check_cuda_launch("softcap_softmax_forward");
       auto out_rows = out.narrow(1, c.row0, c.rows);  // batch-strided: cuBLAS writes it in place
@@ -130,7 +145,7 @@ struct SoftcapAttention : public torch::autograd::Function<SoftcapAttention> {
     const auto cap = ctx->saved_data["cap"].toDouble();
     c10::cuda::CUDAGuard device_guard(q3.device());
     const auto stream = c10::cuda::getCurrentCUDAStream().stream();
-    const int64_t bstride = b4.size(0) == 1 ? 0 : n.s * n.s;
+    const int64_t bstride = bias_batch_stride(b4);
     const auto chunks = plan_attention_chunks(n.b, n.h, n.s, q3.element_size());
 
     // [B, S, KV·G, D] -> [B·KV, S·G, D], the forward's query layout.
@@ -159,7 +174,7 @@ struct SoftcapAttention : public torch::autograd::Function<SoftcapAttention> {
       auto probs = square_buffer(n, c, q3.options());
       cuda::softcap_softmax_backward(scores.data_ptr(), b4.data_ptr(), bstride, lse.data_ptr<float>(),
                                      d_scores.data_ptr(), probs.data_ptr(), d_scores.data_ptr(),
-                                     storage_type(q3.scalar_type()), softmax_rows(n, c), static_cast<float>(scale),
+                                     storage_type(q3.scalar_type()), softmax_rows(n, c, b4), static_cast<float>(scale),
                                      static_cast<float>(cap), stream);
       check_cuda_launch("softcap_softmax_backward");
       auto dq_rows = dq.narrow(1, c.row0, c.rows);
