@@ -41,15 +41,20 @@ struct Dims {
 // head kv·G + g at position s. Each KV head meets its G query heads in one batched GEMM (no
 // expanded k/v), and a chunk of positions is one contiguous block of rows.
 torch::Tensor position_major(const torch::Tensor& t, const Dims& n) {  // [B, H, S, D]
-  return t.reshape({n.b, n.kv, n.groups(), n.s, n.d}).transpose(2, 3).contiguous().view({n.b * n.kv, n.s * n.groups(), n.d});
+  const auto grouped = t.reshape({n.b, n.kv, n.groups(), n.s, n.d});
+  return grouped.transpose(2, 3).contiguous().view({n.b * n.kv, n.s * n.groups(), n.d});
 }
 
-// Keys (and values) zero-padded to a multiple of 8 (attention_chunks.h): probabilities are
-// exactly 0 there.
-torch::Tensor pad_keys(const torch::Tensor& t, int64_t keys) {  // [N, S, D] -> [N, keys, D]
-  if (t.size(1) == keys) return t;
-  auto out = torch::zeros({t.size(0), keys, t.size(2)}, t.options());
-  out.narrow(1, 0, t.size(1)).copy_(t);
+// k or v [B, KV, S, D], any strides (v arrives as a transposed view of v_proj's output), as
+// [B·KV, padded_keys(S), D] with zero rows after S (attention_chunks.h: probabilities are exactly 0
+// there), in one copy; no copy when it is contiguous already and S needs no padding.
+torch::Tensor padded_heads(const torch::Tensor& t, const Dims& n) {
+  const int64_t keys = padded_keys(n.s);
+  if (keys == n.s && t.is_contiguous()) return t.view({n.b * n.kv, n.s, n.d});
+  auto out = torch::empty({n.b * n.kv, keys, n.d}, t.options());
+  auto heads = out.view({n.b, n.kv, keys, n.d});
+  heads.narrow(2, 0, n.s).copy_(t);
+  if (keys > n.s) heads.narrow(2, n.s, keys - n.s).zero_();
   return out;
 }
 
@@ -100,8 +105,8 @@ struct SoftcapAttention : public torch::autograd::Function<SoftcapAttention> {
     const Dims n{q.size(0), q.size(1), k.size(1), q.size(2), q.size(3)};
     c10::cuda::CUDAGuard device_guard(q.device());
     const auto q3 = position_major(q, n);
-    const auto k3 = pad_keys(k.contiguous().view({n.b * n.kv, n.s, n.d}), padded_keys(n.s));
-    const auto v3 = pad_keys(v.contiguous().view({n.b * n.kv, n.s, n.d}), padded_keys(n.s));
+    const auto k3 = padded_heads(k, n);
+    const auto v3 = padded_heads(v, n);
     const auto b4 = row_aligned_bias(bias, q.scalar_type());
     const int64_t bstride = bias_batch_stride(b4);
     const auto chunks = plan_attention_chunks(n.b, n.h, n.s, q.element_size());

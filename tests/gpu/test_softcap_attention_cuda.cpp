@@ -68,7 +68,8 @@ Errors compare(int64_t b, int64_t h, int64_t kv, int64_t s, int64_t d, int64_t w
     auto v = v_in.detach().clone().requires_grad_(true);
     const auto bias = attention_bias(mask, window, q.scalar_type());
     // The fused core returns [B, S, H, D] (o_proj's layout), the eager one [B, H, S, D].
-    const auto out = fused ? softcap_attention(q, k, v, bias, scale, cap).transpose(1, 2) : eager(q, k, v, bias, scale, cap);
+    const auto out =
+        fused ? softcap_attention(q, k, v, bias, scale, cap).transpose(1, 2) : eager(q, k, v, bias, scale, cap);
     out.backward(go.to(q.scalar_type()));
     return std::vector<torch::Tensor>{out.detach(), q.grad(), k.grad(), v.grad()};
   };
