@@ -31,34 +31,14 @@ torch::Tensor AttentionImpl::forward(const torch::Tensor& x, const torch::Tensor
     if (use_fused_elementwise(y)) return rotary_heads_fused(y, cos, sin, n);
     return apply_rotary(y.view({b, s, n, head_dim_}).transpose(1, 2), cos, sin);
   };
-  auto q = rotated_heads(q_proj(x), heads_);     // [B, H, S, D]
-  auto k = rotated_heads(k_proj(x), kv_heads_);  // [B, KV, S, D]
-  auto v = v_proj(x).view({b, s, kv_heads_, head_dim_}).transpose(1, 2);
-  if (use_fused_attention(q, s)) {
-    // CUDA: the same math with scores, cap, mask and softmax fused (model/softcap_attention.h).
-    // The bias is attention_bias()'s, causal, as the fused core requires.
-    return o_proj(softcap_attention(q, k, v, bias, scaling_, softcap_).view({b, s, heads_ * head_dim_}));
-  }
-  torch::Tensor out;
-  {
-    RECORD_USER_SCOPE("arena::attention");  // names the eager core in profiles (bench_train_step)
-    if (heads_ != kv_heads_) {
-      const int64_t groups = heads_ / kv_heads_;
-      // Query head h reads KV head h / groups. expand+reshape (not repeat_interleave): its
-      // backward is a plain sum over the group, not an index scatter.
-      const auto widen = [&](const torch::Tensor& t) {
-        return t.unsqueeze(2).expand({b, kv_heads_, groups, s, head_dim_}).reshape({b, heads_, s, head_dim_});
-      };
-      k = widen(k);
-      v = widen(v);
-    }
-    auto scores = torch::matmul(q, k.transpose(2, 3)) * scaling_;  // [B, H, S, S]
-    if (softcap_ > 0) scores = torch::tanh(scores / softcap_) * softcap_;
-    scores = scores + bias;
-    const auto probs = torch::softmax(scores, -1, torch::kFloat32).to(q.scalar_type());
-    out = torch::matmul(probs, v).transpose(1, 2).contiguous().view({b, s, heads_ * head_dim_});
-  }
-  return o_proj(out);
+  const auto q = rotated_heads(q_proj(x), heads_);      // [B, H, S, D]
+  const auto k = rotated_heads(k_proj(x), kv_heads_);  // [B, KV, S, D]
+  const auto v = v_proj(x).view({b, s, kv_heads_, head_dim_}).transpose(1, 2);
+  // CUDA: the same math with scores, cap, mask and softmax fused (model/softcap_attention.h); the
+  // bias is attention_bias()'s, causal, as the fused core requires.
+  const auto out = use_fused_attention(q, s) ? softcap_attention(q, k, v, bias, scaling_, softcap_)
+                                             : eager_softcap_attention(q, k, v, bias, scaling_, softcap_);
+  return o_proj(out.view({b, s, heads_ * head_dim_}));
 }
 
 }  // namespace arena

@@ -24,6 +24,12 @@ enum class AttentionKernel {
 void set_attention_kernel(AttentionKernel kernel);
 AttentionKernel attention_kernel();
 
+// The reference math on any device, the eager chain transformers runs (eager attention):
+// cap·tanh(q·kᵀ·scale/cap) + bias rounded step by step in q's dtype, softmax in fp32, then ·v.
+// Same arguments as softcap_attention; returns [B, S, H, D] (contiguous). Used on the CPU always.
+torch::Tensor eager_softcap_attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
+                                      const torch::Tensor& bias, double scale, double cap);
+
 // Whether the fused core runs for this query tensor and key length under the current choice.
 bool use_fused_attention(const torch::Tensor& q, int64_t keys);
 

@@ -1,6 +1,6 @@
-// The fused soft-capped attention core (model/softcap_attention.h) against the eager formula in
-// float64, outputs and gradients, and the whole classifier on CUDA with the fused core against
-// the eager one. Needs a GPU: label `gpu` (CI skips it).
+// The fused soft-capped attention core (model/softcap_attention.h) against the eager core
+// (eager_softcap_attention) in float64, outputs and gradients, and the whole classifier on CUDA
+// with the fused core against the eager one. Needs a GPU: label `gpu` (CI skips it).
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
@@ -25,20 +25,6 @@ class SoftcapAttentionCuda : public ::testing::Test {
     set_fused_elementwise(true);
   }
 };
-
-// The reference: attention.cpp's eager math, in whatever dtype the inputs have.
-torch::Tensor eager(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v, const torch::Tensor& bias,
-                    double scale, double cap) {
-  const int64_t groups = q.size(1) / k.size(1);
-  const auto kk = k.repeat_interleave(groups, 1);
-  const auto vv = v.repeat_interleave(groups, 1);
-  auto s = torch::matmul(q, kk.transpose(2, 3)) * scale;
-  if (cap > 0) s = torch::tanh(s / cap) * cap;
-  s = s + bias;
-  const auto p = torch::softmax(s, -1, q.scalar_type() == torch::kFloat64 ? torch::kFloat64 : torch::kFloat32)
-                     .to(q.scalar_type());
-  return torch::matmul(p, vv);
-}
 
 double rel(const torch::Tensor& a, const torch::Tensor& ref) {
   const auto d = a.to(torch::kFloat64) - ref.to(torch::kFloat64);
@@ -70,10 +56,9 @@ Errors compare(int64_t b, int64_t h, int64_t kv, int64_t s, int64_t d, int64_t w
     // re-aligning copy instead.
     auto bias = attention_bias(mask, window, q.scalar_type());
     if (contiguous_bias) bias = bias.contiguous();
-    // The fused core returns [B, S, H, D] (o_proj's layout), the eager one [B, H, S, D].
-    const auto out =
-        fused ? softcap_attention(q, k, v, bias, scale, cap).transpose(1, 2) : eager(q, k, v, bias, scale, cap);
-    out.backward(go.to(q.scalar_type()));
+    const auto out = fused ? softcap_attention(q, k, v, bias, scale, cap)
+                           : eager_softcap_attention(q, k, v, bias, scale, cap);  // both [B, S, H, D]
+    out.backward(go.to(q.scalar_type()).transpose(1, 2));
     return std::vector<torch::Tensor>{out.detach(), q.grad(), k.grad(), v.grad()};
   };
   const auto ref = run(q0.to(torch::kFloat64), k0.to(torch::kFloat64), v0.to(torch::kFloat64), false);
