@@ -11,8 +11,8 @@ cd "$(dirname "$0")/.."
 BUILD="${ARENA_BUILD_DIR:-build-gpu}"
 JOBS="${ARENA_JOBS:-2}"
 B=.devbundle
-targets=(bench_train_step bench_nf4_dequant test_nf4_cuda test_fused_cuda)
-bins=(bench/bench_train_step bench/bench_nf4_dequant tests/test_nf4_cuda tests/test_fused_cuda)
+targets=(bench_train_step bench_nf4_dequant bench_attention test_nf4_cuda test_fused_cuda)
+bins=(bench/bench_train_step bench/bench_nf4_dequant bench/bench_attention tests/test_nf4_cuda tests/test_fused_cuda)
 
 exclude=$(git rev-parse --git-path info/exclude)
 mkdir -p "$(dirname "$exclude")"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The GPU checks and benchmarks of issue 6, in one call of the device tool (see tools/device_bundle.sh):
 #   run(carry=[".devbundle"], command="tools/device_gpu_suite.sh [phases]")
-# Phases (default: all but cpu): info tests dequant train peer vs cpu. ARENA_ARGS adds options to our side
+# Phases (default: all but cpu): info tests dequant attn train peer vs cpu. ARENA_ARGS adds options to our side
 # of the vs phase (e.g. ARENA_ARGS="--embedding device"). Logs go to $OUT (or ./out) as suite.log
 # (everything) and results.jsonl (the JSON lines); each step has its own time limit.
 set -uo pipefail
@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 source tools/device_env.sh
 OUT="${OUT:-$PWD/out}"
 mkdir -p "$OUT"
-phases="${*:-info tests dequant train peer vs}"
+phases="${*:-info tests dequant attn train peer vs}"
 BATCHES="${ARENA_BATCHES:-1 4}"
 log="$OUT/suite.log"
 step() {  # step LIMIT_S NAME COMMAND...
@@ -43,6 +43,12 @@ fi
 if has dequant; then
   step 120 bench_nf4_dequant bench_nf4_dequant
   step 120 bench_nf4_dequant_q bench_nf4_dequant --rows 2048 --cols 2304
+fi
+if has attn; then  # the attention core alone, fused against eager, at batch 4 and 1
+  for b in 4 1; do
+    step 180 "attention-b$b" bench_attention --batch "$b" --seq 1900 --json
+    grep -h '^{' "$log" | tail -2 >> "$OUT/results.jsonl"
+  done
 fi
 if has train; then
   for b in $BATCHES; do

@@ -1,0 +1,144 @@
+// The attention core alone at the Gemma-2-2B shape: forward and forward+backward of the fused
+// soft-capped core (model/softcap_attention.h, CUDA) and of the eager chain
+// (eager_softcap_attention, any device), on random q/k/v with the causal, sliding-window bias
+// the model uses (attention_bias). Reports the median time of each, the rate in model TFLOP/s
+// (causal: half the square; backward twice the forward) and the peak memory the call adds on
+// CUDA. One JSON line per variant with --json.
+#include <torch/torch.h>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <string>
+#include <vector>
+
+#ifdef ARENA_WITH_CUDA
+#include <c10/cuda/CUDACachingAllocator.h>
+#endif
+
+#include "model/attention_mask.h"
+#include "model/softcap_attention.h"
+
+namespace {
+
+struct Options {
+  int64_t batch = 4, seq = 1900, heads = 8, kv_heads = 4, head_dim = 256, window = 4096;
+  double cap = 50.0;
+  int reps = 10, threads = 2;
+  std::string dtype = "bf16", device = "auto";
+  bool json = false;
+};
+
+void synchronize(const torch::Device& device) {
+  if (device.is_cuda()) torch::cuda::synchronize();
+}
+
+template <typename F>
+double median_ms(int reps, const torch::Device& device, F&& fn) {
+  std::vector<double> t;
+  for (int i = 0; i < reps + 1; ++i) {  // the first call warms up
+    synchronize(device);
+    const auto t0 = std::chrono::steady_clock::now();
+    fn();
+    synchronize(device);
+    if (i > 0) t.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+  }
+  std::nth_element(t.begin(), t.begin() + t.size() / 2, t.end());
+  return t[t.size() / 2];
+}
+
+// Bytes the caching allocator holds at its peak during fn, above what was allocated before.
+template <typename F>
+double peak_added_gib(const torch::Device& device, F&& fn) {
+#ifdef ARENA_WITH_CUDA
+  if (device.is_cuda()) {
+    namespace alloc = c10::cuda::CUDACachingAllocator;
+    const auto index = device.index() < 0 ? 0 : device.index();
+    synchronize(device);
+    const auto before = alloc::getDeviceStats(index).allocated_bytes[0].current;
+    alloc::resetPeakStats(index);
+    fn();
+    synchronize(device);
+    const auto peak = alloc::getDeviceStats(index).allocated_bytes[0].peak;
+    return static_cast<double>(peak - before) / (1 << 30);
+  }
+#endif
+  fn();
+  return 0.0;
+}
+
+void run(const Options& o, const torch::Device& device, bool fused) {
+  const auto type = o.dtype == "f32" ? torch::kFloat32 : torch::kBFloat16;
+  const auto opts = torch::TensorOptions().device(device).dtype(type);
+  torch::manual_seed(0);
+  const auto q = torch::randn({o.batch, o.heads, o.seq, o.head_dim}, opts).requires_grad_(true);
+  const auto k = torch::randn({o.batch, o.kv_heads, o.seq, o.head_dim}, opts).requires_grad_(true);
+  const auto v = torch::randn({o.batch, o.kv_heads, o.seq, o.head_dim}, opts).requires_grad_(true);
+  const auto mask = torch::ones({o.batch, o.seq}, opts.dtype(torch::kInt64));
+  const auto bias = arena::attention_bias(mask, o.window < o.seq ? o.window : 0, type);
+  const auto grad = torch::randn({o.batch, o.seq, o.heads, o.head_dim}, opts);
+  const double scale = 1.0 / std::sqrt(static_cast<double>(o.head_dim));
+  arena::set_attention_kernel(fused ? arena::AttentionKernel::kFused : arena::AttentionKernel::kEager);
+  const auto core = [&] {
+    return fused ? arena::softcap_attention(q, k, v, bias, scale, o.cap)
+                 : arena::eager_softcap_attention(q, k, v, bias, scale, o.cap);
+  };
+  const double forward_ms = median_ms(o.reps, device, [&] {
+    torch::NoGradGuard no_grad;
+    core();
+  });
+  const auto step = [&] {
+    core().backward(grad);
+    q.mutable_grad() = torch::Tensor();
+    k.mutable_grad() = torch::Tensor();
+    v.mutable_grad() = torch::Tensor();
+  };
+  const double step_ms = median_ms(o.reps, device, step);
+  const double peak_gib = peak_added_gib(device, step);
+  // Model FLOPs: q·kᵀ and p·v, 2·B·H·S²·D each over the causal half; backward twice the forward.
+  const double fwd_flop = 2.0 * o.batch * o.heads * static_cast<double>(o.seq) * o.seq * o.head_dim;
+  const std::string name = fused ? "fused" : "eager";
+  const double forward_tflops = fwd_flop / forward_ms / 1e9, step_tflops = 3 * fwd_flop / step_ms / 1e9;
+  fmt::print("{:<5} {} B={} S={} H={}/{} D={}: forward {:.2f} ms ({:.3g} TFLOP/s), forward+backward {:.2f} ms "
+             "({:.3g} TFLOP/s), peak added {:.2f} GiB\n",
+             name, device.str(), o.batch, o.seq, o.heads, o.kv_heads, o.head_dim, forward_ms, forward_tflops, step_ms,
+             step_tflops, peak_gib);
+  if (o.json) {
+    nlohmann::json j = {{"bench", "attention"},   {"core", name},        {"device", device.str()},
+                        {"dtype", o.dtype},       {"batch", o.batch},    {"seq", o.seq},
+                        {"heads", o.heads},       {"kv_heads", o.kv_heads}, {"head_dim", o.head_dim},
+                        {"forward_ms", forward_ms}, {"step_ms", step_ms}, {"forward_tflops", forward_tflops},
+                        {"step_tflops", step_tflops}, {"peak_added_gib", peak_gib}};
+    fmt::print("{}\n", j.dump());
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options o;
+  CLI::App app{"Gemma-2 attention core: fused (CUDA) against eager, forward and forward+backward"};
+  app.add_option("--batch", o.batch, "Sequences per call");
+  app.add_option("--seq", o.seq, "Sequence length");
+  app.add_option("--heads", o.heads, "Query heads");
+  app.add_option("--kv-heads", o.kv_heads, "Key/value heads");
+  app.add_option("--head-dim", o.head_dim, "Head dimension");
+  app.add_option("--window", o.window, "Sliding window (0: none; a window >= seq masks nothing)");
+  app.add_option("--cap", o.cap, "Attention logit soft-cap (0: none)");
+  app.add_option("--reps", o.reps, "Timed repetitions (median)");
+  app.add_option("--dtype", o.dtype, "bf16 or f32")->check(CLI::IsMember({"bf16", "f32"}));
+  app.add_option("--device", o.device, "auto (CUDA when present), cuda or cpu")
+      ->check(CLI::IsMember({"auto", "cuda", "cpu"}));
+  app.add_option("--threads", o.threads, "CPU threads");
+  app.add_flag("--json", o.json, "Also print one JSON line per variant");
+  CLI11_PARSE(app, argc, argv);
+  torch::set_num_threads(o.threads);
+  const bool cuda = o.device == "cuda" || (o.device == "auto" && torch::cuda::is_available());
+  const torch::Device device = cuda ? torch::Device(torch::kCUDA, 0) : torch::Device(torch::kCPU);
+  if (cuda) run(o, device, /*fused=*/true);
+  run(o, device, /*fused=*/false);
+  return 0;
+}
