@@ -23,10 +23,13 @@ int64_t padded_keys(int64_t keys);
 // Bytes of one chunk's [B·H·positions × padded_keys(end)] buffer.
 int64_t attention_chunk_bytes(int64_t batch, int64_t heads, int64_t element_size, const AttentionChunk& c);
 
-// Chunks covering positions [0, seq) in order. Each is at most kAttentionChunkPositions long and
-// holds at most kAttentionChunkBytes per buffer (backward holds three such buffers at once), but
-// never fewer than 64 positions. Every chunk but the last is a multiple of 64 positions long, so
-// that its B·H·positions rows keep the GEMMs on aligned tiles.
+// Chunks covering positions [0, seq) in order. When the whole square fits kAttentionChunkBytes
+// it is one chunk: the forward then keeps its scores for backward, and short or batch-1 calls,
+// whose kernels are too short to hide their launches, get no more of them. Otherwise each chunk is
+// at most kAttentionChunkPositions long and holds at most kAttentionChunkBytes per buffer
+// (backward holds three such buffers at once), but never fewer than 64 positions. Every chunk but
+// the last is a multiple of 64 positions long, so that its B·H·positions rows keep the GEMMs on
+// aligned tiles.
 constexpr int64_t kAttentionChunkBytes = int64_t{64} << 20;
 constexpr int64_t kAttentionChunkPositions = 512;
 std::vector<AttentionChunk> plan_attention_chunks(int64_t batch, int64_t heads, int64_t seq, int64_t element_size);

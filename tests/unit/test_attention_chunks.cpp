@@ -17,9 +17,11 @@ void expect_valid_plan(int64_t batch, int64_t heads, int64_t seq, int64_t elemen
     const auto& c = chunks[i];
     EXPECT_EQ(c.begin, next) << "chunk " << i << " leaves a gap or overlaps";
     EXPECT_GT(c.positions(), 0);
-    EXPECT_LE(c.positions(), kAttentionChunkPositions);
-    if (i + 1 < chunks.size()) EXPECT_EQ(c.positions() % 64, 0) << "chunk " << i;
     if (c.positions() > 64) EXPECT_LE(attention_chunk_bytes(batch, heads, element_size, c), kAttentionChunkBytes);
+    if (chunks.size() > 1) {  // one chunk: the whole square within the budget
+      EXPECT_LE(c.positions(), kAttentionChunkPositions);
+      if (i + 1 < chunks.size()) EXPECT_EQ(c.positions() % 64, 0) << "chunk " << i;
+    }
     next = c.end;
   }
   EXPECT_EQ(next, seq);
@@ -29,6 +31,15 @@ TEST(AttentionChunks, CoverEverySequenceWithinTheBudget) {
   for (const int64_t seq : {1, 7, 37, 64, 65, 300, 512, 513, 700, 1900, 4096, 5000, 8192})
     for (const int64_t batch : {1, 2, 4, 8, 32})
       for (const int64_t element_size : {2, 4}) expect_valid_plan(batch, 8, seq, element_size);
+}
+
+TEST(AttentionChunks, OneChunkWhenTheSquareFits) {
+  // Batch 1 at 1900: 8 × 1900 × 1904 × 2 bytes = 58 MB, within 64 MiB: one chunk, as before.
+  const auto one = plan_attention_chunks(1, 8, 1900, 2);
+  ASSERT_EQ(one.size(), 1u);
+  EXPECT_EQ(one[0].end, 1900);
+  // Batch 2 (116 MB) splits.
+  EXPECT_EQ(plan_attention_chunks(2, 8, 1900, 2).size(), 4u);
 }
 
 TEST(AttentionChunks, GemmaBatchFourAtSeq1900) {
