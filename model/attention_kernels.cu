@@ -198,8 +198,8 @@ void by_width(int64_t ld, F&& f) {
   else if (ld <= 128 * v) f.template operator()<T, 128, 1>();
   else if (ld <= 256 * v) f.template operator()<T, 256, 1>();
   else if (ld <= 512 * v) f.template operator()<T, 256, 2>();
-  else if (ld <= 1024 * v) f.template operator()<T, 256, 4>();
-  else f.template operator()<T, 256, 8>();  // up to 8192 fp32 or 16384 bf16 elements
+  else if (ld <= 1024 * v) f.template operator()<T, 256, 4>();  // bf16/fp16 rows up to 8192 end here
+  else if constexpr (v == 4) f.template operator()<T, 256, 8>();  // fp32 rows up to 8192 (kSoftcapMaxKeys)
 }
 
 template <typename F>

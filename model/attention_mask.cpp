@@ -24,7 +24,8 @@ torch::Tensor attention_bias(const torch::Tensor& attention_mask, int64_t window
     default: break;
   }
   // Rows at a stride of padded_keys(S): 16-byte aligned for the fused attention's row kernels.
-  auto bias = torch::empty({attention_mask.size(0), 1, s, padded_keys(s)}, opts).narrow(3, 0, s);
+  // The padding columns are zeros: read by the kernels, never used.
+  auto bias = torch::zeros({attention_mask.size(0), 1, s, padded_keys(s)}, opts).narrow(3, 0, s);
   torch::where_out(bias, allowed, torch::zeros({}, opts), torch::full({}, lowest, opts));
   return bias;
 }

@@ -101,7 +101,11 @@ torch::Tensor row_aligned_bias(const torch::Tensor& bias, torch::ScalarType dtyp
   const bool aligned = bias.scalar_type() == dtype && bias.stride(3) == 1 && bias.stride(2) >= padded_keys(s) &&
                        bias.stride(2) % 8 == 0 && (bias.size(0) == 1 || bias.stride(0) % 8 == 0) &&
                        reinterpret_cast<uintptr_t>(bias.data_ptr()) % 16 == 0;
-  if (aligned) return bias;
+  // The kernels read padded_keys(S) columns of every row, the last row's included.
+  const int64_t last_row = (bias.size(0) - 1) * bias.stride(0) + (bias.size(2) - 1) * bias.stride(2);
+  const bool readable = static_cast<int64_t>(bias.storage().nbytes()) >=
+                        (bias.storage_offset() + last_row + padded_keys(s)) * static_cast<int64_t>(bias.element_size());
+  if (aligned && readable) return bias;
   auto out = torch::empty({bias.size(0), 1, bias.size(2), padded_keys(s)}, bias.options().dtype(dtype)).narrow(3, 0, s);
   out.copy_(bias);
   return out;
