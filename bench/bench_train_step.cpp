@@ -11,6 +11,7 @@
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
@@ -42,10 +43,29 @@ struct Options {
   int64_t rank = 16, first_layer = 6;
   bool recompute = true, quantize = true, fused_elementwise = true, geglu_lora_down = true, fused_lora_dropout = true,
        profile = false, json = false;
-  std::string device = "auto", dtype = "bf16", attention = "auto", embedding = "host";
+  std::string device = "auto", dtype = "bf16", attention = "auto", embedding = "host", lora_dropout_kernels;
   double peak_tflops = 989.0;  // H100 SXM dense bf16
   int64_t seed = 0;
 };
+
+std::vector<std::string> split_list(const std::string& list) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (start <= list.size()) {
+    const size_t comma = std::min(list.find(',', start), list.size());
+    if (comma > start) out.push_back(list.substr(start, comma - start));
+    start = comma + 1;
+  }
+  return out;
+}
+
+std::string kernel_names(unsigned kernels) {
+  std::vector<std::string> names;
+  if (kernels & arena::kDropoutDownKernel) names.emplace_back("down");
+  if (kernels & arena::kDropoutInputGradKernel) names.emplace_back("input-grad");
+  if (kernels & arena::kDropoutWeightGradKernel) names.emplace_back("weight-grad");
+  return names.empty() ? "none" : fmt::format("{}", fmt::join(names, ","));
+}
 
 arena::Gemma2Config make_config(const Options& o) {
   auto c = arena::gemma2_2b_config(2);
@@ -235,7 +255,11 @@ int main(int argc, char** argv) {
   app.add_flag("!--no-geglu-lora-down", o.geglu_lora_down,
                "GeGLU and down_proj's LoRA input as separate ops (keeps the GeGLU output for backward)");
   app.add_flag("!--no-fused-lora-dropout", o.fused_lora_dropout,
-               "LoRA input dropout and the down-projection as two ops (dropout writes a copy of x)");
+               "LoRA input dropout and the down-projection as two ops (dropout writes a copy of x): "
+               "none of the three LoRA dropout kernels");
+  app.add_option("--lora-dropout-kernels", o.lora_dropout_kernels,
+                 "Which LoRA dropout kernels run, comma-separated: down, input-grad, weight-grad, or none "
+                 "(default: the library's default set)");
   app.add_flag("--profile", o.profile, "Profile one more step and print the time split");
   app.add_option("--peak-tflops", o.peak_tflops, "Device peak bf16 TFLOP/s for MFU (H100 SXM: 989)");
   app.add_option("--threads", o.threads, "CPU intra-op threads (0: torch's default)");
@@ -253,7 +277,20 @@ int main(int argc, char** argv) {
                                                        : arena::AttentionKernel::kAuto);
   arena::set_fused_elementwise(o.fused_elementwise);
   arena::set_geglu_lora_down_fusion(o.geglu_lora_down);
-  arena::set_dropout_linear_fusion(o.fused_lora_dropout);
+  if (!o.lora_dropout_kernels.empty()) {
+    unsigned kernels = 0;
+    for (const auto& name : split_list(o.lora_dropout_kernels)) {
+      if (name == "down") kernels |= arena::kDropoutDownKernel;
+      else if (name == "input-grad") kernels |= arena::kDropoutInputGradKernel;
+      else if (name == "weight-grad") kernels |= arena::kDropoutWeightGradKernel;
+      else if (name != "none") {
+        fmt::print(stderr, "--lora-dropout-kernels: unknown kernel '{}' (down, input-grad, weight-grad, none)\n", name);
+        return 2;
+      }
+    }
+    arena::set_dropout_linear_kernels(kernels);
+  }
+  if (!o.fused_lora_dropout) arena::set_dropout_linear_kernels(0);
   const auto dtype = o.dtype == "bf16" ? torch::kBFloat16 : torch::kFloat32;
   const auto config = make_config(o);
 
@@ -342,10 +379,11 @@ int main(int argc, char** argv) {
 
   const bool fused_ew = arena::use_fused_elementwise(torch::empty({1}, torch::TensorOptions().dtype(dtype).device(device)));
   fmt::print("arena train step: {} layers, hidden {}, {}x{} tokens x {} accum, {} {}, recompute {}, attention {}, "
-             "norm+GeGLU {}, embedding on {}, LoRA r={} on layers {}..{}\n",
+             "norm+GeGLU {}, LoRA dropout kernels {}, embedding on {}, LoRA r={} on layers {}..{}\n",
              config.num_hidden_layers, config.hidden_size, o.batch, o.seq, o.accum, device.str(), o.dtype,
-             o.recompute ? "on" : "off", fused ? "fused" : "eager", fused_ew ? "fused" : "eager", o.embedding, o.rank,
-             q.first_layer, config.num_hidden_layers - 1);
+             o.recompute ? "on" : "off", fused ? "fused" : "eager", fused_ew ? "fused" : "eager",
+             kernel_names(arena::dropout_linear_kernels()), o.embedding, o.rank, q.first_layer,
+             config.num_hidden_layers - 1);
   fmt::print("  build {:.1f} s; trainable {} tensors, {} values, {:.1f} MB; last loss {:.4f}\n", build_s,
              trainable.size(), trainable_numel, trainable_bytes / 1e6, last_loss);
   fmt::print("  step median {:.1f} ms (min {:.1f}, max {:.1f}, {} steps) = {:.0f} tokens/s\n", step_ms,
@@ -390,7 +428,7 @@ int main(int argc, char** argv) {
                         {"attention", fused ? "fused" : "eager"},
                         {"fused_elementwise", fused_ew},
                         {"geglu_lora_down", o.geglu_lora_down},
-                        {"fused_lora_dropout", o.fused_lora_dropout},
+                        {"lora_dropout_kernels", kernel_names(arena::dropout_linear_kernels())},
                         {"embedding", o.embedding},
                         {"lora_rank", o.rank},
                         {"step_ms", step_ms},

@@ -25,14 +25,17 @@
 namespace arena {
 namespace {
 
-std::atomic<bool> g_dropout_linear_fusion{true};
+// Default: the input-gradient kernel only. On the H100 (batch 4 × 1900, docs/benchmarks.md) it
+// saves about 6 ms of the step, while the tensor-core forward and weight-gradient kernels cost
+// about 15 and 4 ms more than the dropout pass plus cuBLAS they replace.
+std::atomic<unsigned> g_dropout_linear_kernels{kDropoutInputGradKernel};
 
 #ifdef ARENA_WITH_CUDA
-// Whether the LoRA kernels (model/lora_kernels.h) run for tensor t with its partner `other` (same
-// dtype and device) at rank r.
-bool fused_lora_kernels(const torch::Tensor& t, const torch::Tensor& other, int64_t r, double p) {
+// Whether the LoRA kernel `kernel` (model/lora_kernels.h) runs for tensor t with its partner
+// `other` (same dtype and device) at rank r.
+bool fused_lora_kernels(unsigned kernel, const torch::Tensor& t, const torch::Tensor& other, int64_t r, double p) {
   const bool half = t.scalar_type() == torch::kBFloat16 || t.scalar_type() == torch::kHalf;
-  return g_dropout_linear_fusion.load() && use_fused_elementwise(t) && half && p > 0 && p < 1 &&
+  return (g_dropout_linear_kernels.load() & kernel) != 0 && use_fused_elementwise(t) && half && p > 0 && p < 1 &&
          other.scalar_type() == t.scalar_type() && other.device() == t.device() && r >= 1 &&
          r <= cuda::kDropoutDownMaxRank;
 }
@@ -115,7 +118,7 @@ torch::Tensor seeded_dropout(const torch::Tensor& x_in, uint64_t seed, double p)
 
 torch::Tensor dropout_linear(const torch::Tensor& x, const torch::Tensor& a, uint64_t seed, double p) {
 #ifdef ARENA_WITH_CUDA
-  if (a.dim() == 2 && fused_lora_kernels(x, a, a.size(0), p) && a.size(1) == x.size(-1) && x.size(-1) > 0) {
+  if (a.dim() == 2 && fused_lora_kernels(kDropoutDownKernel, x, a, a.size(0), p) && a.size(1) == x.size(-1) && x.size(-1) > 0) {
     const auto xc = x.contiguous();
     const auto ac = a.contiguous();
     auto shape = x.sizes().vec();
@@ -136,7 +139,7 @@ torch::Tensor dropout_linear(const torch::Tensor& x, const torch::Tensor& a, uin
 torch::Tensor dropout_linear_input_grad(const torch::Tensor& g, const torch::Tensor& a, uint64_t seed, double p,
                                         const torch::Tensor& add) {
 #ifdef ARENA_WITH_CUDA
-  if (a.dim() == 2 && fused_lora_kernels(g, a, a.size(0), p) && g.size(-1) == a.size(0) &&
+  if (a.dim() == 2 && fused_lora_kernels(kDropoutInputGradKernel, g, a, a.size(0), p) && g.size(-1) == a.size(0) &&
       (!add.defined() || (add.scalar_type() == g.scalar_type() && add.device() == g.device()))) {
     const auto gc = g.contiguous();
     const auto ac = a.contiguous();
@@ -163,7 +166,9 @@ torch::Tensor dropout_linear_weight_grad(const torch::Tensor& g, const torch::Te
   const int64_t r = g.size(-1), in = x.size(-1);
 #ifdef ARENA_WITH_CUDA
   const int64_t rows = in > 0 ? x.numel() / in : 0;
-  if (fused_lora_kernels(x, g, r, p) && (!up.defined() || (up.sizes() == x.sizes() && fused_lora_kernels(x, up, r, p))) &&
+  constexpr unsigned kKernel = kDropoutWeightGradKernel;
+  if (fused_lora_kernels(kKernel, x, g, r, p) &&
+      (!up.defined() || (up.sizes() == x.sizes() && fused_lora_kernels(kKernel, x, up, r, p))) &&
       g.numel() / r == rows && cuda::dropout_weight_grad_splits(rows) <= 65535) {  // splits are gridDim.y
     const auto gc = g.contiguous();
     const auto xc = x.contiguous();
@@ -184,7 +189,8 @@ torch::Tensor dropout_linear_weight_grad(const torch::Tensor& g, const torch::Te
   return torch::matmul(g.reshape({-1, r}).t(), h.reshape({-1, in}));
 }
 
-void set_dropout_linear_fusion(bool on) { g_dropout_linear_fusion.store(on); }
+void set_dropout_linear_kernels(unsigned kernels) { g_dropout_linear_kernels.store(kernels & kAllDropoutLinearKernels); }
+unsigned dropout_linear_kernels() { return g_dropout_linear_kernels.load(); }
 
 torch::Tensor lora_down(const torch::Tensor& x, const torch::Tensor& a, double p, bool training) {
   if (p <= 0 || !training) return torch::linear(x, a);

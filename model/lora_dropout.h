@@ -23,23 +23,34 @@ torch::Tensor seeded_dropout(const torch::Tensor& x, uint64_t seed, double p);
 uint64_t draw_dropout_seed();
 
 // seeded_dropout(x, seed, p)·aᵀ, not differentiable (the building block of lora_down's forward).
-// On CUDA in bf16/fp16, with the fused kernels on (model/fused_ops.h), r ≤ 32 and the switch
-// below on: one kernel that never writes the dropped copy of x (model/lora_kernels.h), the same
-// dropped values multiplied with fp32 accumulation in another order than cuBLAS. Elsewhere the two
-// steps. p = 0: x·aᵀ.
+// On CUDA in bf16/fp16, with the fused kernels on (model/fused_ops.h), r ≤ 32 and its bit below
+// set (not by default): one kernel that never writes the dropped copy of x (model/lora_kernels.h),
+// the same dropped values multiplied with fp32 accumulation in another order than cuBLAS.
+// Elsewhere the two steps. p = 0: x·aᵀ.
 torch::Tensor dropout_linear(const torch::Tensor& x, const torch::Tensor& a, uint64_t seed, double p);
 // Its input gradient with the add autograd would run next: seeded_dropout(g·a, seed, p) + add (add
-// may be undefined), for g [..., r], a [r, in]. Fused under the same conditions, one kernel that
-// writes the result once (the GEMM output, the dropout pass and the add are not materialized).
+// may be undefined), for g [..., r], a [r, in]. Fused under the same conditions (its own bit, set
+// by default): one kernel that writes the result once (the GEMM output, the dropout pass and the
+// add are not materialized).
 torch::Tensor dropout_linear_input_grad(const torch::Tensor& g, const torch::Tensor& a, uint64_t seed, double p,
                                         const torch::Tensor& add);
 // Its weight gradient gᵀ·seeded_dropout(v, seed, p) [r, in] for g [..., r], where v is x [..., in],
 // or geglu_value(x, up) when up is defined (the MLP's down_proj: x is the gate). Fused under the
-// same conditions: the dropped v (and the GeGLU value) are never written.
+// same conditions (its own bit, not by default): the dropped v (and the GeGLU value) are never
+// written.
 torch::Tensor dropout_linear_weight_grad(const torch::Tensor& g, const torch::Tensor& x, const torch::Tensor& up,
                                          uint64_t seed, double p);
-// Turns these three kernels off (on by default) to measure them; the other fused kernels stay.
-void set_dropout_linear_fusion(bool on);
+// Which of these three kernels run where they can (a bit each; the other fused kernels stay). The
+// default is the input-gradient kernel alone, the fastest set measured on the H100; the others are
+// for benchmarks and ablations (bench_train_step --lora-dropout-kernels).
+enum DropoutLinearKernels : unsigned {
+  kDropoutDownKernel = 1u,         // dropout_linear
+  kDropoutInputGradKernel = 2u,    // dropout_linear_input_grad
+  kDropoutWeightGradKernel = 4u,   // dropout_linear_weight_grad
+  kAllDropoutLinearKernels = 7u,
+};
+void set_dropout_linear_kernels(unsigned kernels);
+unsigned dropout_linear_kernels();
 
 // dropout(x)·aᵀ for x [..., in], a [r, in]; differentiable in x and a. p = 0 or not training:
 // plain x·aᵀ.

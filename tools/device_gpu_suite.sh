@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The GPU checks and benchmarks of issue 6, in one call of the device tool (see tools/device_bundle.sh):
 #   run(carry=[".devbundle"], command="tools/device_gpu_suite.sh [phases]")
-# Phases (default: all but cpu): info tests dequant attn train peer vs cpu. ARENA_ARGS adds options to our side
+# Phases (default: all but lora and cpu): info tests dequant attn train lora peer vs cpu. ARENA_ARGS adds options to our side
 # of the vs phase (e.g. ARENA_ARGS="--embedding device"). Logs go to $OUT (or ./out) as suite.log
 # (everything) and results.jsonl (the JSON lines); each step has its own time limit.
 set -uo pipefail
@@ -64,9 +64,16 @@ if has train; then
   step 300 "arena-embedding-on-device-b4" bench_train_step --batch 4 --seq 1900 --steps 5 --warmup 2 \
     --embedding device --json
   grep -h '^{' "$log" | tail -1 >> "$OUT/results.jsonl"
-  step 300 "arena-unfused-lora-dropout-b4" bench_train_step --batch 4 --seq 1900 --steps 5 --warmup 2 \
-    --no-fused-lora-dropout --json
+  step 300 "arena-all-lora-dropout-kernels-b4" bench_train_step --batch 4 --seq 1900 --steps 5 --warmup 2 \
+    --lora-dropout-kernels down,input-grad,weight-grad --json
   grep -h '^{' "$log" | tail -1 >> "$OUT/results.jsonl"
+fi
+if has lora; then  # each subset of the three LoRA dropout kernels at batch 4
+  for k in down,input-grad,weight-grad none input-grad,weight-grad down input-grad weight-grad; do
+    step 300 "arena-lora-dropout-$k-b4" bench_train_step --batch 4 --seq 1900 --steps 5 --warmup 2 \
+      --lora-dropout-kernels "$k" --json
+    grep -h '^{' "$log" | tail -1 >> "$OUT/results.jsonl"
+  done
 fi
 if has vs; then  # the driver: ours and the peer in one invocation, ratio printed
   for b in ${VS_BATCHES:-4 8}; do

@@ -16,6 +16,14 @@
 namespace arena {
 namespace {
 
+// The three LoRA dropout kernels all on for the tests that check them (the default set has only
+// the input-gradient kernel), the previous set restored after.
+struct AllDropoutKernels {
+  unsigned before = dropout_linear_kernels();
+  AllDropoutKernels() { set_dropout_linear_kernels(kAllDropoutLinearKernels); }
+  ~AllDropoutKernels() { set_dropout_linear_kernels(before); }
+};
+
 TEST(SeededDropoutCuda, BitIdenticalToCpu) {
   ASSERT_TRUE(torch::cuda::is_available());
   torch::manual_seed(0);
@@ -34,6 +42,7 @@ TEST(SeededDropoutCuda, BitIdenticalToCpu) {
 // The only difference allowed is fp32 accumulation order plus the final rounding to bf16/fp16.
 TEST(DropoutLinearCuda, FusedKernelMatchesTheDroppedProductOnTheCpu) {
   ASSERT_TRUE(torch::cuda::is_available());
+  const AllDropoutKernels all;
   torch::manual_seed(5);
   for (const auto dtype : {torch::kBFloat16, torch::kHalf}) {
     for (const auto& [rows, in, r] : std::vector<std::tuple<int64_t, int64_t, int64_t>>{
@@ -72,6 +81,7 @@ TEST(DropoutLinearCuda, FusedKernelMatchesTheDroppedProductOnTheCpu) {
 // eager chain, so the error against fp64 stays within 3 units of roundoff of the terms' magnitude.
 TEST(DropoutLinearCuda, FusedInputGradientMatchesTheCpuReference) {
   ASSERT_TRUE(torch::cuda::is_available());
+  const AllDropoutKernels all;
   torch::manual_seed(6);
   const double p = 0.1;
   for (const auto dtype : {torch::kBFloat16, torch::kHalf}) {
@@ -107,6 +117,7 @@ TEST(DropoutLinearCuda, FusedInputGradientMatchesTheCpuReference) {
 // accumulation, 2e-5 of the sum of |products|.
 TEST(DropoutLinearCuda, FusedWeightGradientMatchesTheCpuReference) {
   ASSERT_TRUE(torch::cuda::is_available());
+  const AllDropoutKernels all;
   torch::manual_seed(9);
   const double p = 0.1;
   const auto f64 = torch::kFloat64;
@@ -177,8 +188,10 @@ TEST(LoraDownCuda, GradientsMatchCpu) {
   };
   const auto run = [&](torch::Device d) {
     torch::manual_seed(42);  // the same CPU-generator seed on both devices
-    auto x = x0.to(d).requires_grad_(true);
-    auto a = a0.to(d).requires_grad_(true);
+    // detach: on the CPU .to() returns x0 itself, which must not become a grad-requiring leaf
+    // (the CUDA copy of it would then be a non-leaf without .grad).
+    auto x = x0.to(d).detach().requires_grad_(true);
+    auto a = a0.to(d).detach().requires_grad_(true);
     const auto y = lora_down(x, a, 0.1, true);
     y.backward(g.to(d));
     return Out{y.detach().cpu(), x.grad().cpu(), a.grad().cpu()};
