@@ -2,6 +2,7 @@
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
+#include <cstdint>
 #include <type_traits>
 
 #include "model/fused_kernels.h"
@@ -102,17 +103,39 @@ void by_type(OutType type, F&& f) {
 
 int elementwise_grid(int64_t n) { return grid_stride_blocks(n, kThreads); }
 
-// One thread per element pair (one hash, model/dropout_hash.h).
+// One thread per element pair (one hash, model/dropout_hash.h), for elements first .. n-1 (first
+// even): the whole tensor when it is not 16-byte aligned, else the tail the vector kernel leaves.
 template <typename T>
-__global__ void seeded_dropout_kernel(const T* __restrict__ x, T* __restrict__ y, int64_t n, uint64_t seed,
-                                      uint32_t threshold, float scale) {
-  const int64_t pairs = (n + 1) / 2;
+__global__ void seeded_dropout_kernel(const T* __restrict__ x, T* __restrict__ y, int64_t first, int64_t n,
+                                      uint64_t seed, uint32_t threshold, float scale) {
+  const int64_t pairs = (n - first + 1) / 2;
   for (int64_t p = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; p < pairs;
        p += static_cast<int64_t>(gridDim.x) * blockDim.x) {
-    const int64_t i = 2 * p;
+    const int64_t i = first + 2 * p;
     const KeepPair keep = dropout_keep_pair(seed, static_cast<uint64_t>(i), threshold);
     y[i] = from_f<T>(keep.first ? to_f(x[i]) * scale : 0.0f);
     if (i + 1 < n) y[i + 1] = from_f<T>(keep.second ? to_f(x[i + 1]) * scale : 0.0f);
+  }
+}
+
+// The same values, one thread per 16 bytes (kVec16<T> elements: an even count, so whole pairs)
+// with one load and one store: x and y 16-byte aligned, elements 0 .. vecs·kVec16 − 1.
+template <typename T>
+__global__ void seeded_dropout_vec_kernel(const T* __restrict__ x, T* __restrict__ y, int64_t vecs, uint64_t seed,
+                                          uint32_t threshold, float scale) {
+  constexpr int kVec = kVec16<T>;
+  for (int64_t v = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; v < vecs;
+       v += static_cast<int64_t>(gridDim.x) * blockDim.x) {
+    const int64_t i0 = v * kVec;
+    float in[kVec], out[kVec];
+    load16(x + i0, in);
+#pragma unroll
+    for (int e = 0; e < kVec; e += 2) {
+      const KeepPair keep = dropout_keep_pair(seed, static_cast<uint64_t>(i0 + e), threshold);
+      out[e] = keep.first ? in[e] * scale : 0.0f;
+      out[e + 1] = keep.second ? in[e + 1] * scale : 0.0f;
+    }
+    store16(y + i0, out);
   }
 }
 
@@ -216,10 +239,20 @@ void geglu_backward(const void* gate, const void* up, const void* d_out, void* d
 void seeded_dropout(const void* x, void* y, OutType type, int64_t n, uint64_t seed, uint32_t threshold, float scale,
                     void* stream) {
   if (n == 0) return;
+  const auto aligned = [](const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; };
   by_type(type, [&](auto* tag) {
     using T = std::remove_pointer_t<decltype(tag)>;
-    seeded_dropout_kernel<T><<<elementwise_grid((n + 1) / 2), kThreads, 0, static_cast<cudaStream_t>(stream)>>>(
-        static_cast<const T*>(x), static_cast<T*>(y), n, seed, threshold, scale);
+    const auto s = static_cast<cudaStream_t>(stream);
+    const int64_t vecs = aligned(x) && aligned(y) ? n / kVec16<T> : 0;
+    if (vecs > 0) {
+      seeded_dropout_vec_kernel<T><<<elementwise_grid(vecs), kThreads, 0, s>>>(
+          static_cast<const T*>(x), static_cast<T*>(y), vecs, seed, threshold, scale);
+    }
+    const int64_t first = vecs * kVec16<T>;
+    if (first < n) {
+      seeded_dropout_kernel<T><<<elementwise_grid((n - first + 1) / 2), kThreads, 0, s>>>(
+          static_cast<const T*>(x), static_cast<T*>(y), first, n, seed, threshold, scale);
+    }
   });
 }
 
