@@ -118,7 +118,8 @@ torch::Tensor seeded_dropout(const torch::Tensor& x_in, uint64_t seed, double p)
 
 torch::Tensor dropout_linear(const torch::Tensor& x, const torch::Tensor& a, uint64_t seed, double p) {
 #ifdef ARENA_WITH_CUDA
-  if (a.dim() == 2 && fused_lora_kernels(kDropoutDownKernel, x, a, a.size(0), p) && a.size(1) == x.size(-1) && x.size(-1) > 0) {
+  if (a.dim() == 2 && fused_lora_kernels(kDropoutDownKernel, x, a, a.size(0), p) && a.size(1) == x.size(-1) &&
+      x.size(-1) > 0) {
     const auto xc = x.contiguous();
     const auto ac = a.contiguous();
     auto shape = x.sizes().vec();
@@ -189,7 +190,9 @@ torch::Tensor dropout_linear_weight_grad(const torch::Tensor& g, const torch::Te
   return torch::matmul(g.reshape({-1, r}).t(), h.reshape({-1, in}));
 }
 
-void set_dropout_linear_kernels(unsigned kernels) { g_dropout_linear_kernels.store(kernels & kAllDropoutLinearKernels); }
+void set_dropout_linear_kernels(unsigned kernels) {
+  g_dropout_linear_kernels.store(kernels & kAllDropoutLinearKernels);
+}
 unsigned dropout_linear_kernels() { return g_dropout_linear_kernels.load(); }
 
 torch::Tensor lora_down(const torch::Tensor& x, const torch::Tensor& a, double p, bool training) {
