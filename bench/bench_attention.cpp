@@ -10,15 +10,14 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-#include <algorithm>
-#include <chrono>
+#include <cmath>
 #include <string>
-#include <vector>
 
 #ifdef ARENA_WITH_CUDA
 #include <c10/cuda/CUDACachingAllocator.h>
 #endif
 
+#include "bench/median_time.h"
 #include "model/attention_mask.h"
 #include "model/softcap_attention.h"
 
@@ -34,20 +33,6 @@ struct Options {
 
 void synchronize(const torch::Device& device) {
   if (device.is_cuda()) torch::cuda::synchronize();
-}
-
-template <typename F>
-double median_ms(int reps, const torch::Device& device, F&& fn) {
-  std::vector<double> t;
-  for (int i = 0; i < reps + 1; ++i) {  // the first call warms up
-    synchronize(device);
-    const auto t0 = std::chrono::steady_clock::now();
-    fn();
-    synchronize(device);
-    if (i > 0) t.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
-  }
-  std::nth_element(t.begin(), t.begin() + t.size() / 2, t.end());
-  return t[t.size() / 2];
 }
 
 // Bytes the caching allocator holds at its peak during fn, above what was allocated before.
@@ -86,7 +71,7 @@ void run(const Options& o, const torch::Device& device, bool fused) {
     return fused ? arena::softcap_attention(q, k, v, bias, scale, o.cap)
                  : arena::eager_softcap_attention(q, k, v, bias, scale, o.cap);
   };
-  const double forward_ms = median_ms(o.reps, device, [&] {
+  const double forward_ms = arena::bench::median_ms(1, o.reps, device.is_cuda(), [&] {
     torch::NoGradGuard no_grad;
     core();
   });
@@ -96,7 +81,7 @@ void run(const Options& o, const torch::Device& device, bool fused) {
     k.mutable_grad() = torch::Tensor();
     v.mutable_grad() = torch::Tensor();
   };
-  const double step_ms = median_ms(o.reps, device, step);
+  const double step_ms = arena::bench::median_ms(1, o.reps, device.is_cuda(), step);
   const double peak_gib = peak_added_gib(device, step);
   // Model FLOPs: q·kᵀ and p·v, 2·B·H·S²·D each over the causal half; backward twice the forward.
   const double fwd_flop = 2.0 * o.batch * o.heads * static_cast<double>(o.seq) * o.seq * o.head_dim;

@@ -6,11 +6,9 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-#include <algorithm>
-#include <chrono>
 #include <string>
-#include <vector>
 
+#include "bench/median_time.h"
 #include "model/config.h"
 #include "model/gemma2.h"
 
@@ -22,19 +20,6 @@ struct Options {
   std::string dtype = "f32";
   bool recompute = false;
 };
-
-template <typename F>
-double median_ms(int64_t warmup, int64_t steps, F&& fn) {
-  for (int64_t i = 0; i < warmup; ++i) fn();
-  std::vector<double> ms;
-  for (int64_t i = 0; i < steps; ++i) {
-    const auto t0 = std::chrono::steady_clock::now();
-    fn();
-    ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
-  }
-  std::nth_element(ms.begin(), ms.begin() + ms.size() / 2, ms.end());
-  return ms[ms.size() / 2];
-}
 
 }  // namespace
 
@@ -61,11 +46,11 @@ int main(int argc, char** argv) {
   const auto mask = torch::ones_like(ids);
   const auto labels = torch::randint(0, config.num_labels, {o.batch}, torch::kInt64);
 
-  const double fwd = median_ms(o.warmup, o.steps, [&] {
+  const double fwd = arena::bench::median_ms(o.warmup, o.steps, /*synchronize=*/false, [&] {
     torch::NoGradGuard no_grad;
     model->forward(ids, mask);
   });
-  const double fwd_bwd = median_ms(o.warmup, o.steps, [&] {
+  const double fwd_bwd = arena::bench::median_ms(o.warmup, o.steps, /*synchronize=*/false, [&] {
     model->zero_grad();
     arena::classification_loss(model->forward(ids, mask), labels).backward();
   });

@@ -5,36 +5,21 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
-#include <algorithm>
-#include <chrono>
-#include <vector>
-
+#include "bench/median_time.h"
 #include "model/nf4.h"
 
 namespace {
-
-template <typename F>
-double median_s(int reps, torch::Device device, F&& fn) {
-  std::vector<double> t;
-  for (int i = 0; i < reps + 1; ++i) {
-    if (device.is_cuda()) torch::cuda::synchronize();
-    const auto t0 = std::chrono::steady_clock::now();
-    fn();
-    if (device.is_cuda()) torch::cuda::synchronize();
-    if (i > 0) t.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
-  }
-  std::nth_element(t.begin(), t.begin() + t.size() / 2, t.end());
-  return t[t.size() / 2];
-}
 
 void run(torch::Device device, int64_t rows, int64_t cols, int reps) {
   const auto w = (torch::randn({rows, cols}) * 0.02).to(torch::kBFloat16);
   const auto q = arena::nf4_quantize(w, /*double_quant=*/true).to(device);
   const double out_bytes = static_cast<double>(w.numel()) * 2;  // bf16 output
   const double moved = out_bytes + static_cast<double>(q.storage_bytes());
-  const double t = median_s(reps, device, [&] { arena::nf4_dequantize(q, torch::kBFloat16); });
+  const bool sync = device.is_cuda();
+  // Seconds, the first call untimed.
+  const double t = arena::bench::median_ms(1, reps, sync, [&] { arena::nf4_dequantize(q, torch::kBFloat16); }) / 1e3;
   const auto dense = torch::empty({rows, cols}, torch::TensorOptions().dtype(torch::kBFloat16).device(device));
-  const double tc = median_s(reps, device, [&] { dense.clone(); });
+  const double tc = arena::bench::median_ms(1, reps, sync, [&] { dense.clone(); }) / 1e3;
   fmt::print("{:<5} [{} x {}] bf16: dequantize {:.3f} ms = {:.1f} GB/s; copy of the output size {:.1f} GB/s "
              "(dequantize at {:.0f}% of copy)\n",
              device.str(), rows, cols, t * 1e3, moved / t / 1e9, 2 * out_bytes / tc / 1e9,

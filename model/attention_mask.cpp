@@ -24,8 +24,9 @@ torch::Tensor attention_bias(const torch::Tensor& attention_mask, int64_t window
     default: break;
   }
   // Rows at a stride of padded_keys(S): 16-byte aligned for the fused attention's row kernels.
-  // The padding columns are zeros: read by the kernels, never used.
-  auto bias = torch::zeros({attention_mask.size(0), 1, s, padded_keys(s)}, opts).narrow(3, 0, s);
+  auto padded = torch::empty({attention_mask.size(0), 1, s, padded_keys(s)}, opts);
+  padded.narrow(3, s, padded.size(3) - s).zero_();  // read by the kernels, never used
+  auto bias = padded.narrow(3, 0, s);
   torch::where_out(bias, allowed, torch::zeros({}, opts), torch::full({}, lowest, opts));
   return bias;
 }
