@@ -1,5 +1,5 @@
 // The attention core alone at the Gemma-2-2B shape: forward and forward+backward of the fused
-// soft-capped core (model/softcap_attention.h, CUDA) and of the eager chain
+// soft-capped core (model/nn/softcap_attention.h, CUDA) and of the eager chain
 // (eager_softcap_attention, any device), on random q/k/v with the causal, sliding-window bias
 // the model uses (attention_bias). Reports the median time of each, the rate in model TFLOP/s
 // (causal: half the square; backward twice the forward) and the peak memory the call adds on
@@ -18,8 +18,8 @@
 #endif
 
 #include "bench/median_time.h"
-#include "model/attention_mask.h"
-#include "model/softcap_attention.h"
+#include "model/nn/attention_mask.h"
+#include "model/nn/softcap_attention.h"
 
 namespace {
 

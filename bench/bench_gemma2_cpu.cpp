@@ -9,8 +9,8 @@
 #include <string>
 
 #include "bench/median_time.h"
-#include "model/config.h"
-#include "model/gemma2.h"
+#include "model/gemma/config.h"
+#include "model/gemma/gemma2.h"
 
 namespace {
 

@@ -6,7 +6,7 @@
 #include <fmt/format.h>
 
 #include "bench/median_time.h"
-#include "model/nf4.h"
+#include "model/quant/nf4.h"
 
 namespace {
 

@@ -26,13 +26,13 @@
 #endif
 
 #include "bench/cpu_peak_allocator.h"
-#include "model/config.h"
-#include "model/fused_ops.h"
-#include "model/gemma2.h"
-#include "model/geglu_lora_down.h"
-#include "model/lora_dropout.h"
-#include "model/qlora.h"
-#include "model/softcap_attention.h"
+#include "model/gemma/config.h"
+#include "model/gemma/gemma2.h"
+#include "model/lora/geglu_lora_down.h"
+#include "model/lora/lora_dropout.h"
+#include "model/nn/fused_ops.h"
+#include "model/nn/softcap_attention.h"
+#include "model/peft/qlora.h"
 
 namespace {
 

@@ -10,7 +10,7 @@
 //   - the adjacent pair whose concatenation is a piece with the highest score is merged, ties to
 //     the leftmost, until no pair is a piece; merges into UNUSED pieces are undone at the end;
 //   - a symbol that is no piece becomes its UTF-8 bytes as <0xXX> pieces.
-// tests/unit/test_tokenizer.cpp checks it against SentencePiece itself on every text of the
+// tests/data/test_tokenizer.cpp checks it against SentencePiece itself on every text of the
 // golden files and the data files and on generated edge cases.
 #pragma once
 

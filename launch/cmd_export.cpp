@@ -8,7 +8,7 @@
 #include "launch/commands.h"
 #include "launch/inference.h"
 #include "launch/model_setup.h"
-#include "model/peft_adapter.h"
+#include "model/peft/peft_adapter.h"
 
 namespace arena {
 namespace {

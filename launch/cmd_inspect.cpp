@@ -9,9 +9,9 @@
 
 #include "common/error.h"
 #include "launch/commands.h"
-#include "model/config.h"
-#include "model/gemma2.h"
-#include "model/nf4.h"
+#include "model/gemma/config.h"
+#include "model/gemma/gemma2.h"
+#include "model/quant/nf4.h"
 
 namespace arena {
 namespace {

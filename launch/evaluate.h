@@ -9,7 +9,7 @@
 #include <cstdint>
 
 #include "data/token_cache.h"
-#include "model/gemma2.h"
+#include "model/gemma/gemma2.h"
 
 namespace arena {
 

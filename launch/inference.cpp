@@ -9,7 +9,7 @@
 #include "dist/world.h"
 #include "launch/checkpoint.h"
 #include "launch/model_setup.h"
-#include "model/qlora.h"
+#include "model/peft/qlora.h"
 
 namespace arena {
 

@@ -7,7 +7,7 @@
 #include <string>
 
 #include "launch/train_config.h"
-#include "model/gemma2.h"
+#include "model/gemma/gemma2.h"
 
 namespace arena {
 

@@ -3,7 +3,7 @@
 #include <torch/torch.h>
 
 #include "common/error.h"
-#include "model/loader.h"
+#include "model/io/loader.h"
 
 namespace arena {
 

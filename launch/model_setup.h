@@ -9,8 +9,8 @@
 
 #include "dist/world.h"
 #include "launch/train_config.h"
-#include "model/gemma2.h"
-#include "model/qlora.h"
+#include "model/gemma/gemma2.h"
+#include "model/peft/qlora.h"
 
 namespace arena {
 

@@ -20,7 +20,7 @@
 #include "launch/model_setup.h"
 #include "launch/run_data.h"
 #include "launch/stop_signal.h"
-#include "model/qlora.h"
+#include "model/peft/qlora.h"
 #include "optim/adamw.h"
 #include "optim/lr_schedule.h"
 

@@ -3,7 +3,7 @@
 
 #include <cstdint>
 
-#include "model/config.h"
+#include "model/gemma/config.h"
 
 namespace arena::testing {
 

@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD="${1:-build}"
-files=(model/attention.cpp model/embedding.cpp model/rms_norm.cpp model/gemma2.cpp)
+files=(model/gemma/attention.cpp model/nn/embedding.cpp model/nn/rms_norm.cpp model/gemma/gemma2.cpp)
 if ! git diff --quiet -- "${files[@]}"; then
   echo "refusing: uncommitted changes in ${files[*]} (this script restores them with git checkout)" >&2
   exit 2
@@ -29,11 +29,11 @@ PY
   git checkout -q -- "$1"
 }
 trap 'git checkout -q -- "${files[@]}"' EXIT
-ablate model/attention.cpp "if (softcap_ > 0) scores" "if (false) scores" "attention soft-cap removed"
-ablate model/embedding.cpp "torch::embedding(weight, input_ids) * scale" "torch::embedding(weight, input_ids)" "embedding scale removed"
-ablate model/rms_norm.cpp "y * (1.0 + weight.to(torch::kFloat32))" "y * weight.to(torch::kFloat32)" "RMSNorm uses w instead of (1 + w)"
-ablate model/gemma2.cpp "config_.sliding_window < seq ?" "false ?" "sliding window removed"
-ablate model/gemma2.cpp "const auto last = last_token_index(input_ids, config().pad_token_id);" \
+ablate model/gemma/attention.cpp "if (softcap_ > 0) scores" "if (false) scores" "attention soft-cap removed"
+ablate model/nn/embedding.cpp "torch::embedding(weight, input_ids) * scale" "torch::embedding(weight, input_ids)" "embedding scale removed"
+ablate model/nn/rms_norm.cpp "y * (1.0 + weight.to(torch::kFloat32))" "y * weight.to(torch::kFloat32)" "RMSNorm uses w instead of (1 + w)"
+ablate model/gemma/gemma2.cpp "config_.sliding_window < seq ?" "false ?" "sliding window removed"
+ablate model/gemma/gemma2.cpp "const auto last = last_token_index(input_ids, config().pad_token_id);" \
   "const auto last = torch::full({input_ids.size(0)}, input_ids.size(1) - 1, torch::kInt64);" "pooling at the last position"
 cmake --build "$BUILD" -j2 --target test_gemma2_parity >/dev/null
 exit $status

@@ -1,0 +1,44 @@
+#include "model/gemma/attention.h"
+
+#include <torch/torch.h>
+
+#include <cmath>
+
+#include "model/nn/fused_ops.h"
+#include "model/nn/rotary.h"
+#include "model/nn/softcap_attention.h"
+
+namespace arena {
+
+AttentionImpl::AttentionImpl(const Gemma2Config& c, const torch::TensorOptions& options)
+    : heads_(c.num_attention_heads),
+      kv_heads_(c.num_key_value_heads),
+      head_dim_(c.head_dim),
+      scaling_(1.0 / std::sqrt(c.query_pre_attn_scalar)),
+      softcap_(c.attn_logit_softcapping) {
+  const double std = 0.02;  // transformers' initializer_range
+  q_proj = register_module("q_proj", Linear(c.hidden_size, heads_ * head_dim_, std, options));
+  k_proj = register_module("k_proj", Linear(c.hidden_size, kv_heads_ * head_dim_, std, options));
+  v_proj = register_module("v_proj", Linear(c.hidden_size, kv_heads_ * head_dim_, std, options));
+  o_proj = register_module("o_proj", Linear(heads_ * head_dim_, c.hidden_size, std, options));
+}
+
+torch::Tensor AttentionImpl::forward(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin,
+                                     const torch::Tensor& bias) {
+  const int64_t b = x.size(0), s = x.size(1);
+  // [B, S, n·D] -> [B, n, S, D], rotated: one CUDA kernel each way where the fused kernels run.
+  const auto rotated_heads = [&](const torch::Tensor& y, int64_t n) {
+    if (use_fused_elementwise(y)) return rotary_heads_fused(y, cos, sin, n);
+    return apply_rotary(y.view({b, s, n, head_dim_}).transpose(1, 2), cos, sin);
+  };
+  const auto q = rotated_heads(q_proj(x), heads_);      // [B, H, S, D]
+  const auto k = rotated_heads(k_proj(x), kv_heads_);  // [B, KV, S, D]
+  const auto v = v_proj(x).view({b, s, kv_heads_, head_dim_}).transpose(1, 2);
+  // CUDA: the same math with scores, cap, mask and softmax fused (model/nn/softcap_attention.h); the
+  // bias is attention_bias()'s, causal, as the fused core requires.
+  const auto out = use_fused_attention(q, s) ? softcap_attention(q, k, v, bias, scaling_, softcap_)
+                                             : eager_softcap_attention(q, k, v, bias, scaling_, softcap_);
+  return o_proj(out.view({b, s, heads_ * head_dim_}));
+}
+
+}  // namespace arena

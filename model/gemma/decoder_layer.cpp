@@ -1,0 +1,26 @@
+#include "model/gemma/decoder_layer.h"
+
+#include <torch/torch.h>
+
+namespace arena {
+
+DecoderLayerImpl::DecoderLayerImpl(const Gemma2Config& c, int64_t layer_index, const torch::TensorOptions& options)
+    : sliding_(c.is_sliding(layer_index)) {
+  const auto norm = [&](const char* name) {
+    return register_module(name, RMSNorm(c.hidden_size, c.rms_norm_eps, options));
+  };
+  input_layernorm = norm("input_layernorm");
+  self_attn = register_module("self_attn", Attention(c, options));
+  post_attention_layernorm = norm("post_attention_layernorm");
+  pre_feedforward_layernorm = norm("pre_feedforward_layernorm");
+  mlp = register_module("mlp", Mlp(c, options));
+  post_feedforward_layernorm = norm("post_feedforward_layernorm");
+}
+
+torch::Tensor DecoderLayerImpl::forward(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin,
+                                        const torch::Tensor& bias) {
+  auto h = x + post_attention_layernorm(self_attn(input_layernorm(x), cos, sin, bias));
+  return h + post_feedforward_layernorm(mlp(pre_feedforward_layernorm(h)));
+}
+
+}  // namespace arena

@@ -1,0 +1,76 @@
+#include "model/gemma/gemma2.h"
+
+#include <torch/torch.h>
+
+#include <cmath>
+
+#include "model/gemma/recompute.h"
+#include "model/nn/attention_mask.h"
+#include "model/nn/rotary.h"
+
+namespace arena {
+
+Gemma2ModelImpl::Gemma2ModelImpl(const Gemma2Config& c, const torch::TensorOptions& options) : config_(c) {
+  embed_tokens = register_module("embed_tokens", ScaledEmbedding(c.vocab_size, c.hidden_size, c.pad_token_id, options));
+  auto list = register_module("layers", torch::nn::ModuleList());
+  for (int64_t i = 0; i < c.num_hidden_layers; ++i) {
+    layers.push_back(DecoderLayer(c, i, options));
+    list->push_back(layers.back());
+  }
+  norm = register_module("norm", RMSNorm(c.hidden_size, c.rms_norm_eps, options));
+}
+
+torch::Tensor Gemma2ModelImpl::forward(const torch::Tensor& input_ids, const torch::Tensor& attention_mask,
+                                       const torch::Tensor& position_ids) {
+  const auto dtype = embed_tokens->weight.scalar_type();
+  const int64_t seq = input_ids.size(1);
+  auto h = embed_tokens(input_ids);
+
+  const auto positions = position_ids.defined()
+                             ? position_ids
+                             : torch::arange(seq, input_ids.options().dtype(torch::kInt64)).unsqueeze(0);
+  const auto [cos, sin] = rotary_tables(positions, config_.head_dim, config_.rope_theta, dtype);
+  const auto full_bias = attention_bias(attention_mask, /*window=*/0, dtype);
+  // A window at least as long as the sequence masks nothing: share the full mask then.
+  const auto sliding_bias =
+      config_.sliding_window < seq ? attention_bias(attention_mask, config_.sliding_window, dtype) : full_bias;
+
+  const bool recompute = recompute_ && torch::GradMode::is_enabled();
+  for (auto& layer : layers) {
+    const auto& bias = layer->sliding() ? sliding_bias : full_bias;
+    h = recompute ? recompute_layer(*layer, h, cos, sin, bias) : layer->forward(h, cos, sin, bias);
+  }
+  return norm(h);
+}
+
+Gemma2ClassifierImpl::Gemma2ClassifierImpl(const Gemma2Config& c, const torch::TensorOptions& options) {
+  model = register_module("model", Gemma2Model(c, options));
+  score = register_module("score", Linear(c.hidden_size, c.num_labels, 0.02, options));
+}
+
+torch::Tensor Gemma2ClassifierImpl::forward(const torch::Tensor& input_ids, const torch::Tensor& attention_mask,
+                                            const torch::Tensor& position_ids) {
+  const auto hidden = model(input_ids, attention_mask, position_ids);  // [B, S, H]
+  const auto last = last_token_index(input_ids, config().pad_token_id);
+  const auto rows = torch::arange(hidden.size(0), last.options());
+  // Pool first, then score: the head is per-token linear, so this equals scoring every token.
+  return score(hidden.index({rows, last}));
+}
+
+torch::Tensor last_token_index(const torch::Tensor& input_ids, int64_t pad_id) {
+  const auto not_pad = (input_ids != pad_id).to(torch::kInt64);
+  const auto positions = torch::arange(input_ids.size(1), input_ids.options().dtype(torch::kInt64));
+  return (positions * not_pad).argmax(-1);
+}
+
+torch::Tensor classification_loss(const torch::Tensor& logits, const torch::Tensor& labels) {
+  return torch::nn::functional::cross_entropy(logits.to(torch::kFloat32), labels);
+}
+
+int64_t parameter_count(const torch::nn::Module& module) {
+  int64_t n = 0;
+  for (const auto& p : module.parameters()) n += p.numel();
+  return n;
+}
+
+}  // namespace arena

@@ -1,0 +1,75 @@
+// Gemma-2 as a sequence classifier, numerically the same as transformers'
+// Gemma2ForSequenceClassification (eager attention).
+//
+//   ids [B, S] -> embed · sqrt(hidden) -> N decoder layers -> final RMSNorm -> hidden [B, S, H]
+//   -> hidden at the last non-pad token of each row -> score (Linear H -> num_labels, no bias).
+//
+// Module names mirror the Hugging Face ones (model.layers.3.self_attn.q_proj, score, ...); the
+// loader still goes through the explicit table in hf_names.h.
+// Compute dtype is the parameters' dtype (fp32 or bf16); norms, softmax and the loss use fp32.
+#pragma once
+
+#include <torch/nn/module.h>
+#include <torch/nn/modules/container/modulelist.h>
+#include <torch/nn/pimpl.h>
+
+#include "model/gemma/config.h"
+#include "model/gemma/decoder_layer.h"
+#include "model/lora/linear.h"
+#include "model/nn/embedding.h"
+#include "model/nn/rms_norm.h"
+
+namespace arena {
+
+class Gemma2ModelImpl : public torch::nn::Module {
+ public:
+  Gemma2ModelImpl(const Gemma2Config& config, const torch::TensorOptions& options);
+
+  // input_ids [B, S] int64; attention_mask [B, S] (1 real, 0 pad); position_ids [B|1, S] or
+  // undefined for 0..S-1 (the reference's default, also for left-padded rows).
+  // Returns the final-normed hidden states [B, S, hidden].
+  torch::Tensor forward(const torch::Tensor& input_ids, const torch::Tensor& attention_mask,
+                        const torch::Tensor& position_ids = {});
+
+  // Recompute each decoder layer's activations in backward instead of storing them.
+  void set_recompute(bool on) { recompute_ = on; }
+  bool recompute() const { return recompute_; }
+
+  const Gemma2Config& config() const { return config_; }
+
+  ScaledEmbedding embed_tokens{nullptr};  // tied to the LM head in the published model
+  std::vector<DecoderLayer> layers;
+  RMSNorm norm{nullptr};
+
+ private:
+  Gemma2Config config_;
+  bool recompute_ = false;
+};
+TORCH_MODULE(Gemma2Model);
+
+class Gemma2ClassifierImpl : public torch::nn::Module {
+ public:
+  Gemma2ClassifierImpl(const Gemma2Config& config, const torch::TensorOptions& options);
+
+  // Pooled logits [B, num_labels] in the compute dtype, taken at last_token_index(input_ids).
+  torch::Tensor forward(const torch::Tensor& input_ids, const torch::Tensor& attention_mask,
+                        const torch::Tensor& position_ids = {});
+
+  const Gemma2Config& config() const { return model->config(); }
+
+  Gemma2Model model{nullptr};
+  Linear score{nullptr};
+};
+TORCH_MODULE(Gemma2Classifier);
+
+// Index of the rightmost token that is not pad_id, per row ([B] int64): correct for left and
+// right padding alike. A row of only pads gives 0, as in the reference.
+torch::Tensor last_token_index(const torch::Tensor& input_ids, int64_t pad_id);
+
+// Mean cross-entropy of logits [B, L] against labels [B] (int64), computed in fp32.
+torch::Tensor classification_loss(const torch::Tensor& logits, const torch::Tensor& labels);
+
+// Parameter count of a module (works on meta tensors: nothing is allocated).
+int64_t parameter_count(const torch::nn::Module& module);
+
+}  // namespace arena

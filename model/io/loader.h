@@ -1,0 +1,35 @@
+// Loading Hugging Face Gemma-2 checkpoints (config.json + safetensors) into the classifier.
+#pragma once
+
+#include <torch/types.h>
+
+#include <string>
+#include <vector>
+
+#include "model/gemma/gemma2.h"
+#include "model/io/safetensors.h"
+
+namespace arena {
+
+struct LoadReport {
+  int64_t loaded = 0;                    // tensors copied from the checkpoint
+  int64_t quantized = 0;                 // of which arrived in bitsandbytes NF4 form
+  std::vector<std::string> initialized;  // optional tensors absent from it (kept as initialized)
+  std::vector<std::string> ignored;      // known tensors we do not use (tied lm_head, ...)
+};
+
+// Copies every tensor of the table from `checkpoint` into `model` (converting f32/bf16/f16 to
+// the parameter dtype; one copy from the mapping into the parameter). Projections stored in
+// bitsandbytes 4-bit form (model/io/bnb_format.h) are installed as NF4 weights unchanged. Throws arena::Error that
+// names the tensor, its file and expected vs found shape on a missing, mis-shaped or unexpected
+// tensor.
+LoadReport load_hf_weights(Gemma2ClassifierImpl& model, const SafetensorsCheckpoint& checkpoint);
+
+// config.json + weights of directory `dir` -> a classifier in `dtype` on `device`.
+// num_labels overrides the config's when > 0. embedding_on_host keeps the token table in host
+// memory when `device` is a GPU (model/nn/embedding.h).
+Gemma2Classifier load_gemma2_classifier(const std::string& dir, torch::ScalarType dtype, torch::Device device,
+                                        int64_t num_labels = 0, LoadReport* report = nullptr,
+                                        bool embedding_on_host = false);
+
+}  // namespace arena

@@ -1,0 +1,203 @@
+#include "model/lora/lora_dropout.h"
+
+#include <ATen/CPUGeneratorImpl.h>
+#include <ATen/OpMathType.h>
+#include <ATen/Parallel.h>
+#include <torch/torch.h>
+
+#include <atomic>
+#include <cmath>
+#include <mutex>
+#include <type_traits>
+
+#include "common/error.h"
+#include "model/cuda/dropout_hash.h"
+#include "model/nn/fused_ops.h"
+
+#ifdef ARENA_WITH_CUDA
+#include <c10/cuda/CUDAGuard.h>
+
+#include "model/cuda/cuda_util.h"
+#include "model/cuda/fused_kernels.h"
+#include "model/cuda/lora_kernels.h"
+#endif
+
+namespace arena {
+namespace {
+
+// Default: the input-gradient kernel only. On the H100 (batch 4 × 1900, docs/benchmarks.md) it
+// saves about 6 ms of the step, while the tensor-core forward and weight-gradient kernels cost
+// about 15 and 4 ms more than the dropout pass plus cuBLAS they replace.
+std::atomic<unsigned> g_dropout_linear_kernels{kDropoutInputGradKernel};
+
+#ifdef ARENA_WITH_CUDA
+// Whether the LoRA kernel `kernel` (model/cuda/lora_kernels.h) runs for tensor t with its partner
+// `other` (same dtype and device) at rank r.
+bool fused_lora_kernels(unsigned kernel, const torch::Tensor& t, const torch::Tensor& other, int64_t r, double p) {
+  const bool half = t.scalar_type() == torch::kBFloat16 || t.scalar_type() == torch::kHalf;
+  return (g_dropout_linear_kernels.load() & kernel) != 0 && use_fused_elementwise(t) && half && p > 0 && p < 1 &&
+         other.scalar_type() == t.scalar_type() && other.device() == t.device() && r >= 1 &&
+         r <= cuda::kDropoutDownMaxRank;
+}
+#endif
+
+uint32_t drop_threshold(double p) { return static_cast<uint32_t>(std::llround(p * static_cast<double>(1u << 24))); }
+
+struct LoraDown : public torch::autograd::Function<LoraDown> {
+  static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& x, const torch::Tensor& a,
+                               double p) {
+    const uint64_t seed = draw_dropout_seed();
+    ctx->saved_data["seed"] = static_cast<int64_t>(seed);
+    ctx->saved_data["p"] = p;
+    ctx->save_for_backward({x, a});
+    return dropout_linear(x, a, seed, p);
+  }
+
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grad_out) {
+    const auto saved = ctx->get_saved_variables();
+    const auto& x = saved[0];
+    const auto& a = saved[1];
+    const auto seed = static_cast<uint64_t>(ctx->saved_data["seed"].toInt());
+    const double p = ctx->saved_data["p"].toDouble();
+    const auto g = grad_out[0];
+    torch::Tensor dx, da;
+    if (ctx->needs_input_grad(0)) dx = dropout_linear_input_grad(g, a, seed, p, torch::Tensor());
+    if (ctx->needs_input_grad(1)) da = dropout_linear_weight_grad(g, x, torch::Tensor(), seed, p);
+    return {dx, da, torch::Tensor()};
+  }
+};
+
+}  // namespace
+
+uint64_t draw_dropout_seed() {
+  auto gen = at::detail::getDefaultCPUGenerator();
+  std::lock_guard<std::mutex> lock(gen.mutex());
+  return at::check_generator<at::CPUGeneratorImpl>(gen)->random64();
+}
+
+torch::Tensor seeded_dropout(const torch::Tensor& x_in, uint64_t seed, double p) {
+  check(p >= 0 && p < 1, "dropout probability must be in [0, 1), got {}", p);
+  const auto x = x_in.contiguous();
+  auto y = torch::empty_like(x);
+  const uint32_t threshold = drop_threshold(p);
+  const auto scale = static_cast<float>(1.0 / (1.0 - p));
+  const int64_t n = x.numel();
+#ifdef ARENA_WITH_CUDA
+  if (x.is_cuda()) {
+    c10::cuda::CUDAGuard device_guard(x.device());
+    cuda::seeded_dropout(x.data_ptr(), y.data_ptr(), cuda_storage_type(x.scalar_type(), "seeded dropout"), n, seed,
+                         threshold, scale, current_cuda_stream());
+    check_cuda_launch("seeded_dropout");
+    return y;
+  }
+#endif
+  check(x.device().is_cpu(), "seeded dropout: unsupported device {}", x.device().str());
+  AT_DISPATCH_FLOATING_TYPES_AND2(torch::kBFloat16, torch::kHalf, x.scalar_type(), "seeded_dropout", [&] {
+    // fp32 arithmetic for fp32/bf16/fp16 (as on CUDA), fp64 for fp64; one rounding.
+    using acc_t = at::opmath_type<scalar_t>;
+    const auto s = std::is_same_v<acc_t, float> ? static_cast<acc_t>(scale) : static_cast<acc_t>(1.0 / (1.0 - p));
+    const scalar_t* in = x.data_ptr<scalar_t>();
+    scalar_t* out = y.data_ptr<scalar_t>();
+    const auto put = [&](int64_t i, bool keep) {
+      out[i] = static_cast<scalar_t>(keep ? static_cast<acc_t>(in[i]) * s : acc_t(0));
+    };
+    at::parallel_for(0, n, 32768, [&](int64_t begin, int64_t end) {
+      int64_t i = begin;
+      if (i < end && (i & 1) != 0) put(i, dropout_keep(seed, static_cast<uint64_t>(i), threshold)), ++i;
+      for (; i + 1 < end; i += 2) {  // one hash per element pair
+        const KeepPair keep = dropout_keep_pair(seed, static_cast<uint64_t>(i), threshold);
+        put(i, keep.first);
+        put(i + 1, keep.second);
+      }
+      if (i < end) put(i, dropout_keep(seed, static_cast<uint64_t>(i), threshold));
+    });
+  });
+  return y;
+}
+
+torch::Tensor dropout_linear(const torch::Tensor& x, const torch::Tensor& a, uint64_t seed, double p) {
+#ifdef ARENA_WITH_CUDA
+  if (a.dim() == 2 && fused_lora_kernels(kDropoutDownKernel, x, a, a.size(0), p) && a.size(1) == x.size(-1) &&
+      x.size(-1) > 0) {
+    const auto xc = x.contiguous();
+    const auto ac = a.contiguous();
+    auto shape = x.sizes().vec();
+    shape.back() = a.size(0);
+    auto out = torch::empty(shape, x.options());
+    c10::cuda::CUDAGuard device_guard(x.device());
+    const auto scale = static_cast<float>(1.0 / (1.0 - p));
+    cuda::dropout_down(xc.data_ptr(), ac.data_ptr(), out.data_ptr(), cuda_storage_type(x.scalar_type(), "dropout_down"),
+                       xc.numel() / xc.size(-1), xc.size(-1), a.size(0), seed, drop_threshold(p), scale,
+                       current_cuda_stream());
+    check_cuda_launch("dropout_down");
+    return out;
+  }
+#endif
+  return torch::linear(p > 0 ? seeded_dropout(x, seed, p) : x, a);
+}
+
+torch::Tensor dropout_linear_input_grad(const torch::Tensor& g, const torch::Tensor& a, uint64_t seed, double p,
+                                        const torch::Tensor& add) {
+#ifdef ARENA_WITH_CUDA
+  if (a.dim() == 2 && fused_lora_kernels(kDropoutInputGradKernel, g, a, a.size(0), p) && g.size(-1) == a.size(0) &&
+      (!add.defined() || (add.scalar_type() == g.scalar_type() && add.device() == g.device()))) {
+    const auto gc = g.contiguous();
+    const auto ac = a.contiguous();
+    auto shape = g.sizes().vec();
+    shape.back() = a.size(1);
+    const auto addc = add.defined() ? add.expand(shape).contiguous() : add;
+    auto dx = torch::empty(shape, g.options());
+    c10::cuda::CUDAGuard device_guard(g.device());
+    cuda::dropout_down_input_grad(gc.data_ptr(), ac.data_ptr(), addc.defined() ? addc.data_ptr() : nullptr,
+                                  dx.data_ptr(), cuda_storage_type(g.scalar_type(), "dropout_down_input_grad"),
+                                  gc.numel() / gc.size(-1), a.size(1), a.size(0), seed, drop_threshold(p),
+                                  static_cast<float>(1.0 / (1.0 - p)), current_cuda_stream());
+    check_cuda_launch("dropout_down_input_grad");
+    return dx;
+  }
+#endif
+  auto dx = torch::matmul(g, a);
+  if (p > 0) dx = seeded_dropout(dx, seed, p);
+  return add.defined() ? dx.add_(add) : dx;
+}
+
+torch::Tensor dropout_linear_weight_grad(const torch::Tensor& g, const torch::Tensor& x, const torch::Tensor& up,
+                                         uint64_t seed, double p) {
+  const int64_t r = g.size(-1), in = x.size(-1);
+#ifdef ARENA_WITH_CUDA
+  const int64_t rows = in > 0 ? x.numel() / in : 0;
+  constexpr unsigned kKernel = kDropoutWeightGradKernel;
+  if (fused_lora_kernels(kKernel, x, g, r, p) &&
+      (!up.defined() || (up.sizes() == x.sizes() && fused_lora_kernels(kKernel, x, up, r, p))) &&
+      g.numel() / r == rows && cuda::dropout_weight_grad_splits(rows) <= 65535) {  // splits are gridDim.y
+    const auto gc = g.contiguous();
+    const auto xc = x.contiguous();
+    const auto upc = up.defined() ? up.contiguous() : up;
+    auto partial = torch::empty({cuda::dropout_weight_grad_splits(rows), r, in}, x.options().dtype(torch::kFloat32));
+    auto da = torch::empty({r, in}, x.options());
+    c10::cuda::CUDAGuard device_guard(x.device());
+    cuda::dropout_weight_grad(gc.data_ptr(), xc.data_ptr(), upc.defined() ? upc.data_ptr() : nullptr,
+                              partial.data_ptr<float>(), da.data_ptr(),
+                              cuda_storage_type(x.scalar_type(), "dropout_weight_grad"), rows, in, r, seed,
+                              drop_threshold(p), static_cast<float>(1.0 / (1.0 - p)), current_cuda_stream());
+    check_cuda_launch("dropout_weight_grad");
+    return da;
+  }
+#endif
+  const auto value = up.defined() ? geglu_value(x, up) : x;
+  const auto h = p > 0 ? seeded_dropout(value, seed, p) : value;
+  return torch::matmul(g.reshape({-1, r}).t(), h.reshape({-1, in}));
+}
+
+void set_dropout_linear_kernels(unsigned kernels) {
+  g_dropout_linear_kernels.store(kernels & kAllDropoutLinearKernels);
+}
+unsigned dropout_linear_kernels() { return g_dropout_linear_kernels.load(); }
+
+torch::Tensor lora_down(const torch::Tensor& x, const torch::Tensor& a, double p, bool training) {
+  if (p <= 0 || !training) return torch::linear(x, a);
+  return LoraDown::apply(x, a, p);
+}
+
+}  // namespace arena

@@ -1,0 +1,222 @@
+#include "model/nn/fused_ops.h"
+
+#include <torch/torch.h>
+
+#include <atomic>
+
+#include "common/error.h"
+
+#ifdef ARENA_WITH_CUDA
+#include <c10/cuda/CUDAGuard.h>
+#include <c10/cuda/CUDAStream.h>
+
+#include "model/cuda/cuda_util.h"
+#include "model/cuda/fused_kernels.h"
+#endif
+
+namespace arena {
+namespace {
+std::atomic<bool> g_fused{true};
+}  // namespace
+
+void set_fused_elementwise(bool on) { g_fused.store(on); }
+bool fused_elementwise() { return g_fused.load(); }
+
+#ifdef ARENA_WITH_CUDA
+namespace {
+
+cuda::OutType storage_type(torch::ScalarType t) { return cuda_storage_type(t, "fused kernels"); }
+
+struct RmsNormFn : public torch::autograd::Function<RmsNormFn> {
+  static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& x_in,
+                               const torch::Tensor& w_in, double eps) {
+    c10::cuda::CUDAGuard device_guard(x_in.device());
+    const auto x = x_in.contiguous();
+    const auto w = w_in.contiguous();
+    const int64_t n = x.size(-1);
+    const int64_t rows = x.numel() / n;
+    auto y = torch::empty_like(x);
+    auto rstd = torch::empty({rows}, x.options().dtype(torch::kFloat32));
+    cuda::rms_norm_forward(x.data_ptr(), w.data_ptr(), y.data_ptr(), rstd.data_ptr<float>(),
+                           storage_type(x.scalar_type()), rows, n, static_cast<float>(eps), current_cuda_stream());
+    check_cuda_launch("rms_norm_forward");
+    ctx->save_for_backward({x, w, rstd});
+    return y;
+  }
+
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grad_out) {
+    const auto saved = ctx->get_saved_variables();
+    const auto& x = saved[0];
+    const auto& w = saved[1];
+    const auto& rstd = saved[2];
+    c10::cuda::CUDAGuard device_guard(x.device());
+    const auto dy = grad_out[0].to(x.scalar_type()).contiguous();
+    const int64_t n = x.size(-1);
+    const int64_t rows = x.numel() / n;
+    torch::Tensor dx;
+    if (ctx->needs_input_grad(0)) {
+      dx = torch::empty_like(x);
+      cuda::rms_norm_backward(x.data_ptr(), w.data_ptr(), rstd.data_ptr<float>(), dy.data_ptr(), dx.data_ptr(),
+                              storage_type(x.scalar_type()), rows, n, current_cuda_stream());
+      check_cuda_launch("rms_norm_backward");
+    }
+    torch::Tensor dw;
+    if (ctx->needs_input_grad(1)) {  // frozen in QLoRA; plain ATen when someone trains the norms
+      const auto xh = x.reshape({rows, n}).to(torch::kFloat32) * rstd.unsqueeze(1);
+      dw = (dy.reshape({rows, n}).to(torch::kFloat32) * xh).sum(0).to(w.scalar_type());
+    }
+    return {dx, dw, torch::Tensor()};
+  }
+};
+
+// gate and up contiguous, on one CUDA device.
+torch::Tensor geglu_kernel(const torch::Tensor& gate, const torch::Tensor& up) {
+  c10::cuda::CUDAGuard device_guard(gate.device());
+  auto out = torch::empty_like(gate);
+  cuda::geglu_forward(gate.data_ptr(), up.data_ptr(), out.data_ptr(), storage_type(gate.scalar_type()), gate.numel(),
+                      current_cuda_stream());
+  check_cuda_launch("geglu_forward");
+  return out;
+}
+
+std::pair<torch::Tensor, torch::Tensor> geglu_backward_kernel(const torch::Tensor& gate, const torch::Tensor& up,
+                                                              const torch::Tensor& d_out) {
+  c10::cuda::CUDAGuard device_guard(gate.device());
+  const auto d = d_out.to(gate.scalar_type()).contiguous();
+  auto d_gate = torch::empty_like(gate);
+  auto d_up = torch::empty_like(up);
+  cuda::geglu_backward(gate.data_ptr(), up.data_ptr(), d.data_ptr(), d_gate.data_ptr(), d_up.data_ptr(),
+                       storage_type(gate.scalar_type()), gate.numel(), current_cuda_stream());
+  check_cuda_launch("geglu_backward");
+  return {d_gate, d_up};
+}
+
+struct GegluFn : public torch::autograd::Function<GegluFn> {
+  static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& gate_in,
+                               const torch::Tensor& up_in) {
+    const auto gate = gate_in.contiguous();
+    const auto up = up_in.contiguous();
+    ctx->save_for_backward({gate, up});
+    return geglu_kernel(gate, up);
+  }
+
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grad_out) {
+    const auto saved = ctx->get_saved_variables();
+    auto [d_gate, d_up] = geglu_backward_kernel(saved[0], saved[1], grad_out[0]);
+    return {d_gate, d_up};
+  }
+};
+
+struct RotaryDims {
+  int64_t b, s, h, d, cos_batch;
+};
+
+struct RotaryHeadsFn : public torch::autograd::Function<RotaryHeadsFn> {
+  static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& y_in,
+                               const torch::Tensor& cos_in, const torch::Tensor& sin_in, int64_t heads) {
+    c10::cuda::CUDAGuard device_guard(y_in.device());
+    const auto y = y_in.contiguous();
+    const auto cos = cos_in.contiguous();
+    const auto sin = sin_in.contiguous();
+    const RotaryDims n{y.size(0), y.size(1), heads, y.size(2) / heads, cos.size(0)};
+    auto out = torch::empty({n.b, n.h, n.s, n.d}, y.options());
+    cuda::rotary_heads_forward(y.data_ptr(), cos.data_ptr(), sin.data_ptr(), out.data_ptr(),
+                               storage_type(y.scalar_type()), n.b, n.s, n.h, n.d, n.cos_batch, current_cuda_stream());
+    check_cuda_launch("rotary_heads_forward");
+    ctx->save_for_backward({cos, sin});
+    return out;
+  }
+
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grad_out) {
+    const auto saved = ctx->get_saved_variables();
+    const auto& cos = saved[0];
+    const auto& sin = saved[1];
+    c10::cuda::CUDAGuard device_guard(cos.device());
+    const auto dy = grad_out[0].to(cos.scalar_type()).contiguous();  // [B, H, S, D]
+    const RotaryDims n{dy.size(0), dy.size(2), dy.size(1), dy.size(3), cos.size(0)};
+    auto dx = torch::empty({n.b, n.s, n.h * n.d}, dy.options());
+    cuda::rotary_heads_backward(dy.data_ptr(), cos.data_ptr(), sin.data_ptr(), dx.data_ptr(),
+                                storage_type(dy.scalar_type()), n.b, n.s, n.h, n.d, n.cos_batch,
+                                current_cuda_stream());
+    check_cuda_launch("rotary_heads_backward");
+    return {dx, torch::Tensor(), torch::Tensor(), torch::Tensor()};
+  }
+};
+
+}  // namespace
+
+bool use_fused_elementwise(const torch::Tensor& x) {
+  if (!g_fused.load() || !x.is_cuda()) return false;
+  const auto t = x.scalar_type();
+  return t == torch::kBFloat16 || t == torch::kFloat32 || t == torch::kFloat16;
+}
+
+torch::Tensor rms_norm_fused(const torch::Tensor& x, const torch::Tensor& weight, double eps) {
+  check(x.is_cuda() && weight.is_cuda(), "rms_norm_fused: tensors must be on CUDA");
+  check(weight.dim() == 1 && x.size(-1) == weight.size(0) && weight.scalar_type() == x.scalar_type(),
+        "rms_norm_fused: weight [{}] {} does not match x [{}] {}", fmt::join(weight.sizes(), ", "),
+        c10::toString(weight.scalar_type()), fmt::join(x.sizes(), ", "), c10::toString(x.scalar_type()));
+  return RmsNormFn::apply(x, weight, eps);
+}
+
+torch::Tensor geglu_fused(const torch::Tensor& gate, const torch::Tensor& up) {
+  check(gate.is_cuda() && up.is_cuda() && gate.sizes() == up.sizes() && gate.scalar_type() == up.scalar_type(),
+        "geglu_fused: gate [{}] and up [{}] must be CUDA tensors of one shape and dtype", fmt::join(gate.sizes(), ", "),
+        fmt::join(up.sizes(), ", "));
+  return GegluFn::apply(gate, up);
+}
+
+torch::Tensor rotary_heads_fused(const torch::Tensor& y, const torch::Tensor& cos, const torch::Tensor& sin,
+                                 int64_t heads) {
+  check(y.is_cuda() && y.dim() == 3 && heads > 0 && y.size(2) % heads == 0 && (y.size(2) / heads) % 2 == 0,
+        "rotary_heads_fused: y [{}] must be a CUDA [B, S, H·D] tensor with {} heads of even size",
+        fmt::join(y.sizes(), ", "), heads);
+  const int64_t d = y.size(2) / heads;
+  const bool shapes_fit = cos.sizes() == sin.sizes() && cos.dim() == 3 &&
+                          (cos.size(0) == 1 || cos.size(0) == y.size(0)) && cos.size(1) == y.size(1) &&
+                          cos.size(2) == d;
+  const bool same_place = cos.device() == y.device() && sin.device() == y.device() &&
+                          cos.scalar_type() == y.scalar_type() && sin.scalar_type() == y.scalar_type();
+  check(shapes_fit && same_place,
+        "rotary_heads_fused: tables [{}] {} do not fit y [{}] {} with head_dim {}", fmt::join(cos.sizes(), ", "),
+        c10::toString(cos.scalar_type()), fmt::join(y.sizes(), ", "), c10::toString(y.scalar_type()), d);
+  return RotaryHeadsFn::apply(y, cos, sin, heads);
+}
+
+#else
+
+bool use_fused_elementwise(const torch::Tensor&) { return false; }
+torch::Tensor rotary_heads_fused(const torch::Tensor&, const torch::Tensor&, const torch::Tensor&, int64_t) {
+  throw Error("rotary_heads_fused: this build has no CUDA kernels (configured with ARENA_WITH_CUDA=OFF)");
+}
+torch::Tensor rms_norm_fused(const torch::Tensor&, const torch::Tensor&, double) {
+  throw Error("rms_norm_fused: this build has no CUDA kernels (configured with ARENA_WITH_CUDA=OFF)");
+}
+torch::Tensor geglu_fused(const torch::Tensor&, const torch::Tensor&) {
+  throw Error("geglu_fused: this build has no CUDA kernels (configured with ARENA_WITH_CUDA=OFF)");
+}
+
+#endif
+
+torch::Tensor geglu_value(const torch::Tensor& gate, const torch::Tensor& up) {
+#ifdef ARENA_WITH_CUDA
+  if (use_fused_elementwise(gate)) return geglu_kernel(gate.contiguous(), up.contiguous());
+#endif
+  return torch::gelu(gate, "tanh") * up;
+}
+
+std::pair<torch::Tensor, torch::Tensor> geglu_grads(const torch::Tensor& gate, const torch::Tensor& up,
+                                                    const torch::Tensor& d_out) {
+#ifdef ARENA_WITH_CUDA
+  if (use_fused_elementwise(gate)) return geglu_backward_kernel(gate.contiguous(), up.contiguous(), d_out);
+#endif
+  // What autograd runs for gelu(gate)·up: the product's two input gradients, then gelu's backward.
+  const auto d_gate = at::gelu_backward(d_out * up, gate, "tanh");
+  const auto d_up = d_out * torch::gelu(gate, "tanh");
+  return {d_gate, d_up};
+}
+
+}  // namespace arena

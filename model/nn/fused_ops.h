@@ -1,0 +1,42 @@
+// Fused CUDA versions of Gemma-2's RMSNorm, GeGLU and rotary embedding (model/cuda/fused_kernels.cu),
+// as autograd functions. The eager versions (rms_norm.cpp, mlp.cpp) chain 6 to 10 ATen kernels, each a full
+// pass over [tokens, width] in fp32 or bf16; these read their inputs once and write once, with
+// all arithmetic in fp32 registers and one rounding. On the CPU the eager code always runs
+// (parity with transformers); on CUDA these differ from it by bf16 rounding only.
+#pragma once
+
+#include <torch/types.h>
+
+#include <utility>
+
+namespace arena {
+
+// Process-wide switch (default on). For benchmarks and tests.
+void set_fused_elementwise(bool on);
+bool fused_elementwise();
+// Whether the fused kernels run for x: switch on, x on CUDA, fp32/bf16/fp16.
+bool use_fused_elementwise(const torch::Tensor& x);
+
+// Gemma RMSNorm y = x̂·(1 + w), x̂ = x·rsqrt(mean(x²) + eps) over the last dim; w has x's dtype.
+// Differentiable in x and w.
+torch::Tensor rms_norm_fused(const torch::Tensor& x, const torch::Tensor& weight, double eps);
+
+// gelu_tanh(gate)·up, same shapes and dtype. Differentiable in both.
+torch::Tensor geglu_fused(const torch::Tensor& gate, const torch::Tensor& up);
+
+// Rotary embedding fused with the split into heads: y [B, S, H·D] (a projection's output) ->
+// [B, H, S, D] contiguous, bit-identical to apply_rotary(y.view({B, S, H, D}).transpose(1, 2), cos,
+// sin) (model/nn/rotary.h), forward and backward, in one kernel each way instead of the eager chain's
+// ten and two layout copies. cos/sin [1 or B, S, D] in y's dtype. Differentiable in y.
+torch::Tensor rotary_heads_fused(const torch::Tensor& y, const torch::Tensor& cos, const torch::Tensor& sin,
+                                 int64_t heads);
+
+// GeGLU outside autograd, for functions that keep gate and up and recompute the rest: the fused
+// kernel where use_fused_elementwise(gate), else ATen's gelu(tanh)·up. geglu_grads returns
+// (d_gate, d_up) for d_out with the same ops autograd runs on the eager expression (bit-identical
+// gradients on the CPU).
+torch::Tensor geglu_value(const torch::Tensor& gate, const torch::Tensor& up);
+std::pair<torch::Tensor, torch::Tensor> geglu_grads(const torch::Tensor& gate, const torch::Tensor& up,
+                                                    const torch::Tensor& d_out);
+
+}  // namespace arena

@@ -1,0 +1,48 @@
+// The core of Gemma-2 attention, softmax(cap·tanh(q·kᵀ·scale/cap) + bias)·v, fused on CUDA:
+// cuBLAS batched GEMMs for q·kᵀ and p·v (GQA by reshaping, no expanded k/v copies) around one
+// row kernel per direction (model/cuda/attention_kernels.cu) that applies scale, soft-cap, mask and
+// softmax in fp32 registers. The S×S tensors exist only in the compute dtype: no fp32 scores or
+// probabilities are materialized, and backward keeps the raw scores plus one fp32 log-sum-exp
+// per row instead of the eager path's chain of intermediates.
+//
+// Numerics: the eager reference rounds after every step (scale, /cap, tanh, ·cap, +bias) in the
+// compute dtype and takes the softmax in fp32; the fused kernel rounds once. In bf16 both are
+// within bf16 rounding of the exact value; on the CPU the eager path is always used (parity).
+#pragma once
+
+#include <torch/types.h>
+
+namespace arena {
+
+enum class AttentionKernel {
+  kAuto,   // fused on CUDA when the build has the kernels and keys <= 8192, eager otherwise
+  kEager,  // always the reference math (attention.cpp)
+  kFused,  // fused where supported (CUDA), eager elsewhere
+};
+
+// Process-wide choice of the attention core (default kAuto). For benchmarks and tests.
+void set_attention_kernel(AttentionKernel kernel);
+AttentionKernel attention_kernel();
+
+// The reference math on any device, the eager chain transformers runs (eager attention):
+// cap·tanh(q·kᵀ·scale/cap) + bias rounded step by step in q's dtype, softmax in fp32, then ·v.
+// Same arguments as softcap_attention; returns [B, S, H, D] (contiguous). Used on the CPU always.
+torch::Tensor eager_softcap_attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
+                                      const torch::Tensor& bias, double scale, double cap);
+
+// Whether the fused core runs for this query tensor and key length under the current choice.
+bool use_fused_attention(const torch::Tensor& q, int64_t keys);
+
+// q [B, H, S, D], k and v [B, KV, S, D] (query head h reads KV head h / (H/KV)), bias [B|1, 1, S, S]
+// additive and causal, as attention_bias() builds it: every key after its query is masked, so
+// each chunk of queries reads only the keys up to its last position (attention_chunks.h). cap <= 0
+// disables the soft-cap. Returns [B, S, H, D] in q's dtype: the layout o_proj reads.
+// A query row that may see no key at all (a pad row of a left-padded batch, all its bias at the
+// lowest value) averages the values of the keys its chunk reads where the eager path averages all
+// S, and its backward is not the eager one either (its log-sum-exp rounds to the bias itself).
+// Such rows never reach the loss: their output gradient is zero, and so is what they pass back.
+// Differentiable in q, k, v. CUDA only (throws elsewhere).
+torch::Tensor softcap_attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
+                                const torch::Tensor& bias, double scale, double cap);
+
+}  // namespace arena

@@ -1,0 +1,146 @@
+// Parity of the C++ Gemma-2 classifier with transformers' Gemma2ForSequenceClassification.
+// Fixtures: tests/fixtures/gen_gemma2_fixtures.py (tiny random configs, see its docstring).
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <iostream>
+#include <map>
+#include <string>
+
+#include "model/gemma/gemma2.h"
+#include "model/gemma/hf_names.h"
+#include "model/io/loader.h"
+#include "model/io/safetensors.h"
+#include "test_support.h"
+
+namespace arena {
+namespace {
+
+// fp32: same math in the same precision; only summation order differs (matmul blocking),
+// which moves results by a few fp32 ulps through 4 layers. 1e-4 is the bound.
+constexpr double kF32Tolerance = 1e-4;
+// bf16 keeps 8 mantissa bits: one rounding is a relative error of 2^-8 = 3.9e-3.
+constexpr double kBf16Ulp = 1.0 / 256.0;
+
+struct Reference {
+  std::shared_ptr<SafetensorsFile> file;
+  torch::Tensor get(const std::string& name) const { return file->tensor(name).clone(); }
+};
+
+// max |a - b| relative to the largest magnitude of the reference tensor.
+double rel_error(const torch::Tensor& a, const torch::Tensor& ref) {
+  const double scale = std::max(ref.abs().max().item<double>(), 1e-30);
+  return (a.to(torch::kFloat64) - ref.to(torch::kFloat64)).abs().max().item<double>() / scale;
+}
+
+struct RunResult {
+  torch::Tensor logits, loss;
+  std::map<std::string, torch::Tensor> grads;
+};
+
+RunResult run_model(Gemma2ClassifierImpl& model, const Reference& ref) {
+  model.zero_grad();
+  const auto logits = model.forward(ref.get("input_ids"), ref.get("attention_mask"));
+  const auto loss = classification_loss(logits, ref.get("labels"));
+  loss.backward();
+  RunResult r{logits.detach().to(torch::kFloat32), loss.detach().to(torch::kFloat32), {}};
+  for (const auto& e : hf_parameter_table(model))
+    if (e.param.grad().defined()) r.grads[e.hf_name] = e.param.grad().to(torch::kFloat32);
+  return r;
+}
+
+class Gemma2Parity : public ::testing::TestWithParam<std::string> {
+ protected:
+  std::string case_dir() const { return (testing::fixture_dir() / "gemma2" / GetParam()).string(); }
+  Reference reference() const { return {SafetensorsFile::open(case_dir() + "/reference.safetensors")}; }
+  Gemma2Classifier load(torch::ScalarType dtype) const {
+    return load_gemma2_classifier(case_dir() + "/model", dtype, torch::kCPU);
+  }
+};
+
+TEST_P(Gemma2Parity, Float32LogitsLossAndGradientsMatch) {
+  const auto ref = reference();
+  auto model = load(torch::kFloat32);
+  const auto r = run_model(*model, ref);
+  EXPECT_LE(rel_error(r.logits, ref.get("logits.f32")), kF32Tolerance)
+      << "ours " << r.logits << "\nref " << ref.get("logits.f32");
+  EXPECT_LE(rel_error(r.loss, ref.get("loss.f32")), kF32Tolerance);
+  ASSERT_FALSE(r.grads.empty());
+  double worst = 0;
+  std::string worst_name;
+  for (const auto& [name, g] : r.grads) {
+    const double e = rel_error(g, ref.get("grad.f32." + name));
+    EXPECT_LE(e, kF32Tolerance) << name;
+    if (e >= worst) worst = e, worst_name = name;
+  }
+  std::cout << GetParam() << " f32: logits rel err " << rel_error(r.logits, ref.get("logits.f32")) << ", loss "
+            << rel_error(r.loss, ref.get("loss.f32")) << ", worst grad " << worst << " (" << worst_name << ")\n";
+}
+
+// Tolerance for bf16, derived per tensor from the reference itself: our bf16 result may differ
+// from transformers' bf16 result by at most the distance of transformers' bf16 from its own fp32
+// result (its rounding noise), twice (both sides carry that noise), plus one bf16 rounding.
+double bf16_bound(const torch::Tensor& ref_bf16, const torch::Tensor& ref_f32) {
+  return 2.0 * rel_error(ref_bf16, ref_f32) + kBf16Ulp;
+}
+
+TEST_P(Gemma2Parity, BFloat16WithinReferenceRoundingNoise) {
+  const auto ref = reference();
+  auto model = load(torch::kBFloat16);
+  const auto r = run_model(*model, ref);
+  double worst_ratio = 0;
+  const auto check = [&](const torch::Tensor& ours, const std::string& key, const std::string& f32_key) {
+    const auto hf_bf16 = ref.get(key);
+    const auto hf_f32 = ref.get(f32_key);
+    const double err = rel_error(ours, hf_bf16);
+    const double bound = bf16_bound(hf_bf16, hf_f32);
+    EXPECT_LE(err, bound) << key << ": ours vs transformers bf16 " << err << ", bound " << bound;
+    if (key.rfind("grad", 0) != 0) std::cout << GetParam() << " " << key << ": err " << err << " bound " << bound << "\n";
+    worst_ratio = std::max(worst_ratio, err / bound);
+  };
+  check(r.logits, "logits.bf16", "logits.f32");
+  check(r.loss, "loss.bf16", "loss.f32");
+  for (const auto& [name, g] : r.grads) check(g, "grad.bf16." + name, "grad.f32." + name);
+  std::cout << GetParam() << " bf16: worst err/bound over logits, loss and all grads " << worst_ratio << "\n";
+}
+
+TEST_P(Gemma2Parity, RecomputationGivesIdenticalGradients) {
+  const auto ref = reference();
+  auto model = load(torch::kFloat32);
+  const auto plain = run_model(*model, ref);
+  model->model->set_recompute(true);
+  const auto recomputed = run_model(*model, ref);
+  // Same kernels on the same inputs in the same order: bit-identical on CPU.
+  EXPECT_TRUE(torch::equal(plain.logits, recomputed.logits));
+  EXPECT_TRUE(torch::equal(plain.loss, recomputed.loss));
+  for (const auto& [name, g] : plain.grads) EXPECT_TRUE(torch::equal(g, recomputed.grads.at(name))) << name;
+}
+
+TEST_P(Gemma2Parity, RecomputationReachesLayersWhenInputsAreFrozen) {
+  // Only layer parameters and the head train (the LoRA situation): nothing upstream of the first
+  // layer requires grad, yet its parameters must still get gradients through the recompute node.
+  const auto ref = reference();
+  auto model = load(torch::kFloat32);
+  model->model->embed_tokens->weight.set_requires_grad(false);
+  const auto plain = run_model(*model, ref);
+  model->model->set_recompute(true);
+  const auto recomputed = run_model(*model, ref);
+  const std::string first_q = "model.layers.0.self_attn.q_proj.weight";
+  ASSERT_TRUE(recomputed.grads.at(first_q).defined());
+  EXPECT_GT(recomputed.grads.at(first_q).abs().max().item<double>(), 0.0);
+  EXPECT_TRUE(torch::equal(plain.grads.at(first_q), recomputed.grads.at(first_q)));
+}
+
+INSTANTIATE_TEST_SUITE_P(Fixtures, Gemma2Parity, ::testing::Values("gqa2l", "gqa4l"));
+
+TEST(Pooling, LastNonPadTokenForLeftAndRightPadding) {
+  const auto ids = torch::tensor({5, 6, 7, 0, 0, /**/ 0, 0, 5, 6, 7, /**/ 5, 6, 7, 8, 9, /**/ 0, 0, 0, 0, 0},
+                                 torch::kInt64)
+                       .view({4, 5});
+  const auto last = last_token_index(ids, /*pad_id=*/0);
+  EXPECT_TRUE(torch::equal(last, torch::tensor({2, 4, 4, 0}, torch::kInt64)));
+}
+
+}  // namespace
+}  // namespace arena
