@@ -9,8 +9,8 @@
 #include <string>
 
 #include "bench/median_time.h"
+#include "model/gemma/classifier.h"
 #include "model/gemma/config.h"
-#include "model/gemma/gemma2.h"
 
 namespace {
 
@@ -38,9 +38,9 @@ int main(int argc, char** argv) {
 
   torch::set_num_threads(static_cast<int>(o.threads));
   torch::manual_seed(0);
-  const auto config = arena::load_gemma2_config(o.config);
+  const auto config = arena::load_gemma_config(o.config);
   const auto dtype = o.dtype == "bf16" ? torch::kBFloat16 : torch::kFloat32;
-  arena::Gemma2Classifier model(config, torch::TensorOptions().dtype(dtype));
+  arena::GemmaClassifier model(config, torch::TensorOptions().dtype(dtype));
   model->model->set_recompute(o.recompute);
   const auto ids = torch::randint(1, config.vocab_size, {o.batch, o.seq}, torch::kInt64);
   const auto mask = torch::ones_like(ids);

@@ -26,8 +26,8 @@
 #endif
 
 #include "bench/cpu_peak_allocator.h"
+#include "model/gemma/classifier.h"
 #include "model/gemma/config.h"
-#include "model/gemma/gemma2.h"
 #include "model/lora/geglu_lora_down.h"
 #include "model/lora/lora_dropout.h"
 #include "model/nn/fused_ops.h"
@@ -67,7 +67,7 @@ std::string kernel_names(unsigned kernels) {
   return names.empty() ? "none" : fmt::format("{}", fmt::join(names, ","));
 }
 
-arena::Gemma2Config make_config(const Options& o) {
+arena::GemmaConfig make_config(const Options& o) {
   auto c = arena::gemma2_2b_config(2);
   if (o.layers > 0) c.num_hidden_layers = o.layers;
   if (o.hidden > 0) c.hidden_size = o.hidden;
@@ -99,7 +99,7 @@ struct Flops {
   double linear_per_token = 0, attention_per_seq_fwd = 0, total = 0;
 };
 
-Flops model_flops(const arena::Gemma2Config& c, const Options& o) {
+Flops model_flops(const arena::GemmaConfig& c, const Options& o) {
   const double h = static_cast<double>(c.hidden_size), q = static_cast<double>(c.num_attention_heads * c.head_dim),
                kv = static_cast<double>(c.num_key_value_heads * c.head_dim),
                m = static_cast<double>(c.intermediate_size), layers = static_cast<double>(c.num_hidden_layers);
@@ -296,7 +296,7 @@ int main(int argc, char** argv) {
 
   // Build on the device: random init and NF4 quantization run there (the CUDA quantizer on GPU).
   const auto t_build = std::chrono::steady_clock::now();
-  arena::Gemma2Classifier model(config, torch::TensorOptions().dtype(dtype).device(device));
+  arena::GemmaClassifier model(config, torch::TensorOptions().dtype(dtype).device(device));
   arena::QloraOptions q;
   q.quantize = o.quantize;
   q.lora.rank = o.rank;

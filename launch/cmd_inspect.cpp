@@ -9,8 +9,8 @@
 
 #include "common/error.h"
 #include "launch/commands.h"
+#include "model/gemma/classifier.h"
 #include "model/gemma/config.h"
-#include "model/gemma/gemma2.h"
 #include "model/quant/nf4.h"
 
 namespace arena {
@@ -23,11 +23,11 @@ struct InspectOptions {
 };
 
 int run_inspect(const InspectOptions& o) {
-  const auto config = o.model.empty() ? gemma2_2b_config(o.labels) : load_gemma2_config(o.model);
+  const auto config = o.model.empty() ? gemma2_2b_config(o.labels) : load_gemma_config(o.model);
   auto c = config;
   c.num_labels = o.labels;
   // Meta tensors carry shapes only: the real 2.6B model is inspected without allocating it.
-  Gemma2Classifier model(c, torch::TensorOptions().device(torch::kMeta).dtype(torch::kBFloat16));
+  GemmaClassifier model(c, torch::TensorOptions().device(torch::kMeta).dtype(torch::kBFloat16));
   const int64_t embed = model->model->embed_tokens->weight.numel();
   int64_t linear = 0, norms = 0, nf4_bytes = 0, nf4_plain_bytes = 0;
   for (const auto& layer : model->model->layers) {

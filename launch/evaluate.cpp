@@ -11,7 +11,7 @@
 
 namespace arena {
 
-torch::Tensor class_probabilities(Gemma2ClassifierImpl& model, const TokenizedData& d, int64_t rows_per_batch,
+torch::Tensor class_probabilities(GemmaClassifierImpl& model, const TokenizedData& d, int64_t rows_per_batch,
                                   const torch::Device& device) {
   const auto& w = world();
   const int64_t n = d.size(), labels = model.config().num_labels;
@@ -59,7 +59,7 @@ EvalResult score(const torch::Tensor& probs, const TokenizedData& d) {
   return r;
 }
 
-EvalResult evaluate(Gemma2ClassifierImpl& model, const TokenizedData& d, int64_t rows_per_batch,
+EvalResult evaluate(GemmaClassifierImpl& model, const TokenizedData& d, int64_t rows_per_batch,
                     const torch::Device& device) {
   return score(class_probabilities(model, d, rows_per_batch, device), d);
 }

@@ -9,12 +9,12 @@
 #include <cstdint>
 
 #include "data/token_cache.h"
-#include "model/gemma/gemma2.h"
+#include "model/gemma/classifier.h"
 
 namespace arena {
 
 // [n, num_labels] float64 on the CPU, identical on every rank (every rank must call it).
-torch::Tensor class_probabilities(Gemma2ClassifierImpl& model, const TokenizedData& d, int64_t rows_per_batch,
+torch::Tensor class_probabilities(GemmaClassifierImpl& model, const TokenizedData& d, int64_t rows_per_batch,
                                   const torch::Device& device);
 
 struct EvalResult {
@@ -26,7 +26,7 @@ struct EvalResult {
 // Metrics of probabilities [n, L] against d's labels (rows without a label are not counted).
 EvalResult score(const torch::Tensor& probs, const TokenizedData& d);
 
-EvalResult evaluate(Gemma2ClassifierImpl& model, const TokenizedData& d, int64_t rows_per_batch,
+EvalResult evaluate(GemmaClassifierImpl& model, const TokenizedData& d, int64_t rows_per_batch,
                     const torch::Device& device);
 
 }  // namespace arena

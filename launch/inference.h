@@ -7,7 +7,7 @@
 #include <string>
 
 #include "launch/train_config.h"
-#include "model/gemma/gemma2.h"
+#include "model/gemma/classifier.h"
 
 namespace arena {
 
@@ -16,7 +16,7 @@ struct TrainedModel {
   std::string checkpoint;  // the file read
   int64_t step = 0;
   torch::Device device{torch::kCPU};
-  Gemma2Classifier model{nullptr};
+  GemmaClassifier model{nullptr};
 };
 
 // `from`: a checkpoint file or a run directory (its newest checkpoint). `device`: auto | cpu | cuda.

@@ -21,7 +21,7 @@ torch::ScalarType compute_dtype(const TrainConfig& c, const torch::Device& devic
   return device.is_cuda() ? torch::kBFloat16 : torch::kFloat32;
 }
 
-Gemma2Config random_init_config(const TrainConfig& c) {
+GemmaConfig random_init_config(const TrainConfig& c) {
   auto g = gemma2_2b_config(c.num_labels);
   if (c.model_preset == "gemma2-2b") return g;
   check(c.num_heads % c.num_kv_heads == 0, "model.num_heads ({}) must be a multiple of model.num_kv_heads ({})",
@@ -55,19 +55,19 @@ bool embedding_on_host(const TrainConfig& c, const torch::Device& device) {
   return c.embedding == "host" || (c.embedding == "auto" && device.is_cuda());
 }
 
-Gemma2Classifier build_classifier(const TrainConfig& c, const torch::Device& device, bool verbose) {
+GemmaClassifier build_classifier(const TrainConfig& c, const torch::Device& device, bool verbose) {
   const auto dtype = compute_dtype(c, device);
   const bool on_host = embedding_on_host(c, device);
   torch::manual_seed(static_cast<uint64_t>(c.seed));
-  Gemma2Classifier model{nullptr};
+  GemmaClassifier model{nullptr};
   if (!c.model_path.empty()) {
     LoadReport report;
-    model = load_gemma2_classifier(c.model_path, dtype, device, c.num_labels, &report, on_host);
+    model = load_gemma_classifier(c.model_path, dtype, device, c.num_labels, &report, on_host);
     if (verbose)
       fmt::print(stderr, "model: {} tensors from {} ({} already NF4)\n", report.loaded, c.model_path, report.quantized);
   } else {
     // Initialized on the run's device type and quantized there: the same bytes on every rank.
-    model = Gemma2Classifier(random_init_config(c), torch::TensorOptions().dtype(dtype).device(device));
+    model = GemmaClassifier(random_init_config(c), torch::TensorOptions().dtype(dtype).device(device));
     // Drawn on the device like every other weight (the same bytes whatever the placement), then moved.
     model->model->embed_tokens->set_host_resident(on_host);
     if (verbose)
@@ -96,7 +96,7 @@ double abs_sum(const torch::Tensor& t) {
 }
 }  // namespace
 
-double base_fingerprint(Gemma2ClassifierImpl& model) {
+double base_fingerprint(GemmaClassifierImpl& model) {
   torch::NoGradGuard no_grad;
   double sum = 0;
   for (const auto& p : model.parameters())

@@ -9,7 +9,7 @@
 
 #include "dist/world.h"
 #include "launch/train_config.h"
-#include "model/gemma/gemma2.h"
+#include "model/gemma/classifier.h"
 #include "model/peft/qlora.h"
 
 namespace arena {
@@ -19,7 +19,7 @@ torch::Device pick_device(const TrainConfig& c, const World& w);
 // bf16 or fp32 for `device` under model.precision.
 torch::ScalarType compute_dtype(const TrainConfig& c, const torch::Device& device);
 // The Gemma-2 shape of a random init (model.preset / model.* sizes).
-Gemma2Config random_init_config(const TrainConfig& c);
+GemmaConfig random_init_config(const TrainConfig& c);
 
 // The QLoRA recipe of the run's [model] nf4 and [lora] settings.
 QloraOptions qlora_options(const TrainConfig& c);
@@ -29,10 +29,10 @@ bool embedding_on_host(const TrainConfig& c, const torch::Device& device);
 
 // Builds (or loads) the model, applies the QLoRA recipe and moves it to `device`. The random base
 // depends only on train.seed, the shape and the device type, so eval/predict rebuild the same one.
-Gemma2Classifier build_classifier(const TrainConfig& c, const torch::Device& device, bool verbose);
+GemmaClassifier build_classifier(const TrainConfig& c, const torch::Device& device, bool verbose);
 
 // A checksum of the frozen base (embedding, norms, NF4 codes and scales): a checkpoint remembers it
 // so eval/predict refuse a checkpoint trained on another base.
-double base_fingerprint(Gemma2ClassifierImpl& model);
+double base_fingerprint(GemmaClassifierImpl& model);
 
 }  // namespace arena

@@ -9,7 +9,7 @@ namespace arena::testing {
 
 // Gemma-2's settings at a small size: MLP width 2·hidden, query_pre_attn_scalar = head_dim, even
 // layers sliding (with the default 4096 window), two labels.
-inline Gemma2Config small_gemma2_config(int64_t layers, int64_t hidden, int64_t heads, int64_t kv_heads,
+inline GemmaConfig small_gemma2_config(int64_t layers, int64_t hidden, int64_t heads, int64_t kv_heads,
                                         int64_t head_dim, int64_t vocab) {
   auto c = gemma2_2b_config(2);
   c.num_hidden_layers = layers;

@@ -10,7 +10,7 @@
 
 namespace arena {
 
-AttentionImpl::AttentionImpl(const Gemma2Config& c, const torch::TensorOptions& options)
+AttentionImpl::AttentionImpl(const GemmaConfig& c, const torch::TensorOptions& options)
     : heads_(c.num_attention_heads),
       kv_heads_(c.num_key_value_heads),
       head_dim_(c.head_dim),
@@ -21,6 +21,10 @@ AttentionImpl::AttentionImpl(const Gemma2Config& c, const torch::TensorOptions& 
   k_proj = register_module("k_proj", Linear(c.hidden_size, kv_heads_ * head_dim_, std, options));
   v_proj = register_module("v_proj", Linear(c.hidden_size, kv_heads_ * head_dim_, std, options));
   o_proj = register_module("o_proj", Linear(heads_ * head_dim_, c.hidden_size, std, options));
+  if (c.qk_norm) {
+    q_norm = register_module("q_norm", RMSNorm(head_dim_, c.rms_norm_eps, options));
+    k_norm = register_module("k_norm", RMSNorm(head_dim_, c.rms_norm_eps, options));
+  }
 }
 
 torch::Tensor AttentionImpl::forward(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin,
@@ -31,8 +35,12 @@ torch::Tensor AttentionImpl::forward(const torch::Tensor& x, const torch::Tensor
     if (use_fused_elementwise(y)) return rotary_heads_fused(y, cos, sin, n);
     return apply_rotary(y.view({b, s, n, head_dim_}).transpose(1, 2), cos, sin);
   };
-  const auto q = rotated_heads(q_proj(x), heads_);      // [B, H, S, D]
-  const auto k = rotated_heads(k_proj(x), kv_heads_);  // [B, KV, S, D]
+  // Gemma-3: RMSNorm over each head's D values (layout-free, so before the split into heads).
+  const auto normed = [&](const torch::Tensor& y, int64_t n, RMSNorm& norm) {
+    return norm ? norm(y.view({b, s, n, head_dim_})).view({b, s, n * head_dim_}) : y;
+  };
+  const auto q = rotated_heads(normed(q_proj(x), heads_, q_norm), heads_);        // [B, H, S, D]
+  const auto k = rotated_heads(normed(k_proj(x), kv_heads_, k_norm), kv_heads_);  // [B, KV, S, D]
   const auto v = v_proj(x).view({b, s, kv_heads_, head_dim_}).transpose(1, 2);
   // CUDA: the same math with scores, cap, mask and softmax fused (model/nn/softcap_attention.h); the
   // bias is attention_bias()'s, causal, as the fused core requires.

@@ -1,5 +1,6 @@
-// Gemma-2 grouped-query self-attention with soft-capped scores ("eager" math: the reference's
-// SDPA path drops the soft-cap, so we never use it).
+// Gemma grouped-query self-attention. Gemma-2 soft-caps the scores ("eager" math: the reference's
+// SDPA path drops the soft-cap, so we never use it); Gemma-3 has no cap but RMSNorms q and k per
+// head (q_norm, k_norm over head_dim, weights shared by the heads) before RoPE.
 #pragma once
 
 #include <torch/nn/module.h>
@@ -7,12 +8,13 @@
 
 #include "model/gemma/config.h"
 #include "model/lora/linear.h"
+#include "model/nn/rms_norm.h"
 
 namespace arena {
 
 class AttentionImpl : public torch::nn::Module {
  public:
-  AttentionImpl(const Gemma2Config& config, const torch::TensorOptions& options);
+  AttentionImpl(const GemmaConfig& config, const torch::TensorOptions& options);
 
   // x [B, S, hidden]; cos/sin [B|1, S, head_dim]; bias [B, 1, S, S] additive (attention_bias()).
   // Returns [B, S, hidden].
@@ -20,6 +22,7 @@ class AttentionImpl : public torch::nn::Module {
                         const torch::Tensor& bias);
 
   Linear q_proj{nullptr}, k_proj{nullptr}, v_proj{nullptr}, o_proj{nullptr};
+  RMSNorm q_norm{nullptr}, k_norm{nullptr};  // Gemma-3 only (config.qk_norm)
 
  private:
   int64_t heads_, kv_heads_, head_dim_;

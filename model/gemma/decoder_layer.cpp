@@ -4,7 +4,7 @@
 
 namespace arena {
 
-DecoderLayerImpl::DecoderLayerImpl(const Gemma2Config& c, int64_t layer_index, const torch::TensorOptions& options)
+DecoderLayerImpl::DecoderLayerImpl(const GemmaConfig& c, int64_t layer_index, const torch::TensorOptions& options)
     : sliding_(c.is_sliding(layer_index)) {
   const auto norm = [&](const char* name) {
     return register_module(name, RMSNorm(c.hidden_size, c.rms_norm_eps, options));

@@ -15,7 +15,7 @@ namespace arena {
 
 class DecoderLayerImpl : public torch::nn::Module {
  public:
-  DecoderLayerImpl(const Gemma2Config& config, int64_t layer_index, const torch::TensorOptions& options);
+  DecoderLayerImpl(const GemmaConfig& config, int64_t layer_index, const torch::TensorOptions& options);
 
   // x [B, S, hidden]; bias is the mask for this layer's kind (sliding or full).
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin,

@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "model/gemma/gemma2.h"
+#include "model/gemma/classifier.h"
 
 namespace arena {
 
@@ -21,7 +21,13 @@ struct HfParam {
 };
 
 // Every parameter of the classifier, in checkpoint order.
-std::vector<HfParam> hf_parameter_table(Gemma2ClassifierImpl& model);
+std::vector<HfParam> hf_parameter_table(GemmaClassifierImpl& model);
+
+// The Hugging Face name of a tensor in a llama.cpp GGUF file of a Gemma model ("blk.3.ffn_norm.weight"
+// -> "model.layers.3.pre_feedforward_layernorm.weight"); empty for a name outside the table.
+// Names only: llama.cpp's converter also stores every norm weight as (1 + w), which the GGUF loader
+// undoes (model/io/gguf_loader.h).
+std::string hf_name_of_gguf(const std::string& gguf_name);
 
 // Checkpoint names that are expected but never loaded (e.g. the tied LM head of a causal-LM
 // checkpoint). Any other name we do not know is an error.

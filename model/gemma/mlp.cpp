@@ -7,7 +7,7 @@
 
 namespace arena {
 
-MlpImpl::MlpImpl(const Gemma2Config& c, const torch::TensorOptions& options) {
+MlpImpl::MlpImpl(const GemmaConfig& c, const torch::TensorOptions& options) {
   const double std = 0.02;  // transformers' initializer_range
   gate_proj = register_module("gate_proj", Linear(c.hidden_size, c.intermediate_size, std, options));
   up_proj = register_module("up_proj", Linear(c.hidden_size, c.intermediate_size, std, options));

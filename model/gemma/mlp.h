@@ -11,7 +11,7 @@ namespace arena {
 
 class MlpImpl : public torch::nn::Module {
  public:
-  MlpImpl(const Gemma2Config& config, const torch::TensorOptions& options);
+  MlpImpl(const GemmaConfig& config, const torch::TensorOptions& options);
   torch::Tensor forward(const torch::Tensor& x);  // [..., hidden] -> [..., hidden]
 
   Linear gate_proj{nullptr}, up_proj{nullptr}, down_proj{nullptr};

@@ -19,7 +19,7 @@ bool is_float(torch::ScalarType t) {
 
 }  // namespace
 
-LoadReport load_hf_weights(Gemma2ClassifierImpl& model, const SafetensorsCheckpoint& ckpt) {
+LoadReport load_hf_weights(GemmaClassifierImpl& model, const SafetensorsCheckpoint& ckpt) {
   LoadReport report;
   const auto table = hf_parameter_table(model);
   std::set<std::string> known;
@@ -67,12 +67,12 @@ LoadReport load_hf_weights(Gemma2ClassifierImpl& model, const SafetensorsCheckpo
   return report;
 }
 
-Gemma2Classifier load_gemma2_classifier(const std::string& dir, torch::ScalarType dtype, torch::Device device,
+GemmaClassifier load_gemma_classifier(const std::string& dir, torch::ScalarType dtype, torch::Device device,
                                         int64_t num_labels, LoadReport* report, bool embedding_on_host) {
-  auto config = load_gemma2_config(dir);
+  auto config = load_gemma_config(dir);
   if (num_labels > 0) config.num_labels = num_labels;
   // Build on the CPU (copy straight from the mapping), then move once.
-  Gemma2Classifier model(config, torch::TensorOptions().dtype(dtype));
+  GemmaClassifier model(config, torch::TensorOptions().dtype(dtype));
   SafetensorsCheckpoint ckpt(dir);
   auto r = load_hf_weights(*model, ckpt);
   if (report != nullptr) *report = std::move(r);

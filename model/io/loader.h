@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "model/gemma/gemma2.h"
+#include "model/gemma/classifier.h"
 #include "model/io/safetensors.h"
 
 namespace arena {
@@ -23,12 +23,12 @@ struct LoadReport {
 // bitsandbytes 4-bit form (model/io/bnb_format.h) are installed as NF4 weights unchanged. Throws arena::Error that
 // names the tensor, its file and expected vs found shape on a missing, mis-shaped or unexpected
 // tensor.
-LoadReport load_hf_weights(Gemma2ClassifierImpl& model, const SafetensorsCheckpoint& checkpoint);
+LoadReport load_hf_weights(GemmaClassifierImpl& model, const SafetensorsCheckpoint& checkpoint);
 
 // config.json + weights of directory `dir` -> a classifier in `dtype` on `device`.
 // num_labels overrides the config's when > 0. embedding_on_host keeps the token table in host
 // memory when `device` is a GPU (model/nn/embedding.h).
-Gemma2Classifier load_gemma2_classifier(const std::string& dir, torch::ScalarType dtype, torch::Device device,
+GemmaClassifier load_gemma_classifier(const std::string& dir, torch::ScalarType dtype, torch::Device device,
                                         int64_t num_labels = 0, LoadReport* report = nullptr,
                                         bool embedding_on_host = false);
 

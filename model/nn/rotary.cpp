@@ -5,10 +5,12 @@
 namespace arena {
 
 std::pair<torch::Tensor, torch::Tensor> rotary_tables(const torch::Tensor& position_ids, int64_t head_dim,
-                                                      double theta, torch::ScalarType dtype) {
+                                                      double theta, torch::ScalarType dtype,
+                                                      double linear_factor) {
   const auto f32 = torch::TensorOptions().dtype(torch::kFloat32).device(position_ids.device());
   const auto exponent = torch::arange(0, head_dim, 2, f32) / static_cast<double>(head_dim);
-  const auto inv_freq = 1.0 / torch::pow(theta, exponent);                          // [D/2]
+  auto inv_freq = 1.0 / torch::pow(theta, exponent);                                // [D/2]
+  if (linear_factor != 1.0) inv_freq = inv_freq / linear_factor;
   const auto freqs = position_ids.unsqueeze(-1).to(torch::kFloat32) * inv_freq;    // [B, S, D/2]
   const auto angles = torch::cat({freqs, freqs}, -1);                               // [B, S, D]
   return {angles.cos().to(dtype), angles.sin().to(dtype)};

@@ -14,7 +14,7 @@
 
 namespace arena {
 
-void save_peft_adapter(Gemma2ClassifierImpl& model, const QloraOptions& o, const std::string& dir,
+void save_peft_adapter(GemmaClassifierImpl& model, const QloraOptions& o, const std::string& dir,
                        const std::string& base_model) {
   namespace fs = std::filesystem;
   fs::create_directories(dir);
@@ -47,7 +47,7 @@ void save_peft_adapter(Gemma2ClassifierImpl& model, const QloraOptions& o, const
   fs::rename(tmp, path);
 }
 
-int64_t load_peft_adapter(Gemma2ClassifierImpl& model, const std::string& dir) {
+int64_t load_peft_adapter(GemmaClassifierImpl& model, const std::string& dir) {
   const auto file = (std::filesystem::path(dir) / "adapter_model.safetensors").string();
   const auto st = SafetensorsFile::open(file);
   std::set<std::string> expected;
@@ -68,7 +68,7 @@ int64_t load_peft_adapter(Gemma2ClassifierImpl& model, const std::string& dir) {
   return n;
 }
 
-void save_dense_base(Gemma2ClassifierImpl& model, const std::string& path, torch::ScalarType dtype) {
+void save_dense_base(GemmaClassifierImpl& model, const std::string& path, torch::ScalarType dtype) {
   std::vector<std::pair<std::string, torch::Tensor>> tensors;
   for (const auto& e : hf_parameter_table(model)) {
     const auto t = e.projection != nullptr ? e.projection->dense_weight(dtype) : e.param.detach().to(dtype);

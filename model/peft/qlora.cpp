@@ -30,7 +30,7 @@ std::vector<int64_t> lora_layers(const QloraOptions& o, int64_t num_layers) {
   return out;
 }
 
-void apply_qlora(Gemma2ClassifierImpl& model, const QloraOptions& o) {
+void apply_qlora(GemmaClassifierImpl& model, const QloraOptions& o) {
   static const std::vector<std::string> kKnown{"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj",
                                                "down_proj"};
   check(!o.target_modules.empty(), "LoRA: target_modules is empty");
@@ -55,7 +55,7 @@ void apply_qlora(Gemma2ClassifierImpl& model, const QloraOptions& o) {
   model.score->weight.set_requires_grad(true);
 }
 
-std::vector<std::pair<std::string, torch::Tensor>> peft_trainable_parameters(Gemma2ClassifierImpl& model) {
+std::vector<std::pair<std::string, torch::Tensor>> peft_trainable_parameters(GemmaClassifierImpl& model) {
   std::vector<std::pair<std::string, torch::Tensor>> out;
   for (size_t i = 0; i < model.model->layers.size(); ++i) {
     for (auto& [path, linear] : layer_projections(*model.model->layers[i])) {

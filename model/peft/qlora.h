@@ -9,7 +9,7 @@
 #include <utility>
 #include <vector>
 
-#include "model/gemma/gemma2.h"
+#include "model/gemma/classifier.h"
 #include "model/lora/linear.h"
 
 namespace arena {
@@ -31,13 +31,13 @@ std::vector<std::pair<std::string, Linear>> layer_projections(DecoderLayerImpl& 
 
 // Applies the recipe in place. Quantizes projections that are still dense (a bnb checkpoint
 // may have loaded them already in NF4). Throws on an unknown target module or an empty range.
-void apply_qlora(Gemma2ClassifierImpl& model, const QloraOptions& options);
+void apply_qlora(GemmaClassifierImpl& model, const QloraOptions& options);
 
 // The layers that carry adapters under `options` for a model of `num_layers` layers.
 std::vector<int64_t> lora_layers(const QloraOptions& options, int64_t num_layers);
 
 // Trainable tensors with PEFT's names, in a fixed order (layer, module, A then B; head last):
 //   base_model.model.model.layers.{i}.{self_attn|mlp}.{name}.lora_{A|B}.weight, base_model.model.score.weight
-std::vector<std::pair<std::string, torch::Tensor>> peft_trainable_parameters(Gemma2ClassifierImpl& model);
+std::vector<std::pair<std::string, torch::Tensor>> peft_trainable_parameters(GemmaClassifierImpl& model);
 
 }  // namespace arena

@@ -29,8 +29,9 @@ TEST(Tokenizer, GemmaSpecialIds) {
 
 // Every golden line, exactly. goldens-divergent.jsonl holds the by-design HF/SentencePiece
 // differences; there SentencePiece's own ids (spm_ids) are the reference.
-void expect_goldens(const std::string& file, const char* key, int expected_lines) {
-  Tokenizer tok(gemma_dir() + "/tokenizer.model");
+void expect_goldens(const std::string& file, const char* key, int expected_lines,
+                    const std::string& model = gemma_dir() + "/tokenizer.model") {
+  Tokenizer tok(model);
   std::ifstream in(file);
   ASSERT_TRUE(in.good()) << file;
   std::string line;
@@ -50,6 +51,26 @@ TEST(Tokenizer, MatchesEveryGoldenLine) { expect_goldens(gemma_dir() + "/goldens
 
 TEST(Tokenizer, MatchesSentencePieceOnDivergentLines) {
   expect_goldens(gemma_dir() + "/goldens-divergent.jsonl", "spm_ids", 46);
+}
+
+// The Gemma-3 vocabulary (262,144 pieces), through the same tokenizer code.
+TEST(Tokenizer, Gemma3SpecialIds) {
+  Tokenizer tok(gemma_dir() + "/gemma3/tokenizer.model");
+  EXPECT_EQ(tok.vocab_size(), 262144);
+  EXPECT_EQ(tok.pad_id(), 0);
+  EXPECT_EQ(tok.eos_id(), 1);
+  EXPECT_EQ(tok.bos_id(), 2);
+  EXPECT_EQ(tok.piece_id("<start_of_turn>"), 105);
+  EXPECT_EQ(tok.piece_id("<end_of_turn>"), 106);
+}
+
+TEST(Tokenizer, Gemma3MatchesEveryGoldenLine) {
+  expect_goldens(gemma_dir() + "/gemma3/goldens.jsonl", "ids", 1653, gemma_dir() + "/gemma3/tokenizer.model");
+}
+
+TEST(Tokenizer, Gemma3MatchesSentencePieceOnDivergentLines) {
+  expect_goldens(gemma_dir() + "/gemma3/goldens-divergent.jsonl", "spm_ids", 32,
+                 gemma_dir() + "/gemma3/tokenizer.model");
 }
 
 // The cached word-by-word encoder equals SentencePiece on whole strings, on every text of the

@@ -5,7 +5,7 @@
 
 #include "dist/communicator.h"
 #include "dist/grad_bucket.h"
-#include "model/gemma/gemma2.h"
+#include "model/gemma/classifier.h"
 #include "model/peft/qlora.h"
 #include "model_support.h"
 
@@ -15,7 +15,7 @@ namespace {
 TEST(GradBucket, HoldsExactlyTheTrainableTensorsAndAccumulatesInPlace) {
   torch::manual_seed(0);
   const auto config = testing::small_gemma2_config(3, 32, 2, 1, 16, 128);
-  Gemma2Classifier model(config, torch::TensorOptions().dtype(torch::kFloat32));
+  GemmaClassifier model(config, torch::TensorOptions().dtype(torch::kFloat32));
   QloraOptions q;
   q.first_layer = 1;
   q.lora.rank = 4;

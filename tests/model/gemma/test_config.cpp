@@ -21,7 +21,7 @@ const char* kGemma2_2b = R"({
   "vocab_size": 256000})";
 
 TEST(Config, ParsesPublishedGemma2_2b) {
-  const auto c = parse_gemma2_config(kGemma2_2b, "config.json");
+  const auto c = parse_gemma_config(kGemma2_2b, "config.json");
   EXPECT_EQ(c.hidden_size, 2304);
   EXPECT_EQ(c.num_hidden_layers, 26);
   EXPECT_EQ(c.num_attention_heads, 8);
@@ -42,7 +42,7 @@ TEST(Config, ParsesPublishedGemma2_2b) {
 }
 
 TEST(Config, BuiltInGemma2_2bMatchesPublished) {
-  const auto a = parse_gemma2_config(kGemma2_2b, "config.json");
+  const auto a = parse_gemma_config(kGemma2_2b, "config.json");
   const auto b = gemma2_2b_config();
   EXPECT_EQ(a.hidden_size, b.hidden_size);
   EXPECT_EQ(a.intermediate_size, b.intermediate_size);
@@ -52,7 +52,7 @@ TEST(Config, BuiltInGemma2_2bMatchesPublished) {
 }
 
 TEST(Config, LayerTypesAndLabels) {
-  const auto c = parse_gemma2_config(R"({"model_type":"gemma2","vocab_size":10,"hidden_size":8,
+  const auto c = parse_gemma_config(R"({"model_type":"gemma2","vocab_size":10,"hidden_size":8,
     "intermediate_size":16,"num_hidden_layers":2,"num_attention_heads":2,"num_key_value_heads":1,"head_dim":4,
     "layer_types":["full_attention","sliding_attention"],"id2label":{"0":"a","1":"b","2":"tie"}})",
                                      "x.json");
@@ -64,7 +64,7 @@ TEST(Config, LayerTypesAndLabels) {
 
 void expect_error(const std::string& json, const std::string& needle) {
   try {
-    parse_gemma2_config(json, "bad/config.json");
+    parse_gemma_config(json, "bad/config.json");
     FAIL() << "expected an error containing '" << needle << "'";
   } catch (const Error& e) {
     const std::string what = e.what();
@@ -85,7 +85,7 @@ TEST(Config, ErrorsNameTheFileAndTheKey) {
 }
 
 TEST(Config, MissingFileIsAnError) {
-  EXPECT_THROW(load_gemma2_config("/nonexistent/dir"), Error);
+  EXPECT_THROW(load_gemma_config("/nonexistent/dir"), Error);
 }
 
 }  // namespace

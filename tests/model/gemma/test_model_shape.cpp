@@ -7,7 +7,7 @@
 #include <string>
 
 #include "common/error.h"
-#include "model/gemma/gemma2.h"
+#include "model/gemma/classifier.h"
 #include "model/gemma/hf_names.h"
 #include "model/io/loader.h"
 #include "model/io/safetensors.h"
@@ -21,7 +21,7 @@ namespace fs = std::filesystem;
 
 TEST(ModelShape, Gemma2_2bHasThePublishedParameterCountOnMeta) {
   const auto config = gemma2_2b_config(/*num_labels=*/2);
-  Gemma2Classifier model(config, torch::TensorOptions().device(torch::kMeta).dtype(torch::kBFloat16));
+  GemmaClassifier model(config, torch::TensorOptions().device(torch::kMeta).dtype(torch::kBFloat16));
   for (const auto& p : model->parameters()) ASSERT_TRUE(p.is_meta());  // nothing was allocated
   EXPECT_EQ(parameter_count(*model->model), 2614341888LL);
   EXPECT_EQ(model->model->embed_tokens->weight.numel(), 589824000LL);
@@ -35,7 +35,7 @@ TEST(ModelShape, Gemma2_2bHasThePublishedParameterCountOnMeta) {
 
 TEST(ModelShape, HfTableCoversEveryParameterOnce) {
   const auto config = gemma2_2b_config(3);
-  Gemma2Classifier model(config, torch::TensorOptions().device(torch::kMeta));
+  GemmaClassifier model(config, torch::TensorOptions().device(torch::kMeta));
   const auto table = hf_parameter_table(*model);
   EXPECT_EQ(table.size(), 1u + 26u * 11u + 1u + 1u);
   int64_t total = 0;
@@ -66,7 +66,7 @@ class LoaderErrors : public ::testing::Test {
   }
   std::string load_error(const std::string& dir) {
     try {
-      load_gemma2_classifier(dir, torch::kFloat32, torch::kCPU);
+      load_gemma_classifier(dir, torch::kFloat32, torch::kCPU);
     } catch (const Error& e) {
       return e.what();
     }
@@ -110,7 +110,7 @@ TEST_F(LoaderErrors, BaseCheckpointWithoutHeadLoadsAndReportsIt) {
     t.emplace_back("lm_head.weight", torch::zeros({256, 48}));
   });
   LoadReport report;
-  auto model = load_gemma2_classifier(dir, torch::kBFloat16, torch::kCPU, /*num_labels=*/3, &report);
+  auto model = load_gemma_classifier(dir, torch::kBFloat16, torch::kCPU, /*num_labels=*/3, &report);
   EXPECT_EQ(report.initialized, std::vector<std::string>{"score.weight"});
   EXPECT_EQ(report.ignored, std::vector<std::string>{"lm_head.weight"});
   EXPECT_EQ(model->score->weight.size(0), 3);
@@ -130,7 +130,7 @@ TEST_F(LoaderErrors, IntegerTensorWhereWeightsBelongIsAnError) {
 TEST(HostResidentEmbedding, SameOutputAndTheTableStaysOnTheHost) {
   torch::manual_seed(3);
   const auto config = testing::small_gemma2_config(2, 48, 4, 2, 12, 300);
-  Gemma2Classifier model(config, torch::TensorOptions().dtype(torch::kFloat32));
+  GemmaClassifier model(config, torch::TensorOptions().dtype(torch::kFloat32));
   model->eval();
   const auto ids = torch::randint(0, 300, {3, 17}, torch::kInt64);
   const auto mask = torch::ones({3, 17}, torch::kInt64);

@@ -106,7 +106,7 @@ TEST(LoraDown, EachCallDrawsAFreshMaskAndEvalModeHasNone) {
 // output bits and gradients, with LoRA dropout on, in fp32 and fp64.
 TEST(GegluLoraDown, MlpMatchesTheSeparatePath) {
   for (const auto dtype : {torch::kFloat32, torch::kFloat64}) {
-    Gemma2Config c;
+    GemmaConfig c;
     c.hidden_size = 32;
     c.intermediate_size = 96;
     torch::manual_seed(5);

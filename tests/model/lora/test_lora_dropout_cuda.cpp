@@ -205,7 +205,7 @@ TEST(LoraDownCuda, GradientsMatchCpu) {
 
 TEST(GegluLoraDownCuda, MlpMatchesTheSeparatePath) {
   ASSERT_TRUE(torch::cuda::is_available());
-  Gemma2Config c;
+  GemmaConfig c;
   c.hidden_size = 256;
   c.intermediate_size = 1024;
   torch::manual_seed(5);

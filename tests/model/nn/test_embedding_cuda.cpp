@@ -7,7 +7,7 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
-#include "model/gemma/gemma2.h"
+#include "model/gemma/classifier.h"
 #include "model/nn/embedding.h"
 #include "model/peft/qlora.h"
 #include "model_support.h"
@@ -25,7 +25,7 @@ TEST(HostResidentEmbeddingCuda, BitIdenticalTrainingStepAndLessDeviceMemory) {
   const auto c = testing::small_gemma2_config(2, 256, 4, 2, 64, 32000);
   const auto opts = torch::TensorOptions().device(torch::kCUDA).dtype(torch::kBFloat16);
   torch::manual_seed(7);
-  Gemma2Classifier model(c, opts);
+  GemmaClassifier model(c, opts);
   QloraOptions qo;
   qo.first_layer = 0;
   qo.lora.dropout = 0.1;  // seeded dropout: the same masks when the generators are reseeded

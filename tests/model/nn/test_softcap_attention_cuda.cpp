@@ -4,8 +4,8 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include "model/gemma/classifier.h"
 #include "model/gemma/config.h"
-#include "model/gemma/gemma2.h"
 #include "model/nn/attention_mask.h"
 #include "model/nn/fused_ops.h"
 #include "model/nn/softcap_attention.h"
@@ -123,7 +123,7 @@ TEST_F(SoftcapAttentionCuda, ClassifierFusedKernelsMatchEager) {
   c.sliding_window = 48;
   const auto opts = torch::TensorOptions().device(torch::kCUDA).dtype(torch::kBFloat16);
   torch::manual_seed(4);
-  Gemma2Classifier model(c, opts);
+  GemmaClassifier model(c, opts);
   QloraOptions qo;
   qo.first_layer = 1;
   qo.lora.dropout = 0.0;

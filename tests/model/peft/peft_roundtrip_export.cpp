@@ -25,7 +25,7 @@ int main(int argc, char** argv) {
     const fs::path out = argv[2];
     const auto base_dir = fixtures / "gemma2" / "gqa4l" / "model";
     torch::manual_seed(1234);
-    auto model = arena::load_gemma2_classifier(base_dir.string(), torch::kFloat32, torch::kCPU);
+    auto model = arena::load_gemma_classifier(base_dir.string(), torch::kFloat32, torch::kCPU);
     arena::QloraOptions options;
     options.lora.rank = 8;
     options.lora.alpha = 4;

@@ -8,7 +8,7 @@
 #include <set>
 
 #include "common/error.h"
-#include "model/gemma/gemma2.h"
+#include "model/gemma/classifier.h"
 #include "model/io/loader.h"
 #include "model/io/safetensors.h"
 #include "model/peft/peft_adapter.h"
@@ -50,8 +50,8 @@ Batch fixture_batch() {
 }
 
 // Dense fp32 checkpoint, quantized on load by us, with the fixture adapter.
-Gemma2Classifier quantized_on_load() {
-  auto model = load_gemma2_classifier((testing::fixture_dir() / "gemma2" / "gqa4l" / "model").string(),
+GemmaClassifier quantized_on_load() {
+  auto model = load_gemma_classifier((testing::fixture_dir() / "gemma2" / "gqa4l" / "model").string(),
                                       torch::kFloat32, torch::kCPU);
   apply_qlora(*model, fixture_options());
   load_peft_adapter(*model, (qlora_dir() / "adapter").string());
@@ -59,9 +59,9 @@ Gemma2Classifier quantized_on_load() {
 }
 
 // The bitsandbytes-serialized 4-bit checkpoint, loaded as stored, with the fixture adapter.
-Gemma2Classifier loaded_from_bnb() {
+GemmaClassifier loaded_from_bnb() {
   LoadReport report;
-  auto model = load_gemma2_classifier((qlora_dir() / "bnb4bit").string(), torch::kFloat32, torch::kCPU, 0, &report);
+  auto model = load_gemma_classifier((qlora_dir() / "bnb4bit").string(), torch::kFloat32, torch::kCPU, 0, &report);
   EXPECT_EQ(report.quantized, 4 * 7);
   apply_qlora(*model, fixture_options());
   load_peft_adapter(*model, (qlora_dir() / "adapter").string());
@@ -91,7 +91,7 @@ TEST(Qlora, OnlyLoraTensorsAndTheHeadTrain) {
   EXPECT_FALSE(model->model->layers[1]->self_attn->q_proj->has_lora());
 }
 
-void expect_matches_peft(Gemma2ClassifierImpl& model, const std::string& logits_key, const std::string& loss_key,
+void expect_matches_peft(GemmaClassifierImpl& model, const std::string& logits_key, const std::string& loss_key,
                          bool check_grads) {
   const auto ref = SafetensorsFile::open((qlora_dir() / "reference.safetensors").string());
   const auto batch = fixture_batch();
@@ -141,7 +141,7 @@ TEST(Qlora, BnbCheckpointHoldsExactlyWhatWeQuantize) {
 }
 
 TEST(Qlora, FreshAdapterLeavesTheModelUnchanged) {
-  auto model = load_gemma2_classifier((testing::fixture_dir() / "gemma2" / "gqa4l" / "model").string(),
+  auto model = load_gemma_classifier((testing::fixture_dir() / "gemma2" / "gqa4l" / "model").string(),
                                       torch::kFloat32, torch::kCPU);
   auto opts = fixture_options();
   opts.quantize = false;
@@ -204,7 +204,7 @@ std::string bnb_load_error(const std::function<void(std::vector<std::pair<std::s
   std::filesystem::copy_file(src / "config.json", dir.path() / "config.json");
   save_safetensors(dir / "model.safetensors", tensors);
   try {
-    load_gemma2_classifier(dir.path().string(), torch::kFloat32, torch::kCPU);
+    load_gemma_classifier(dir.path().string(), torch::kFloat32, torch::kCPU);
   } catch (const Error& e) {
     return e.what();
   }

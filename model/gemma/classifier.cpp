@@ -1,4 +1,4 @@
-#include "model/gemma/gemma2.h"
+#include "model/gemma/classifier.h"
 
 #include <torch/torch.h>
 
@@ -10,7 +10,7 @@
 
 namespace arena {
 
-Gemma2ModelImpl::Gemma2ModelImpl(const Gemma2Config& c, const torch::TensorOptions& options) : config_(c) {
+GemmaModelImpl::GemmaModelImpl(const GemmaConfig& c, const torch::TensorOptions& options) : config_(c) {
   embed_tokens = register_module("embed_tokens", ScaledEmbedding(c.vocab_size, c.hidden_size, c.pad_token_id, options));
   auto list = register_module("layers", torch::nn::ModuleList());
   for (int64_t i = 0; i < c.num_hidden_layers; ++i) {
@@ -20,7 +20,7 @@ Gemma2ModelImpl::Gemma2ModelImpl(const Gemma2Config& c, const torch::TensorOptio
   norm = register_module("norm", RMSNorm(c.hidden_size, c.rms_norm_eps, options));
 }
 
-torch::Tensor Gemma2ModelImpl::forward(const torch::Tensor& input_ids, const torch::Tensor& attention_mask,
+torch::Tensor GemmaModelImpl::forward(const torch::Tensor& input_ids, const torch::Tensor& attention_mask,
                                        const torch::Tensor& position_ids) {
   const auto dtype = embed_tokens->weight.scalar_type();
   const int64_t seq = input_ids.size(1);
@@ -29,7 +29,11 @@ torch::Tensor Gemma2ModelImpl::forward(const torch::Tensor& input_ids, const tor
   const auto positions = position_ids.defined()
                              ? position_ids
                              : torch::arange(seq, input_ids.options().dtype(torch::kInt64)).unsqueeze(0);
-  const auto [cos, sin] = rotary_tables(positions, config_.head_dim, config_.rope_theta, dtype);
+  // Full layers rotate with rope_theta (linearly scaled on Gemma-3 4B+), sliding ones with
+  // rope_local_base_freq; Gemma-2 has one base, so one table serves both.
+  const auto global = rotary_tables(positions, config_.head_dim, config_.rope_theta, dtype, config_.rope_scaling_factor);
+  const bool one_table = config_.rope_local_base_freq == config_.rope_theta && config_.rope_scaling_factor == 1.0;
+  const auto local = one_table ? global : rotary_tables(positions, config_.head_dim, config_.rope_local_base_freq, dtype);
   const auto full_bias = attention_bias(attention_mask, /*window=*/0, dtype);
   // A window at least as long as the sequence masks nothing: share the full mask then.
   const auto sliding_bias =
@@ -38,17 +42,18 @@ torch::Tensor Gemma2ModelImpl::forward(const torch::Tensor& input_ids, const tor
   const bool recompute = recompute_ && torch::GradMode::is_enabled();
   for (auto& layer : layers) {
     const auto& bias = layer->sliding() ? sliding_bias : full_bias;
+    const auto& [cos, sin] = layer->sliding() ? local : global;
     h = recompute ? recompute_layer(*layer, h, cos, sin, bias) : layer->forward(h, cos, sin, bias);
   }
   return norm(h);
 }
 
-Gemma2ClassifierImpl::Gemma2ClassifierImpl(const Gemma2Config& c, const torch::TensorOptions& options) {
-  model = register_module("model", Gemma2Model(c, options));
+GemmaClassifierImpl::GemmaClassifierImpl(const GemmaConfig& c, const torch::TensorOptions& options) {
+  model = register_module("model", GemmaModel(c, options));
   score = register_module("score", Linear(c.hidden_size, c.num_labels, 0.02, options));
 }
 
-torch::Tensor Gemma2ClassifierImpl::forward(const torch::Tensor& input_ids, const torch::Tensor& attention_mask,
+torch::Tensor GemmaClassifierImpl::forward(const torch::Tensor& input_ids, const torch::Tensor& attention_mask,
                                             const torch::Tensor& position_ids) {
   const auto hidden = model(input_ids, attention_mask, position_ids);  // [B, S, H]
   const auto last = last_token_index(input_ids, config().pad_token_id);

@@ -1,5 +1,5 @@
-// Gemma-2 as a sequence classifier, numerically the same as transformers'
-// Gemma2ForSequenceClassification (eager attention).
+// Gemma (Gemma-2, Gemma-3 text) as a sequence classifier, numerically the same as transformers'
+// Gemma2ForSequenceClassification / Gemma3TextForSequenceClassification (eager attention).
 //
 //   ids [B, S] -> embed · sqrt(hidden) -> N decoder layers -> final RMSNorm -> hidden [B, S, H]
 //   -> hidden at the last non-pad token of each row -> score (Linear H -> num_labels, no bias).
@@ -21,9 +21,9 @@
 
 namespace arena {
 
-class Gemma2ModelImpl : public torch::nn::Module {
+class GemmaModelImpl : public torch::nn::Module {
  public:
-  Gemma2ModelImpl(const Gemma2Config& config, const torch::TensorOptions& options);
+  GemmaModelImpl(const GemmaConfig& config, const torch::TensorOptions& options);
 
   // input_ids [B, S] int64; attention_mask [B, S] (1 real, 0 pad); position_ids [B|1, S] or
   // undefined for 0..S-1 (the reference's default, also for left-padded rows).
@@ -35,32 +35,32 @@ class Gemma2ModelImpl : public torch::nn::Module {
   void set_recompute(bool on) { recompute_ = on; }
   bool recompute() const { return recompute_; }
 
-  const Gemma2Config& config() const { return config_; }
+  const GemmaConfig& config() const { return config_; }
 
   ScaledEmbedding embed_tokens{nullptr};  // tied to the LM head in the published model
   std::vector<DecoderLayer> layers;
   RMSNorm norm{nullptr};
 
  private:
-  Gemma2Config config_;
+  GemmaConfig config_;
   bool recompute_ = false;
 };
-TORCH_MODULE(Gemma2Model);
+TORCH_MODULE(GemmaModel);
 
-class Gemma2ClassifierImpl : public torch::nn::Module {
+class GemmaClassifierImpl : public torch::nn::Module {
  public:
-  Gemma2ClassifierImpl(const Gemma2Config& config, const torch::TensorOptions& options);
+  GemmaClassifierImpl(const GemmaConfig& config, const torch::TensorOptions& options);
 
   // Pooled logits [B, num_labels] in the compute dtype, taken at last_token_index(input_ids).
   torch::Tensor forward(const torch::Tensor& input_ids, const torch::Tensor& attention_mask,
                         const torch::Tensor& position_ids = {});
 
-  const Gemma2Config& config() const { return model->config(); }
+  const GemmaConfig& config() const { return model->config(); }
 
-  Gemma2Model model{nullptr};
+  GemmaModel model{nullptr};
   Linear score{nullptr};
 };
-TORCH_MODULE(Gemma2Classifier);
+TORCH_MODULE(GemmaClassifier);
 
 // Index of the rightmost token that is not pad_id, per row ([B] int64): correct for left and
 // right padding alike. A row of only pads gives 0, as in the reference.

@@ -1,5 +1,6 @@
-// Parity of the C++ Gemma-2 classifier with transformers' Gemma2ForSequenceClassification.
-// Fixtures: tests/fixtures/gen_gemma2_fixtures.py (tiny random configs, see its docstring).
+// Parity of the C++ Gemma classifier with transformers' Gemma2ForSequenceClassification and
+// Gemma3TextForSequenceClassification. Fixtures: tests/fixtures/gen_gemma2_fixtures.py and
+// gen_gemma3_fixtures.py (tiny random configs, see their docstrings).
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
@@ -8,7 +9,7 @@
 #include <map>
 #include <string>
 
-#include "model/gemma/gemma2.h"
+#include "model/gemma/classifier.h"
 #include "model/gemma/hf_names.h"
 #include "model/io/loader.h"
 #include "model/io/safetensors.h"
@@ -39,7 +40,7 @@ struct RunResult {
   std::map<std::string, torch::Tensor> grads;
 };
 
-RunResult run_model(Gemma2ClassifierImpl& model, const Reference& ref) {
+RunResult run_model(GemmaClassifierImpl& model, const Reference& ref) {
   model.zero_grad();
   const auto logits = model.forward(ref.get("input_ids"), ref.get("attention_mask"));
   const auto loss = classification_loss(logits, ref.get("labels"));
@@ -50,16 +51,16 @@ RunResult run_model(Gemma2ClassifierImpl& model, const Reference& ref) {
   return r;
 }
 
-class Gemma2Parity : public ::testing::TestWithParam<std::string> {
+class GemmaParity : public ::testing::TestWithParam<std::string> {
  protected:
-  std::string case_dir() const { return (testing::fixture_dir() / "gemma2" / GetParam()).string(); }
+  std::string case_dir() const { return (testing::fixture_dir() / GetParam()).string(); }
   Reference reference() const { return {SafetensorsFile::open(case_dir() + "/reference.safetensors")}; }
-  Gemma2Classifier load(torch::ScalarType dtype) const {
-    return load_gemma2_classifier(case_dir() + "/model", dtype, torch::kCPU);
+  GemmaClassifier load(torch::ScalarType dtype) const {
+    return load_gemma_classifier(case_dir() + "/model", dtype, torch::kCPU);
   }
 };
 
-TEST_P(Gemma2Parity, Float32LogitsLossAndGradientsMatch) {
+TEST_P(GemmaParity, Float32LogitsLossAndGradientsMatch) {
   const auto ref = reference();
   auto model = load(torch::kFloat32);
   const auto r = run_model(*model, ref);
@@ -85,7 +86,7 @@ double bf16_bound(const torch::Tensor& ref_bf16, const torch::Tensor& ref_f32) {
   return 2.0 * rel_error(ref_bf16, ref_f32) + kBf16Ulp;
 }
 
-TEST_P(Gemma2Parity, BFloat16WithinReferenceRoundingNoise) {
+TEST_P(GemmaParity, BFloat16WithinReferenceRoundingNoise) {
   const auto ref = reference();
   auto model = load(torch::kBFloat16);
   const auto r = run_model(*model, ref);
@@ -105,7 +106,7 @@ TEST_P(Gemma2Parity, BFloat16WithinReferenceRoundingNoise) {
   std::cout << GetParam() << " bf16: worst err/bound over logits, loss and all grads " << worst_ratio << "\n";
 }
 
-TEST_P(Gemma2Parity, RecomputationGivesIdenticalGradients) {
+TEST_P(GemmaParity, RecomputationGivesIdenticalGradients) {
   const auto ref = reference();
   auto model = load(torch::kFloat32);
   const auto plain = run_model(*model, ref);
@@ -117,7 +118,7 @@ TEST_P(Gemma2Parity, RecomputationGivesIdenticalGradients) {
   for (const auto& [name, g] : plain.grads) EXPECT_TRUE(torch::equal(g, recomputed.grads.at(name))) << name;
 }
 
-TEST_P(Gemma2Parity, RecomputationReachesLayersWhenInputsAreFrozen) {
+TEST_P(GemmaParity, RecomputationReachesLayersWhenInputsAreFrozen) {
   // Only layer parameters and the head train (the LoRA situation): nothing upstream of the first
   // layer requires grad, yet its parameters must still get gradients through the recompute node.
   const auto ref = reference();
@@ -132,7 +133,10 @@ TEST_P(Gemma2Parity, RecomputationReachesLayersWhenInputsAreFrozen) {
   EXPECT_TRUE(torch::equal(plain.grads.at(first_q), recomputed.grads.at(first_q)));
 }
 
-INSTANTIATE_TEST_SUITE_P(Fixtures, Gemma2Parity, ::testing::Values("gqa2l", "gqa4l"));
+// Parameter: <family>/<case> under tests/fixtures. The test name carries the case.
+INSTANTIATE_TEST_SUITE_P(Fixtures, GemmaParity,
+                         ::testing::Values("gemma2/gqa2l", "gemma2/gqa4l", "gemma3/g3_4l", "gemma3/g3_scaled"),
+                         [](const auto& info) { return info.param.substr(info.param.find('/') + 1); });
 
 TEST(Pooling, LastNonPadTokenForLeftAndRightPadding) {
   const auto ids = torch::tensor({5, 6, 7, 0, 0, /**/ 0, 0, 5, 6, 7, /**/ 5, 6, 7, 8, 9, /**/ 0, 0, 0, 0, 0},
