@@ -148,6 +148,14 @@ endfunction()
 
 # The real data and tokenizer live beside the checkout (../shared); tests read them there.
 set(ARENA_SHARED_DIR "${PROJECT_SOURCE_DIR}/../shared" CACHE PATH "Folder with data/ and gemma/ (real pairs, tokenizer)")
+# The real Gemma-3-270M that tools/setup.sh installs (tools/fetch_gemma3_gguf.py); tests that need it
+# fail with a message naming the set-up step when it is missing.
+if(DEFINED ENV{ARENA_MODELS_DIR})
+  set(_arena_models_dir "$ENV{ARENA_MODELS_DIR}")
+else()
+  set(_arena_models_dir "$ENV{HOME}/.cache/arena/models")
+endif()
+set(ARENA_GEMMA3_GGUF "${_arena_models_dir}/gemma-3-270m-q4_k_m.gguf" CACHE FILEPATH "The real Gemma-3-270M GGUF")
 
 # Apache Arrow + Parquet (C++) for WSDM's .parquet files: Debian 12 packages no Arrow, so the
 # libraries and headers come from PyPI's pyarrow wheel (pinned in tools/setup.sh), as libtorch does.

@@ -129,6 +129,11 @@ int Tokenizer::piece_id(const std::string& piece) const {
   return id;
 }
 
+std::string Tokenizer::id_to_piece(int id) const {
+  check(id >= 0 && id < vocab_size(), "{}: token id {} outside the vocabulary (0..{})", path_, id, vocab_size() - 1);
+  return sp_->IdToPiece(id);
+}
+
 int Tokenizer::vocab_size() const { return sp_->GetPieceSize(); }
 
 }  // namespace arena

@@ -40,6 +40,8 @@ class Tokenizer {
   // Id of a piece such as "<start_of_turn>"; throws if the vocabulary lacks it.
   int piece_id(const std::string& piece) const;
 
+  // The vocabulary entry of `id` as the model file spells it ("▁the", "<bos>", "<0x0A>").
+  std::string id_to_piece(int id) const;
   int vocab_size() const;
   int bos_id() const { return bos_; }
   int eos_id() const { return eos_; }

@@ -11,19 +11,20 @@
 #include "launch/commands.h"
 #include "model/gemma/classifier.h"
 #include "model/gemma/config.h"
+#include "model/io/loader.h"
 #include "model/quant/nf4.h"
 
 namespace arena {
 namespace {
 
 struct InspectOptions {
-  std::string model;  // a checkpoint directory or config.json; empty = the built-in gemma-2-2b shape
+  std::string model;  // a checkpoint directory, config.json or .gguf; empty = the built-in gemma-2-2b shape
   int64_t labels = 2;
   bool json = false;
 };
 
 int run_inspect(const InspectOptions& o) {
-  const auto config = o.model.empty() ? gemma2_2b_config(o.labels) : load_gemma_config(o.model);
+  const auto config = o.model.empty() ? gemma2_2b_config(o.labels) : load_model_config(o.model);
   auto c = config;
   c.num_labels = o.labels;
   // Meta tensors carry shapes only: the real 2.6B model is inspected without allocating it.
@@ -47,6 +48,7 @@ int run_inspect(const InspectOptions& o) {
 
   if (o.json) {
     nlohmann::json j = {{"source", source},
+                        {"model_type", c.model_type},
                         {"layers", c.num_hidden_layers},
                         {"hidden_size", c.hidden_size},
                         {"parameters", {{"base", base}, {"embedding", embed}, {"linear", linear},
@@ -61,12 +63,15 @@ int run_inspect(const InspectOptions& o) {
     return 0;
   }
   fmt::print("model           {}\n", source);
-  fmt::print("architecture    {} layers, hidden {}, heads {} (kv {}), head_dim {}, mlp {}, vocab {}\n",
-             c.num_hidden_layers, c.hidden_size, c.num_attention_heads, c.num_key_value_heads, c.head_dim,
+  fmt::print("architecture    {}: {} layers, hidden {}, heads {} (kv {}), head_dim {}, mlp {}, vocab {}\n",
+             c.model_type, c.num_hidden_layers, c.hidden_size, c.num_attention_heads, c.num_key_value_heads, c.head_dim,
              c.intermediate_size, c.vocab_size);
-  fmt::print("attention       soft-cap {}, 1/sqrt({}) scaling, window {} on {} sliding layers\n",
-             c.attn_logit_softcapping, c.query_pre_attn_scalar, c.sliding_window,
+  fmt::print("attention       soft-cap {}, q/k norms {}, 1/sqrt({}) scaling, window {} on {} sliding layers\n",
+             c.attn_logit_softcapping, c.qk_norm ? "yes" : "no", c.query_pre_attn_scalar, c.sliding_window,
              std::count(c.sliding_layers.begin(), c.sliding_layers.end(), true));
+  fmt::print("rope            base {:g} on full layers{}, {:g} on sliding layers\n", c.rope_theta,
+             c.rope_scaling_factor != 1.0 ? fmt::format(" (linear scaling {:g})", c.rope_scaling_factor) : "",
+             c.rope_local_base_freq);
   fmt::print("parameters      {:>15L} base (embedding {:L}, linear {:L}, norms {:L})\n", base, embed, linear, norms);
   fmt::print("                {:>15L} score head ({} labels)\n", head, c.num_labels);
   fmt::print("bf16 bytes      {:>15L} base, {:.3f} GB\n", base * 2, base * 2 / 1e9);
@@ -83,7 +88,7 @@ int run_inspect(const InspectOptions& o) {
 Command add_inspect_command(CLI::App& app) {
   auto opts = std::make_shared<InspectOptions>();
   auto* cmd = app.add_subcommand("inspect", "Print a model's architecture, exact parameter counts and QLoRA memory (no weights read)");
-  cmd->add_option("--model", opts->model, "Checkpoint directory or config.json (default: the gemma-2-2b shape)");
+  cmd->add_option("--model", opts->model, "Checkpoint directory, config.json or .gguf (default: the gemma-2-2b shape)");
   cmd->add_option("--labels", opts->labels, "Width of the score head")->check(CLI::PositiveNumber);
   cmd->add_flag("--json", opts->json, "Print one JSON object instead of text");
   return [cmd, opts]() { return cmd->parsed() ? run_inspect(*opts) : -1; };

@@ -39,4 +39,7 @@ Command add_predict_command(CLI::App& app);
 // `arena export`: a checkpoint's adapters as a PEFT adapter directory.
 Command add_export_command(CLI::App& app);
 
+// `arena perplexity`: next-token loss of a pretrained model on text files.
+Command add_perplexity_command(CLI::App& app);
+
 }  // namespace arena

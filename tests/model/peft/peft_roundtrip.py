@@ -3,7 +3,8 @@
 
 Reads what peft_roundtrip_export wrote into DIR: the dense base (our NF4 weights dequantized),
 our adapter export, and our logits. Loads the base with transformers'
-Gemma2ForSequenceClassification (eager attention), applies the adapter with
+AutoModelForSequenceClassification (Gemma2ForSequenceClassification or
+Gemma3TextForSequenceClassification by its config; eager attention), applies the adapter with
 PeftModel.from_pretrained, and compares logits. fp32 on both sides with the same weights:
 only summation order differs, so the bound is 1e-4 relative to the largest logit.
 """
@@ -12,14 +13,14 @@ import sys
 import torch
 from peft import PeftModel
 from safetensors.torch import load_file
-from transformers import Gemma2ForSequenceClassification
+from transformers import AutoModelForSequenceClassification
 
 TOLERANCE = 1e-4
 
 
 def main(out_dir):
     ours = load_file(f"{out_dir}/ours.safetensors")
-    base = Gemma2ForSequenceClassification.from_pretrained(f"{out_dir}/base", attn_implementation="eager").float()
+    base = AutoModelForSequenceClassification.from_pretrained(f"{out_dir}/base", attn_implementation="eager").float()
     model = PeftModel.from_pretrained(base, f"{out_dir}/adapter").eval()
     cfg = model.peft_config["default"]
     assert cfg.use_rslora and cfg.r == 8, cfg
@@ -30,7 +31,7 @@ def main(out_dir):
     with model.disable_adapter(), torch.no_grad():
         plain = model(input_ids=ours["input_ids"], attention_mask=ours["attention_mask"]).logits
     effect = ((plain - ours["logits"]).abs().max() / ours["logits"].abs().max()).item()
-    print(f"PEFT round trip: logits rel err {err:.3e} (bound {TOLERANCE}); adapter effect {effect:.3e}")
+    print(f"PEFT round trip ({type(base).__name__}): logits rel err {err:.3e} (bound {TOLERANCE}); adapter effect {effect:.3e}")
     if not (err <= TOLERANCE and effect > 100 * TOLERANCE):
         sys.exit(1)
 

@@ -1,5 +1,5 @@
 // Helper of the PEFT round-trip test (tests/model/peft/peft_roundtrip.py): builds a QLoRA model from
-// the tiny fixture, gives it an adapter of its own (random A, B and head, not the fixture's), and
+// a tiny fixture (CASE: gemma2/gqa4l, or gemma3/g3_4l for Gemma-3), gives it an adapter of its own (random A, B and head, not the fixture's), and
 // writes into OUT_DIR:
 //   base/config.json + base/model.safetensors   the base as PEFT must see it (NF4 dequantized)
 //   adapter/                                    our export (adapter_model.safetensors + config)
@@ -16,14 +16,15 @@
 
 int main(int argc, char** argv) {
   namespace fs = std::filesystem;
-  if (argc != 3) {
-    std::cerr << "usage: peft_roundtrip_export SOURCE_DIR OUT_DIR\n";
+  if (argc != 3 && argc != 4) {
+    std::cerr << "usage: peft_roundtrip_export SOURCE_DIR OUT_DIR [CASE (default gemma2/gqa4l)]\n";
     return 2;
   }
   try {
     const fs::path fixtures = fs::path(argv[1]) / "tests" / "fixtures";
     const fs::path out = argv[2];
-    const auto base_dir = fixtures / "gemma2" / "gqa4l" / "model";
+    const fs::path fixture = fixtures / (argc == 4 ? argv[3] : "gemma2/gqa4l");
+    const auto base_dir = fixture / "model";
     torch::manual_seed(1234);
     auto model = arena::load_gemma_classifier(base_dir.string(), torch::kFloat32, torch::kCPU);
     arena::QloraOptions options;
@@ -33,7 +34,7 @@ int main(int argc, char** argv) {
     options.lora.dropout = 0.0;
     options.target_modules = {"q_proj", "v_proj", "down_proj"};
     options.first_layer = 1;
-    options.last_layer = 2;
+    options.last_layer = 2;  // both fixtures have at least 3 layers
     arena::apply_qlora(*model, options);
     {
       torch::NoGradGuard no_grad;
@@ -44,7 +45,7 @@ int main(int argc, char** argv) {
     arena::save_dense_base(*model, (out / "base" / "model.safetensors").string(), torch::kFloat32);
     arena::save_peft_adapter(*model, options, (out / "adapter").string(), (out / "base").string());
 
-    const auto batch = arena::SafetensorsFile::open((fixtures / "gemma2" / "gqa4l" / "reference.safetensors").string());
+    const auto batch = arena::SafetensorsFile::open((fixture / "reference.safetensors").string());
     torch::NoGradGuard no_grad;
     const auto logits = model->forward(batch->tensor("input_ids").clone(), batch->tensor("attention_mask").clone());
     arena::save_safetensors((out / "ours.safetensors").string(),
