@@ -13,43 +13,17 @@
 #include "model/gemma/hf_names.h"
 #include "model/io/loader.h"
 #include "model/io/safetensors.h"
+#include "model/gemma/parity_support.h"
 #include "test_support.h"
 
 namespace arena {
 namespace {
 
-// fp32: same math in the same precision; only summation order differs (matmul blocking),
-// which moves results by a few fp32 ulps through 4 layers. 1e-4 is the bound.
-constexpr double kF32Tolerance = 1e-4;
-// bf16 keeps 8 mantissa bits: one rounding is a relative error of 2^-8 = 3.9e-3.
-constexpr double kBf16Ulp = 1.0 / 256.0;
-
-struct Reference {
-  std::shared_ptr<SafetensorsFile> file;
-  torch::Tensor get(const std::string& name) const { return file->tensor(name).clone(); }
-};
-
-// max |a - b| relative to the largest magnitude of the reference tensor.
-double rel_error(const torch::Tensor& a, const torch::Tensor& ref) {
-  const double scale = std::max(ref.abs().max().item<double>(), 1e-30);
-  return (a.to(torch::kFloat64) - ref.to(torch::kFloat64)).abs().max().item<double>() / scale;
-}
-
-struct RunResult {
-  torch::Tensor logits, loss;
-  std::map<std::string, torch::Tensor> grads;
-};
-
-RunResult run_model(GemmaClassifierImpl& model, const Reference& ref) {
-  model.zero_grad();
-  const auto logits = model.forward(ref.get("input_ids"), ref.get("attention_mask"));
-  const auto loss = classification_loss(logits, ref.get("labels"));
-  loss.backward();
-  RunResult r{logits.detach().to(torch::kFloat32), loss.detach().to(torch::kFloat32), {}};
-  for (const auto& e : hf_parameter_table(model))
-    if (e.param.grad().defined()) r.grads[e.hf_name] = e.param.grad().to(torch::kFloat32);
-  return r;
-}
+using testing::bf16_bound;
+using testing::kF32Tolerance;
+using testing::Reference;
+using testing::rel_error;
+using testing::run_model;
 
 class GemmaParity : public ::testing::TestWithParam<std::string> {
  protected:
@@ -77,13 +51,6 @@ TEST_P(GemmaParity, Float32LogitsLossAndGradientsMatch) {
   }
   std::cout << GetParam() << " f32: logits rel err " << rel_error(r.logits, ref.get("logits.f32")) << ", loss "
             << rel_error(r.loss, ref.get("loss.f32")) << ", worst grad " << worst << " (" << worst_name << ")\n";
-}
-
-// Tolerance for bf16, derived per tensor from the reference itself: our bf16 result may differ
-// from transformers' bf16 result by at most the distance of transformers' bf16 from its own fp32
-// result (its rounding noise), twice (both sides carry that noise), plus one bf16 rounding.
-double bf16_bound(const torch::Tensor& ref_bf16, const torch::Tensor& ref_f32) {
-  return 2.0 * rel_error(ref_bf16, ref_f32) + kBf16Ulp;
 }
 
 TEST_P(GemmaParity, BFloat16WithinReferenceRoundingNoise) {
