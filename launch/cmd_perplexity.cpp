@@ -65,9 +65,10 @@ int run_perplexity(const PerplexityOptions& o) {
   const auto t0 = Clock::now();
   const Tokenizer tok(tokenizer_path(o));
   const auto dtype = o.dtype == "bf16" ? torch::kBFloat16 : torch::kFloat32;
+  // A GGUF carries its vocabulary: refuse a tokenizer of another model before loading weights.
+  if (is_gguf_path(o.model)) check_vocabulary(gguf_vocabulary(GgufFile::open(o.model)), o.model, tok);
   LoadReport report;
   auto model = load_gemma_classifier(o.model, dtype, torch::kCPU, 0, &report);
-  if (is_gguf_path(o.model)) check_vocabulary(gguf_vocabulary(GgufFile::open(o.model)), o.model, tok);
   check(model->config().vocab_size == tok.vocab_size(), "{}: embedding has {} rows, tokenizer {} has {} pieces",
         o.model, model->config().vocab_size, tok.path(), tok.vocab_size());
   if (o.nf4) {  // the training recipe's base: every decoder projection re-quantized to NF4
