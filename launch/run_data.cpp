@@ -5,6 +5,8 @@
 #include "data/encode.h"
 #include "data/split.h"
 #include "data/tokenizer.h"
+#include "launch/vocab_check.h"
+#include "model/io/gguf.h"
 
 namespace arena {
 
@@ -31,6 +33,10 @@ RunData load_run_data(const TrainConfig& c, const std::string& cache_path, bool 
   out.report = data.report;
   out.format = data.format;
   const Tokenizer tok(c.tokenizer);
+  // A GGUF base carries its own vocabulary: the tokenizer must be that model's.
+  if (is_gguf_path(c.model_path)) {
+    check_vocabulary(GgufFile::open(c.model_path).get_string_array("tokenizer.ggml.tokens"), c.model_path, tok);
+  }
   const PairEncoder encoder(tok, c.max_len);
   TokenizedData all;
   const auto key = cache_key(c.data_path, ro, data.format, encoder);

@@ -14,6 +14,10 @@
 #include "common/error.h"
 
 namespace arena {
+
+bool is_gguf_path(const std::string& path) {
+  return path.size() > 5 && path.compare(path.size() - 5, 5, ".gguf") == 0;
+}
 namespace {
 
 constexpr uint32_t kDefaultAlignment = 32;

@@ -68,10 +68,6 @@ LoadReport load_hf_weights(GemmaClassifierImpl& model, const SafetensorsCheckpoi
   return report;
 }
 
-bool is_gguf_path(const std::string& path) {
-  return path.size() > 5 && path.compare(path.size() - 5, 5, ".gguf") == 0;
-}
-
 GemmaConfig load_model_config(const std::string& path) {
   return is_gguf_path(path) ? gguf_gemma_config(GgufFile::open(path)) : load_gemma_config(path);
 }

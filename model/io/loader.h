@@ -27,9 +27,6 @@ struct LoadReport {
 // tensor.
 LoadReport load_hf_weights(GemmaClassifierImpl& model, const SafetensorsCheckpoint& checkpoint);
 
-// Whether `path` names a GGUF file (by its .gguf extension).
-bool is_gguf_path(const std::string& path);
-
 // The architecture of a checkpoint directory, a config.json, or a .gguf file.
 GemmaConfig load_model_config(const std::string& path);
 
