@@ -30,6 +30,7 @@ struct PerplexityOptions {
   std::string model, tokenizer, dtype = "f32";
   std::vector<std::string> texts;
   int64_t max_tokens = 512;
+  int64_t logit_chunk = 256;  // positions whose [vocab] logits exist at once
   bool nf4 = false, json = false;
 };
 
@@ -93,7 +94,7 @@ int run_perplexity(const PerplexityOptions& o) {
     if (static_cast<int64_t>(ids.size()) > o.max_tokens) ids.resize(static_cast<size_t>(o.max_tokens));
     std::vector<int64_t> ids64(ids.begin(), ids.end());
     const auto t = Clock::now();
-    const auto loss = next_token_loss(*model->model, torch::tensor(ids64).unsqueeze(0));
+    const auto loss = next_token_loss(*model->model, torch::tensor(ids64).unsqueeze(0), o.logit_chunk);
     const double s = seconds_since(t);
     total_tokens += loss.tokens;
     total_nll += loss.sum_nll;
@@ -132,6 +133,9 @@ Command add_perplexity_command(CLI::App& app) {
   cmd->add_option("--tokenizer", o->tokenizer, "SentencePiece tokenizer.model (default: the one beside the model)");
   cmd->add_option("--max-tokens", o->max_tokens, "Tokens per text, <bos> included; longer texts are cut")
       ->check(CLI::Range(int64_t{2}, int64_t{1} << 20));
+  cmd->add_option("--logit-chunk", o->logit_chunk,
+                  "Positions scored per LM-head matmul (memory: chunk x vocab x 4 bytes; larger reads the table fewer times)")
+      ->check(CLI::PositiveNumber);
   cmd->add_option("--dtype", o->dtype, "Compute dtype")->check(CLI::IsMember({"f32", "bf16"}));
   cmd->add_flag("--nf4", o->nf4, "Re-quantize every decoder projection to NF4 first, as training does");
   cmd->add_flag("--json", o->json, "One JSON object per text, then one with tokens, mean_nll and perplexity");

@@ -17,7 +17,8 @@ struct NextTokenLoss {
 };
 
 // ids [1, S] int64 (<bos> first, no padding). Runs without autograd. The [S, vocab] logits are
-// made `chunk` positions at a time, so memory stays at chunk·vocab floats (262,144-token vocab).
-NextTokenLoss next_token_loss(GemmaModelImpl& model, const torch::Tensor& ids, int64_t chunk = 64);
+// made `chunk` positions at a time, so memory stays at chunk·vocab floats (262,144-token vocab:
+// 1 MiB per position in fp32); each chunk reads the whole embedding table once.
+NextTokenLoss next_token_loss(GemmaModelImpl& model, const torch::Tensor& ids, int64_t chunk = 256);
 
 }  // namespace arena

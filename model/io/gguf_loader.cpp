@@ -100,14 +100,18 @@ LoadReport load_gguf_weights(GemmaClassifierImpl& model, const GgufFile& f) {
     check(info.shape == entry.shape, "{}: tensor '{}' has shape {}, expected {}", f.path(), info.name,
           shape_text(info.shape), shape_text(entry.shape));
     check(entry.param.defined(), "{}: tensor '{}': the model already holds it in NF4", f.path(), info.name);
-    auto values = torch::empty(info.shape, torch::kFloat32);
+    // fp32 CPU parameters take the values in place (no second copy of the 671 MB embedding);
+    // other dtypes go through one fp32 temporary.
+    const bool in_place = entry.param.scalar_type() == torch::kFloat32 && entry.param.is_cpu() &&
+                          entry.param.is_contiguous();
+    auto values = in_place ? entry.param : torch::empty(info.shape, torch::kFloat32);
     try {
       gguf_dequantize(info.type, f.data(info), info.n_elements, values.data_ptr<float>());
     } catch (const Error& e) {
       throw Error(fmt::format("{}: tensor '{}': {}", f.path(), info.name, e.what()));
     }
-    if (stored_plus_one(info.name)) values -= 1.0f;
-    entry.param.copy_(values);
+    if (stored_plus_one(info.name)) values.sub_(1.0f);
+    if (!in_place) entry.param.copy_(values);
     loaded[hf] = true;
     ++report.loaded;
   }
