@@ -4,14 +4,13 @@
 
 #include <algorithm>
 #include <filesystem>
-#include <fstream>
 #include <map>
 #include <optional>
-#include <sstream>
 
 #include "common/error.h"
 #include "data/csv.h"
 #include "data/parquet_rows.h"
+#include "data/text_input.h"
 
 namespace arena {
 namespace {
@@ -19,25 +18,20 @@ namespace {
 using nlohmann::json;
 namespace fs = std::filesystem;
 
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  check(in.good(), "{}: cannot open data file", path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+// Whole file, decompressed when gzip-compressed (data/text_input.h).
+std::string read_file(const std::string& path) { return TextInput(path).read_all(); }
 
+// The extension that names the format: ".jsonl" for "x.jsonl.gz".
 std::string extension(const std::string& path) {
-  auto e = fs::path(path).extension().string();
+  auto e = fs::path(without_gz_suffix(path)).extension().string();
   for (auto& c : e) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return e;
 }
 
 std::string first_line(const std::string& path) {
-  std::ifstream in(path);
-  check(in.good(), "{}: cannot open data file", path);
+  TextInput in(path);
   std::string line;
-  while (std::getline(in, line))
+  while (in.read_line(line))
     if (line.find_first_not_of(" \t\r") != std::string::npos) return line;
   return line;
 }
@@ -262,12 +256,11 @@ std::string wsdm_row(const json& j, Pair& p) {
 }
 
 void read_jsonl(const std::string& path, const ReadOptions& o, Dataset& out, bool pairwise) {
-  std::ifstream in(path);
-  check(in.good(), "{}: cannot open data file", path);
+  TextInput in(path);
   std::string line;
   int64_t line_no = 0;
   const auto stem = fs::path(path).filename().string();
-  while (std::getline(in, line)) {
+  while (in.read_line(line)) {
     ++line_no;
     if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
     ++out.report.rows_read;
@@ -301,11 +294,7 @@ void read_jsonl(const std::string& path, const ReadOptions& o, Dataset& out, boo
 // LMSYS has winner_model_a (train) or JSON-list turn fields (test); anything else with WSDM's
 // column names is WSDM-style CSV. Looks at the header and the first record only.
 DataFormat detect_csv(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  check(in.good(), "{}: cannot open data file", path);
-  std::string prefix(1 << 20, '\0');
-  in.read(prefix.data(), static_cast<std::streamsize>(prefix.size()));
-  prefix.resize(static_cast<size_t>(in.gcount()));
+  std::string prefix = TextInput(path).read_some(1 << 20);
   size_t pos = 0;
   int64_t line = 1;
   CsvRecord header, first;

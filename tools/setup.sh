@@ -24,6 +24,7 @@ APT_PACKAGES=(
   libhdf5-dev hdf5-tools
   libsentencepiece-dev
   libfmt-dev
+  zlib1g-dev
   libtomlplusplus-dev nlohmann-json3-dev libcli11-dev
   libgtest-dev
 )
