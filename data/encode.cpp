@@ -64,6 +64,18 @@ PairEncoder::PairEncoder(const Tokenizer& tokenizer, int64_t max_len) : tok_(tok
         max_len_, fixed_);
 }
 
+namespace {
+
+// Unicode code points of all turns (UTF-8: every byte that does not continue a sequence).
+int64_t code_points(const std::vector<std::string>& turns) {
+  int64_t n = 0;
+  for (const auto& t : turns)
+    for (const unsigned char c : t) n += (c & 0xC0) != 0x80;
+  return n;
+}
+
+}  // namespace
+
 std::vector<int32_t> PairEncoder::section(const std::vector<std::string>& turns) const {
   std::vector<int32_t> out;
   for (size_t k = 0; k < turns.size(); ++k) {
@@ -87,6 +99,10 @@ EncodedPair PairEncoder::encode(const Pair& pair, bool swap_ab) const {
   const std::vector<int64_t> lengths{static_cast<int64_t>(prompt.size()), static_cast<int64_t>(a.size()),
                                      static_cast<int64_t>(b.size())};
   out.full_length = static_cast<int64_t>(fixed_) + lengths[0] + lengths[1] + lengths[2];
+  out.tokens_a = lengths[1];
+  out.tokens_b = lengths[2];
+  out.chars_a = code_points(swap_ab ? pair.response_b : pair.response_a);
+  out.chars_b = code_points(swap_ab ? pair.response_a : pair.response_b);
   const auto budgets = section_budgets(lengths, max_len_ - static_cast<int64_t>(fixed_));
   auto& ids = out.ids;
   ids.reserve(static_cast<size_t>(std::min(out.full_length, max_len_)));

@@ -26,6 +26,9 @@ namespace arena {
 struct EncodedPair {
   std::vector<int32_t> ids;    // <= max_len tokens
   int64_t full_length = 0;     // length before truncation (template included)
+  // Each answer's size before truncation (all turns of A, of B): Unicode code points and tokens.
+  // Head+tail truncation hides them from the model; the "longer answer wins" baseline uses them.
+  int64_t chars_a = 0, chars_b = 0, tokens_a = 0, tokens_b = 0;
   int label = kLabelNone;
 };
 

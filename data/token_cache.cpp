@@ -8,7 +8,7 @@
 namespace arena {
 namespace {
 
-constexpr int32_t kVersion = 1;
+constexpr int32_t kVersion = 2;  // 2: answer_chars, answer_tokens
 
 }  // namespace
 
@@ -25,6 +25,8 @@ TokenizedData tokenize(const Dataset& data, const PairEncoder& encoder, bool swa
     t.ids.insert(t.ids.end(), e.ids.begin(), e.ids.end());
     t.offsets.push_back(static_cast<int64_t>(t.ids.size()));
     t.full_length.push_back(e.full_length);
+    t.answer_chars.insert(t.answer_chars.end(), {e.chars_a, e.chars_b});
+    t.answer_tokens.insert(t.answer_tokens.end(), {e.tokens_a, e.tokens_b});
     t.labels.push_back(e.label);
     t.row_ids.push_back(p.id);
   }
@@ -50,6 +52,8 @@ void save_token_cache(const std::string& path, const TokenizedData& d, const Cac
     h5::write_vector(file.id(), "ids", d.ids, tmp);
     h5::write_vector(file.id(), "offsets", d.offsets, tmp);
     h5::write_vector(file.id(), "full_length", d.full_length, tmp);
+    h5::write_vector(file.id(), "answer_chars", d.answer_chars, tmp);
+    h5::write_vector(file.id(), "answer_tokens", d.answer_tokens, tmp);
     h5::write_vector(file.id(), "labels", d.labels, tmp);
     std::vector<uint8_t> bytes;
     std::vector<int64_t> id_offsets{0};
@@ -85,11 +89,14 @@ bool load_token_cache(const std::string& path, const CacheKey& key, TokenizedDat
   d.ids = h5::read_vector<int32_t>(file.id(), "ids", path);
   d.offsets = h5::read_vector<int64_t>(file.id(), "offsets", path);
   d.full_length = h5::read_vector<int64_t>(file.id(), "full_length", path);
+  d.answer_chars = h5::read_vector<int64_t>(file.id(), "answer_chars", path);
+  d.answer_tokens = h5::read_vector<int64_t>(file.id(), "answer_tokens", path);
   d.labels = h5::read_vector<int32_t>(file.id(), "labels", path);
   const auto bytes = h5::read_vector<uint8_t>(file.id(), "row_ids", path);
   const auto id_offsets = h5::read_vector<int64_t>(file.id(), "row_id_offsets", path);
   const size_t n = d.labels.size();
   check(d.offsets.size() == n + 1 && d.full_length.size() == n && id_offsets.size() == n + 1 &&
+            d.answer_chars.size() == 2 * n && d.answer_tokens.size() == 2 * n &&
             (n == 0 || (d.offsets.back() == static_cast<int64_t>(d.ids.size()) &&
                         id_offsets.back() == static_cast<int64_t>(bytes.size()))),
         "{}: token cache datasets disagree in size (truncated or corrupt file)", path);

@@ -24,6 +24,8 @@ struct TokenizedData {
   std::vector<int32_t> ids;
   std::vector<int64_t> offsets;  // n + 1
   std::vector<int64_t> full_length;
+  std::vector<int64_t> answer_chars;   // 2 per row: A, B (EncodedPair::chars_a/b)
+  std::vector<int64_t> answer_tokens;  // 2 per row: A, B (EncodedPair::tokens_a/b)
   std::vector<int32_t> labels;
   std::vector<std::string> row_ids;
   int64_t size() const { return static_cast<int64_t>(labels.size()); }

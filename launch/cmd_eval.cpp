@@ -3,7 +3,9 @@
 
 #include <memory>
 
+#include "data/baselines.h"
 #include "dist/world.h"
+#include "launch/baselines_report.h"
 #include "launch/commands.h"
 #include "launch/evaluate.h"
 #include "launch/inference.h"
@@ -28,13 +30,15 @@ int run_eval(const EvalOptions& o) {
   const auto& part = o.split == "val" ? data.val : o.split == "test" ? data.test : data.train;
   const auto r = evaluate(*run.model, part, o.rows > 0 ? o.rows : c.eval_rows, run.device);
   if (!world().is_root()) return 0;
+  const auto base = compute_baselines(part, data.train, static_cast<int>(c.num_labels));
   fmt::print("checkpoint  {} (step {})\n", run.checkpoint, run.step);
   fmt::print("data        {} ({} split, {} rows; {} rows skipped while reading)\n", c.data_path, o.split, r.n,
              data.report.skipped_total());
   fmt::print("accuracy    {:.4f}\nlog loss    {:.4f}\n", r.accuracy, r.log_loss);
+  fmt::print("baselines   {}\n", baselines_text(base));
   if (o.json)
     fmt::print("{}\n", nlohmann::json{{"n", r.n}, {"accuracy", r.accuracy}, {"log_loss", r.log_loss},
-                                      {"split", o.split}, {"step", run.step}}
+                                      {"split", o.split}, {"step", run.step}, {"baselines", baselines_json(base)}}
                            .dump());
   return 0;
 }

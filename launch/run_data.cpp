@@ -17,6 +17,8 @@ TokenizedData subset(const TokenizedData& d, const std::vector<int64_t>& rows) {
     out.ids.insert(out.ids.end(), d.ids.begin() + d.offsets[r], d.ids.begin() + d.offsets[r + 1]);
     out.offsets.push_back(static_cast<int64_t>(out.ids.size()));
     out.full_length.push_back(d.full_length[r]);
+    out.answer_chars.insert(out.answer_chars.end(), {d.answer_chars[2 * r], d.answer_chars[2 * r + 1]});
+    out.answer_tokens.insert(out.answer_tokens.end(), {d.answer_tokens[2 * r], d.answer_tokens[2 * r + 1]});
     out.labels.push_back(d.labels[r]);
     out.row_ids.push_back(d.row_ids[r]);
   }

@@ -10,9 +10,11 @@
 #include <thread>
 
 #include "common/error.h"
+#include "data/baselines.h"
 #include "dist/communicator.h"
 #include "dist/grad_bucket.h"
 #include "dist/world.h"
+#include "launch/baselines_report.h"
 #include "launch/batches.h"
 #include "launch/checkpoint.h"
 #include "launch/evaluate.h"
@@ -345,11 +347,16 @@ int run_training(const TrainConfig& c) {
   const auto test = evaluate(*model, data.test, c.eval_rows, device);
   log.write(eval_record("val", val, st.step));
   log.write(eval_record("test", test, st.step));
+  const auto base = compute_baselines(data.test, data.train, static_cast<int>(c.num_labels));
+  auto base_record = baselines_json(base);
+  base_record.update({{"kind", "baselines"}, {"split", "test"}});
+  log.write(base_record);
   log.write({{"kind", "summary"}, {"steps", st.step}, {"skipped_steps", st.skipped_steps}, {"samples", st.samples},
              {"tokens", st.tokens}, {"test_accuracy", test.accuracy}, {"test_log_loss", test.log_loss}});
   if (w.is_root()) {
     fmt::print(stderr, "val  accuracy {:.4f} log loss {:.4f} (n {})\n", val.accuracy, val.log_loss, val.n);
     fmt::print(stderr, "test accuracy {:.4f} log loss {:.4f} (n {})\n", test.accuracy, test.log_loss, test.n);
+    fmt::print(stderr, "test baselines: {}\n", baselines_text(base));
     fmt::print(stderr, "run directory: {}\n  config       {}/config.toml\n  metrics      {}/metrics.jsonl\n"
                "  checkpoint   {}\n", c.out, c.out, c.out, checkpoint_path(c.out, st.step));
   }
