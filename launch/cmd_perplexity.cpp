@@ -134,7 +134,8 @@ Command add_perplexity_command(CLI::App& app) {
   cmd->add_option("--max-tokens", o->max_tokens, "Tokens per text, <bos> included; longer texts are cut")
       ->check(CLI::Range(int64_t{2}, int64_t{1} << 20));
   cmd->add_option("--logit-chunk", o->logit_chunk,
-                  "Positions scored per LM-head matmul (memory: chunk x vocab x 4 bytes; larger reads the table fewer times)")
+                  "Positions scored per LM-head matmul (memory: chunk x vocab x 4 bytes; larger reads the table "
+                  "fewer times)")
       ->check(CLI::PositiveNumber);
   cmd->add_option("--dtype", o->dtype, "Compute dtype")->check(CLI::IsMember({"f32", "bf16"}));
   cmd->add_flag("--nf4", o->nf4, "Re-quantize every decoder projection to NF4 first, as training does");

@@ -49,7 +49,7 @@ ablate model/gemma/classifier.cpp "const auto last = last_token_index(input_ids,
 ablate model/gemma/attention.cpp "return norm ? norm(" "return false ? norm(" "q/k norms removed" g3_4l g3_scaled
 ablate model/gemma/classifier.cpp "const bool one_table = " "const bool one_table = true || " \
   "sliding layers use the full layers' RoPE" g3_4l g3_scaled
-ablate model/gemma/classifier.cpp "dtype, config_.rope_scaling_factor)" "dtype, 1.0)" "linear RoPE scaling removed" \
+ablate model/gemma/classifier.cpp "dtype, c.rope_scaling_factor)" "dtype, 1.0)" "linear RoPE scaling removed" \
   g3_scaled
 ablate model/gemma/attention.cpp "scaling_(1.0 / std::sqrt(c.query_pre_attn_scalar))" \
   "scaling_(1.0 / std::sqrt(static_cast<double>(c.head_dim)))" "head_dim instead of query_pre_attn_scalar" g3_4l

@@ -31,9 +31,10 @@ torch::Tensor GemmaModelImpl::forward(const torch::Tensor& input_ids, const torc
                              : torch::arange(seq, input_ids.options().dtype(torch::kInt64)).unsqueeze(0);
   // Full layers rotate with rope_theta (linearly scaled on Gemma-3 4B+), sliding ones with
   // rope_local_base_freq; Gemma-2 has one base, so one table serves both.
-  const auto global = rotary_tables(positions, config_.head_dim, config_.rope_theta, dtype, config_.rope_scaling_factor);
-  const bool one_table = config_.rope_local_base_freq == config_.rope_theta && config_.rope_scaling_factor == 1.0;
-  const auto local = one_table ? global : rotary_tables(positions, config_.head_dim, config_.rope_local_base_freq, dtype);
+  const auto& c = config_;
+  const auto global = rotary_tables(positions, c.head_dim, c.rope_theta, dtype, c.rope_scaling_factor);
+  const bool one_table = c.rope_local_base_freq == c.rope_theta && c.rope_scaling_factor == 1.0;
+  const auto local = one_table ? global : rotary_tables(positions, c.head_dim, c.rope_local_base_freq, dtype);
   const auto full_bias = attention_bias(attention_mask, /*window=*/0, dtype);
   // A window at least as long as the sequence masks nothing: share the full mask then.
   const auto sliding_bias =
