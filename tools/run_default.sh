@@ -55,7 +55,7 @@ cat <<REPORT
 Done in $((end - start)) s (setup + build $((built - start)) s, training $((trained - built)) s on $RANKS ranks).
   run directory   $RUN_DIR
   resolved config $RUN_DIR/config.toml
-  metrics         $RUN_DIR/metrics.jsonl   (one JSON object per line: start, train, eval, checkpoint, summary)
+  metrics         $RUN_DIR/metrics.jsonl   (one JSON object per line: start, train, eval, baselines, checkpoint, summary)
   checkpoints     $RUN_DIR/checkpoints/    (HDF5; h5dump -H $(ls "$RUN_DIR"/checkpoints/*.h5 | tail -1))
   test metrics    $RUN_DIR/test_eval.txt
   PEFT adapter    $RUN_DIR/adapter/
