@@ -67,7 +67,7 @@ int run_perplexity(const PerplexityOptions& o) {
   const Tokenizer tok(tokenizer_path(o));
   const auto dtype = o.dtype == "bf16" ? torch::kBFloat16 : torch::kFloat32;
   // A GGUF carries its vocabulary: refuse a tokenizer of another model before loading weights.
-  if (is_gguf_path(o.model)) check_vocabulary(gguf_vocabulary(GgufFile::open(o.model)), o.model, tok);
+  if (is_gguf_path(o.model)) check_vocabulary(gguf_vocabulary(open_gguf_model(o.model)), o.model, tok);
   LoadReport report;
   auto model = load_gemma_classifier(o.model, dtype, torch::kCPU, 0, &report);
   check(model->config().vocab_size == tok.vocab_size(), "{}: embedding has {} rows, tokenizer {} has {} pieces",

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <limits>
 #include <numeric>
 
@@ -18,6 +19,13 @@ namespace arena {
 bool is_gguf_path(const std::string& path) {
   return path.size() > 5 && path.compare(path.size() - 5, 5, ".gguf") == 0;
 }
+GgufFile open_gguf_model(const std::string& path) {
+  std::error_code ec;
+  check(std::filesystem::exists(path, ec), "{}: no such model file (the real Gemma-3-270M is installed by tools/setup.sh "
+        "as ~/.cache/arena/models/gemma-3-270m-q4_k_m.gguf; python3 tools/fetch_gemma3_gguf.py does only that)", path);
+  return GgufFile::open(path);
+}
+
 namespace {
 
 constexpr uint32_t kDefaultAlignment = 32;

@@ -33,6 +33,11 @@ namespace arena {
 // Whether `path` names a GGUF file (by its .gguf extension, as llama.cpp's tools do).
 bool is_gguf_path(const std::string& path);
 
+class GgufFile;
+// GgufFile::open for a model the user named; a missing file's error also says how the project's
+// default model (the real Gemma-3-270M) is installed.
+GgufFile open_gguf_model(const std::string& path);
+
 // The metadata value types, with GGUF's ids.
 enum class GgufValueType : uint32_t {
   U8 = 0, I8 = 1, U16 = 2, I16 = 3, U32 = 4, I32 = 5, F32 = 6, Bool = 7, String = 8, Array = 9,

@@ -135,7 +135,7 @@ const std::vector<std::string>& gguf_vocabulary(const GgufFile& f) {
 
 GemmaClassifier load_gguf_classifier(const std::string& path, torch::ScalarType dtype, torch::Device device,
                                      int64_t num_labels, LoadReport* report, bool embedding_on_host) {
-  const auto file = GgufFile::open(path);
+  const auto file = open_gguf_model(path);
   auto config = gguf_gemma_config(file);
   if (num_labels > 0) config.num_labels = num_labels;
   GemmaClassifier model(config, torch::TensorOptions().dtype(dtype));

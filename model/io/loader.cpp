@@ -69,7 +69,7 @@ LoadReport load_hf_weights(GemmaClassifierImpl& model, const SafetensorsCheckpoi
 }
 
 GemmaConfig load_model_config(const std::string& path) {
-  return is_gguf_path(path) ? gguf_gemma_config(GgufFile::open(path)) : load_gemma_config(path);
+  return is_gguf_path(path) ? gguf_gemma_config(open_gguf_model(path)) : load_gemma_config(path);
 }
 
 GemmaClassifier load_gemma_classifier(const std::string& dir, torch::ScalarType dtype, torch::Device device,
