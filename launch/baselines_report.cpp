@@ -8,6 +8,7 @@ namespace arena {
 
 nlohmann::json baselines_json(const Baselines& b) {
   return {{"n", b.n},
+          {"non_tie", b.non_tie},
           {"majority", {{"label", label_name(b.majority_label)}, {"accuracy", b.majority_accuracy}}},
           {"longer_answer_chars",
            {{"accuracy", b.longer_chars_accuracy}, {"non_tie_accuracy", b.longer_chars_non_tie_accuracy}}},

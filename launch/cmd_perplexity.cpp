@@ -70,7 +70,8 @@ int run_perplexity(const PerplexityOptions& o) {
   if (is_gguf_path(o.model)) check_vocabulary(gguf_vocabulary(open_gguf_model(o.model)), o.model, tok);
   LoadReport report;
   auto model = load_gemma_classifier(o.model, dtype, torch::kCPU, 0, &report);
-  check(model->config().vocab_size == tok.vocab_size(), "{}: embedding has {} rows, tokenizer {} has {} pieces",
+  // Larger Gemma-3 checkpoints pad the embedding past the tokenizer (262,208 rows, 262,144 pieces).
+  check(tok.vocab_size() <= model->config().vocab_size, "{}: embedding has {} rows, tokenizer {} has {} pieces",
         o.model, model->config().vocab_size, tok.path(), tok.vocab_size());
   if (o.nf4) {  // the training recipe's base: every decoder projection re-quantized to NF4
     for (auto& layer : model->model->layers)
@@ -92,6 +93,7 @@ int run_perplexity(const PerplexityOptions& o) {
     auto ids = tok.encode(read_text(path));
     ids.insert(ids.begin(), tok.bos_id());  // as transformers' Gemma tokenizer adds it
     if (static_cast<int64_t>(ids.size()) > o.max_tokens) ids.resize(static_cast<size_t>(o.max_tokens));
+    check(ids.size() >= 2, "{}: no token to predict (the text is empty)", path);
     std::vector<int64_t> ids64(ids.begin(), ids.end());
     const auto t = Clock::now();
     const auto loss = next_token_loss(*model->model, torch::tensor(ids64).unsqueeze(0), o.logit_chunk);

@@ -42,7 +42,8 @@ ablate model/nn/softcap_attention.cpp "if (cap > 0) scores" "if (false) scores" 
 ablate model/nn/embedding.cpp "return rows * scale;" "return rows;" "embedding scale removed" "${all[@]}"
 ablate model/nn/rms_norm.cpp "y * (1.0 + weight.to(torch::kFloat32))" "y * weight.to(torch::kFloat32)" \
   "RMSNorm uses w instead of (1 + w)" "${all[@]}"
-ablate model/gemma/classifier.cpp "config_.sliding_window < seq ?" "false ?" "sliding window removed" "${all[@]}"
+ablate model/gemma/classifier.cpp "const bool window_masks = " "const bool window_masks = false && " \
+  "sliding window removed" "${all[@]}"
 ablate model/gemma/classifier.cpp "const auto last = last_token_index(input_ids, config().pad_token_id);" \
   "const auto last = torch::full({input_ids.size(0)}, input_ids.size(1) - 1, torch::kInt64);" \
   "pooling at the last position" "${all[@]}"

@@ -37,8 +37,8 @@ torch::Tensor GemmaModelImpl::forward(const torch::Tensor& input_ids, const torc
   const auto local = one_table ? global : rotary_tables(positions, c.head_dim, c.rope_local_base_freq, dtype);
   const auto full_bias = attention_bias(attention_mask, /*window=*/0, dtype);
   // A window at least as long as the sequence masks nothing: share the full mask then.
-  const auto sliding_bias =
-      config_.sliding_window < seq ? attention_bias(attention_mask, config_.sliding_window, dtype) : full_bias;
+  const bool window_masks = config_.sliding_window > 0 && config_.sliding_window < seq;
+  const auto sliding_bias = window_masks ? attention_bias(attention_mask, config_.sliding_window, dtype) : full_bias;
 
   const bool recompute = recompute_ && torch::GradMode::is_enabled();
   for (auto& layer : layers) {

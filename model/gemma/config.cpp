@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -48,6 +49,8 @@ GemmaConfig parse_gemma2(const json& j, const std::string& source) {
   c.intermediate_size = get_required<int64_t>(j, "intermediate_size", source);
   c.num_hidden_layers = get_required<int64_t>(j, "num_hidden_layers", source);
   c.num_attention_heads = get_required<int64_t>(j, "num_attention_heads", source);
+  check(c.num_attention_heads > 0 && c.num_hidden_layers > 0, "{}: num_attention_heads and num_hidden_layers must be "
+        "positive", source);
   c.num_key_value_heads = get_or<int64_t>(j, "num_key_value_heads", c.num_attention_heads, source);
   c.head_dim = get_or<int64_t>(j, "head_dim", c.hidden_size / c.num_attention_heads, source);
   c.rope_theta = get_or<double>(j, "rope_theta", 10000.0, source);
@@ -79,6 +82,7 @@ GemmaConfig parse_gemma3_text(const json& j, const std::string& source) {
   c.num_attention_heads = get_or<int64_t>(j, "num_attention_heads", 8, source);
   c.num_key_value_heads = get_or<int64_t>(j, "num_key_value_heads", 4, source);
   c.head_dim = get_or<int64_t>(j, "head_dim", 256, source);
+  check(c.num_hidden_layers > 0, "{}: num_hidden_layers must be positive", source);
   c.query_pre_attn_scalar = get_or<double>(j, "query_pre_attn_scalar", 256.0, source);
   c.attn_logit_softcapping = 0.0;
   c.final_logit_softcapping = get_or<double>(j, "final_logit_softcapping", 0.0, source);
@@ -147,6 +151,7 @@ GemmaConfig parse_gemma_config(const std::string& json_text, const std::string& 
           "{}: layer_types has {} entries, num_hidden_layers is {}", source, types.size(),
           c.num_hidden_layers);
     for (size_t i = 0; i < types.size(); ++i) {
+      check(types[i].is_string(), "{}: layer_types[{}] is not a string", source, i);
       const auto t = types[i].get<std::string>();
       check(t == "sliding_attention" || t == "full_attention",
             "{}: layer_types[{}] is '{}', expected sliding_attention or full_attention", source, i, t);
@@ -170,6 +175,9 @@ void validate_gemma_config(const GemmaConfig& c, const std::string& source) {
   check(c.rope_theta > 0 && c.rope_local_base_freq > 0 && c.rope_scaling_factor > 0,
         "{}: RoPE bases and scaling must be positive", source);
   check(c.query_pre_attn_scalar > 0, "{}: query_pre_attn_scalar must be positive", source);
+  check(c.num_attention_heads > 0, "{}: num_attention_heads must be positive", source);
+  check(c.sliding_window > 0 || std::find(c.sliding_layers.begin(), c.sliding_layers.end(), true) == c.sliding_layers.end(),
+        "{}: layers marked sliding_attention need a sliding_window > 0", source);
   check(c.hidden_activation == "gelu_pytorch_tanh" || c.hidden_activation == "gelu_tanh",
         "{}: hidden_activation '{}' is not supported (Gemma uses gelu_pytorch_tanh)", source,
         c.hidden_activation);

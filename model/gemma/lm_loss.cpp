@@ -9,12 +9,13 @@ namespace arena {
 NextTokenLoss next_token_loss(GemmaModelImpl& model, const torch::Tensor& ids, int64_t chunk) {
   check(ids.dim() == 2 && ids.size(0) == 1, "next_token_loss: expected ids [1, S] (got {} dims, {} rows)", ids.dim(),
         ids.dim() > 0 ? ids.size(0) : 0);
+  check(chunk > 0, "next_token_loss: chunk must be positive (got {})", chunk);
   torch::NoGradGuard no_grad;
   const int64_t seq = ids.size(1);
   NextTokenLoss out;
   if (seq < 2) return out;
-  const auto mask = torch::ones_like(ids);
-  const auto hidden = model.forward(ids, mask);  // [1, S, H]
+  const auto on_device = ids.to(model.embed_tokens->output_device());
+  const auto hidden = model.forward(on_device, torch::ones_like(on_device));  // [1, S, H]
   // The LM head is the embedding table itself (tied), unscaled.
   const auto& table = model.embed_tokens->weight;
   const double cap = model.config().final_logit_softcapping;

@@ -137,6 +137,11 @@ TEST(Config, ErrorsNameTheFileAndTheKey) {
   expect_error(R"({"model_type":"gemma3_text","use_bidirectional_attention":true})", "use_bidirectional_attention");
   expect_error(R"({"model_type":"gemma3_text","rope_scaling":{"rope_type":"yarn","factor":4}})", "yarn");
   expect_error(R"({"model_type":"gemma3"})", "text_config");
+  expect_error(R"({"model_type":"gemma2","vocab_size":10,"hidden_size":8,"intermediate_size":16,"num_hidden_layers":2,
+    "num_attention_heads":0})", "num_attention_heads");
+  expect_error(R"({"model_type":"gemma3_text","num_hidden_layers":-3})", "num_hidden_layers");
+  expect_error(R"({"model_type":"gemma3_text","num_hidden_layers":2,"layer_types":[1,2]})", "layer_types[0]");
+  expect_error(R"({"model_type":"gemma3_text","num_hidden_layers":2,"sliding_window":0})", "sliding_window");
   expect_error(R"({"model_type":"gemma2","hidden_size":8})", "vocab_size");
   expect_error(R"({"model_type":"gemma2","vocab_size":"many","hidden_size":8})", "vocab_size");
   expect_error(R"({"model_type":"gemma2","vocab_size":10,"hidden_size":8,"intermediate_size":16,
