@@ -14,6 +14,7 @@ const char* const kMidB = "\n\n# Response B\n";
 const char* const kTail = "\n\n# Which response is better?<end_of_turn>\n<start_of_turn>model\n";
 const char* const kMarker = " [...] ";
 const char* const kTurn = "\n\n# Turn {}\n";
+const char* const kMidLength = "\n\n# Response {} ({} tokens)\n";
 
 std::vector<int32_t> to32(const std::vector<int>& v) { return {v.begin(), v.end()}; }
 
@@ -52,7 +53,8 @@ std::vector<int32_t> head_tail(const std::vector<int32_t>& ids, int64_t budget, 
   return out;
 }
 
-PairEncoder::PairEncoder(const Tokenizer& tokenizer, int64_t max_len) : tok_(tokenizer), max_len_(max_len) {
+PairEncoder::PairEncoder(const Tokenizer& tokenizer, int64_t max_len, bool show_lengths)
+    : tok_(tokenizer), max_len_(max_len), show_lengths_(show_lengths) {
   head_ = to32(tok_.encode(kHead));
   head_.insert(head_.begin(), tok_.bos_id());
   mid_a_ = to32(tok_.encode(kMidA));
@@ -60,6 +62,12 @@ PairEncoder::PairEncoder(const Tokenizer& tokenizer, int64_t max_len) : tok_(tok
   tail_ = to32(tok_.encode(kTail));
   marker_ = to32(tok_.encode(kMarker));
   fixed_ = head_.size() + mid_a_.size() + mid_b_.size() + tail_.size();
+  if (show_lengths_) {
+    // The longest note a heading can gain over the plain one (seven-digit counts), for both.
+    const auto longest = to32(tok_.encode(fmt::format(kMidLength, "A", 9999999)));
+    length_reserve_ = 2 * (longest.size() > mid_a_.size() ? longest.size() - mid_a_.size() : 0);
+    fixed_ += length_reserve_;
+  }
   check(max_len_ > static_cast<int64_t>(fixed_) + 3, "max_len {} cannot hold the template ({} tokens) and the texts",
         max_len_, fixed_);
 }
@@ -103,22 +111,33 @@ EncodedPair PairEncoder::encode(const Pair& pair, bool swap_ab) const {
   out.tokens_b = lengths[2];
   out.chars_a = code_points(swap_ab ? pair.response_b : pair.response_a);
   out.chars_b = code_points(swap_ab ? pair.response_a : pair.response_b);
-  const auto budgets = section_budgets(lengths, max_len_ - static_cast<int64_t>(fixed_));
+  const auto heading_a = heading(false, lengths[1]);
+  const auto heading_b = heading(true, lengths[2]);
+  // Tokens the length notes do not use go back to the texts.
+  const int64_t unused = static_cast<int64_t>(mid_a_.size() + mid_b_.size() + length_reserve_) -
+                         static_cast<int64_t>(heading_a.size() + heading_b.size());
+  const auto budgets = section_budgets(lengths, max_len_ - static_cast<int64_t>(fixed_) + unused);
   auto& ids = out.ids;
   ids.reserve(static_cast<size_t>(std::min(out.full_length, max_len_)));
   const auto append = [&](const std::vector<int32_t>& v) { ids.insert(ids.end(), v.begin(), v.end()); };
   append(head_);
   append(head_tail(prompt, budgets[0], marker_));
-  append(mid_a_);
+  append(heading_a);
   append(head_tail(a, budgets[1], marker_));
-  append(mid_b_);
+  append(heading_b);
   append(head_tail(b, budgets[2], marker_));
   append(tail_);
   return out;
 }
 
+std::vector<int32_t> PairEncoder::heading(bool b, int64_t tokens) const {
+  if (!show_lengths_) return b ? mid_b_ : mid_a_;
+  return to32(tok_.encode(fmt::format(kMidLength, b ? "B" : "A", tokens)));
+}
+
 uint64_t PairEncoder::fingerprint() const {
   uint64_t h = tok_.fingerprint() ^ (static_cast<uint64_t>(max_len_) * 0x9E3779B97F4A7C15ULL);
+  if (show_lengths_) h = (h ^ 0x5151) * 1099511628211ULL;
   for (const char* piece : {kHead, kMidA, kMidB, kTail, kMarker, kTurn})
     for (const char* c = piece; *c != '\0'; ++c) h = (h ^ static_cast<unsigned char>(*c)) * 1099511628211ULL;
   return h;

@@ -41,8 +41,10 @@ std::vector<int32_t> head_tail(const std::vector<int32_t>& ids, int64_t budget, 
 
 class PairEncoder {
  public:
-  // Throws when max_len cannot hold the template itself.
-  PairEncoder(const Tokenizer& tokenizer, int64_t max_len);
+  // Throws when max_len cannot hold the template itself. show_lengths: each answer's heading also
+  // states its length before truncation ("# Response A (312 tokens)"), which head+tail truncation
+  // otherwise hides; off by default (the seed recipe's template).
+  PairEncoder(const Tokenizer& tokenizer, int64_t max_len, bool show_lengths = false);
   // swap_ab: encode B as A and A as B, and swap the label (A<->B; a tie stays a tie).
   EncodedPair encode(const Pair& pair, bool swap_ab = false) const;
   int64_t template_tokens() const { return static_cast<int64_t>(fixed_); }
@@ -53,7 +55,11 @@ class PairEncoder {
  private:
   std::vector<int32_t> section(const std::vector<std::string>& turns) const;
   const Tokenizer& tok_;
+  // The heading of answer A or B, with its length when show_lengths_.
+  std::vector<int32_t> heading(bool b, int64_t tokens) const;
   int64_t max_len_;
+  bool show_lengths_ = false;
+  size_t length_reserve_ = 0;  // tokens kept free for the two length notes
   std::vector<int32_t> head_, mid_a_, mid_b_, tail_, marker_;
   size_t fixed_ = 0;
 };

@@ -40,7 +40,7 @@ int run_predict(const PredictOptions& o) {
   ro.require_labels = false;           // test files have no labels
   const auto data = read_pairs(o.data, ro);
   const Tokenizer tok(c.tokenizer);
-  const PairEncoder encoder(tok, c.max_len);
+  const PairEncoder encoder(tok, c.max_len, c.show_lengths);
   const int64_t rows = o.rows > 0 ? o.rows : c.eval_rows;
   auto probs = class_probabilities(*run.model, tokenize(data, encoder), rows, run.device);
   if (o.swap_average) {

@@ -39,7 +39,7 @@ RunData load_run_data(const TrainConfig& c, const std::string& cache_path, bool 
   if (is_gguf_path(c.model_path)) {
     check_vocabulary(open_gguf_model(c.model_path).get_string_array("tokenizer.ggml.tokens"), c.model_path, tok);
   }
-  const PairEncoder encoder(tok, c.max_len);
+  const PairEncoder encoder(tok, c.max_len, c.show_lengths);
   TokenizedData all;
   const auto key = cache_key(c.data_path, ro, data.format, encoder);
   if (cache_path.empty() || !load_token_cache(cache_path, key, all)) {

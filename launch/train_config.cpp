@@ -166,6 +166,8 @@ std::vector<ConfigField> config_fields(TrainConfig& c) {
       field("data.labels", "binary (ties skipped and counted) or 3class", c.labels, {"--labels"}),
       field("data.tokenizer", "Gemma SentencePiece tokenizer.model", c.tokenizer, {"--tokenizer"}),
       field("data.max_len", "tokens per pair (head+tail truncation)", c.max_len, {"--max-len"}),
+      field("data.show_lengths", "state each answer's token count in its heading (truncation hides it)",
+            c.show_lengths),
       field("data.split_seed", "seed of the 70/10/20 split by row id", c.split_seed),
       field("data.train_fraction", "share of rows in the train split", c.train_fraction),
       field("data.val_fraction", "share of rows in the validation split (test: the rest)", c.val_fraction),

@@ -37,6 +37,7 @@ struct TrainConfig {
   std::string labels = "binary";     // binary (A/B, ties skipped and counted) | 3class
   std::string tokenizer = "../shared/gemma/tokenizer.model";
   int64_t max_len = 1900;
+  bool show_lengths = false;  // state each answer's length in its heading (data/encode.h)
   int64_t split_seed = 0;
   double train_fraction = 0.7, val_fraction = 0.1;
   std::string token_cache = "auto";  // auto (<out>/tokens.h5) | none | a path

@@ -50,6 +50,14 @@ for p in $phases; do
         run "hh-base-1024-e4-all-lr3e-4-seed$seed" 170 --data shared/data/hh-rlhf-helpful-base-test.jsonl.gz \
           --max-len 1024 --epochs 4 --lr 3e-4 --lora.first_layer 0 --lora.rank 16 --lora.alpha 32 --train.seed "$seed"
       done ;;
+    lengths)  # the headings state each answer's length (data.show_lengths): HH over 3 seeds, Auto-J once
+      for seed in 0 1 2; do
+        run "hh-base-1024-e4-all-lr3e-4-lengths-seed$seed" 170 --data shared/data/hh-rlhf-helpful-base-test.jsonl.gz \
+          --max-len 1024 --epochs 4 --lr 3e-4 --lora.first_layer 0 --lora.rank 16 --lora.alpha 32 --train.seed "$seed" \
+          --data.show_lengths true
+      done
+      run autoj-1024-e4-all-lr3e-4-lengths 170 --data shared/data/autoj-pairwise.jsonl --max-len 1024 --epochs 4 \
+        --lr 3e-4 --lora.first_layer 0 --lora.rank 16 --lora.alpha 32 --data.show_lengths true ;;
     lmsys-sweep) run lmsys-3class-1900-e6-all-lr3e-4 170 --data shared/data/lmsys-arena-train-head1000.csv \
         --labels 3class --model.num_labels 3 --max-len 1900 --epochs 6 --lr 3e-4 --lora.first_layer 0 --lora.rank 16 \
         --lora.alpha 32 ;;

@@ -283,6 +283,35 @@ TEST(Truncation, KeepsTheStartAndEndOfEachSection) {
   EXPECT_NE(swapped.ids, e.ids);
 }
 
+// show_lengths: the headings state each answer's full token count, the budget still holds, and
+// the default template is unchanged.
+TEST(Truncation, ShowLengthsStatesTheFullLengthsWithinTheBudget) {
+  Pair p;
+  p.id = "x";
+  std::string long_text;
+  for (int i = 0; i < 300; ++i) long_text += fmt::format("word{} ", i);
+  p.prompt = {"Which is better?"};
+  p.response_a = {"short answer"};
+  p.response_b = {long_text};
+  p.label = kLabelB;
+  const PairEncoder plain(gemma(), 128), with(gemma(), 128, /*show_lengths=*/true);
+  const auto e = with.encode(p);
+  ASSERT_LE(static_cast<int64_t>(e.ids.size()), 128);
+  EXPECT_EQ(static_cast<int64_t>(e.ids.size()), 128);  // a cut pair still uses the whole budget
+  const auto text = gemma().decode(std::vector<int>(e.ids.begin(), e.ids.end()));
+  EXPECT_NE(text.find(fmt::format("# Response A ({} tokens)", e.tokens_a)), std::string::npos) << text;
+  EXPECT_NE(text.find(fmt::format("# Response B ({} tokens)", e.tokens_b)), std::string::npos) << text;
+  EXPECT_GT(e.tokens_b, 128);
+  EXPECT_NE(plain.fingerprint(), with.fingerprint());
+  const auto d = plain.encode(p);
+  const auto plain_text = gemma().decode(std::vector<int>(d.ids.begin(), d.ids.end()));
+  EXPECT_EQ(plain_text.find("tokens)"), std::string::npos);
+  // Swapped: the notes follow their answers.
+  const auto s = with.encode(p, /*swap_ab=*/true);
+  const auto swapped = gemma().decode(std::vector<int>(s.ids.begin(), s.ids.end()));
+  EXPECT_NE(swapped.find(fmt::format("# Response B ({} tokens)", e.tokens_a)), std::string::npos) << swapped;
+}
+
 // ------------------------------------------------------------------------------ split
 
 TEST(Split, DisjointProportionalAndIndependentOfOrder) {
