@@ -37,7 +37,7 @@ RunData load_run_data(const TrainConfig& c, const std::string& cache_path, bool 
   const Tokenizer tok(c.tokenizer);
   // A GGUF base carries its own vocabulary: the tokenizer must be that model's.
   if (is_gguf_path(c.model_path)) {
-    check_vocabulary(open_gguf_model(c.model_path).get_string_array("tokenizer.ggml.tokens"), c.model_path, tok);
+    check_vocabulary(gguf_vocabulary(open_gguf_model(c.model_path)), c.model_path, tok);
   }
   const PairEncoder encoder(tok, c.max_len, c.show_lengths);
   TokenizedData all;

@@ -26,6 +26,10 @@ GgufFile open_gguf_model(const std::string& path) {
   return GgufFile::open(path);
 }
 
+const std::vector<std::string>& gguf_vocabulary(const GgufFile& file) {
+  return file.get_string_array("tokenizer.ggml.tokens");
+}
+
 namespace {
 
 constexpr uint32_t kDefaultAlignment = 32;

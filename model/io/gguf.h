@@ -223,6 +223,9 @@ class GgufFile {
   std::map<std::string, size_t> tensor_index_;
 };
 
+// The file's vocabulary (tokenizer.ggml.tokens), id order; a reference into `file`.
+const std::vector<std::string>& gguf_vocabulary(const GgufFile& file);
+
 // ---- templates ----
 
 template <typename T>

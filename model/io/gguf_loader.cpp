@@ -129,10 +129,6 @@ LoadReport load_gguf_weights(GemmaClassifierImpl& model, const GgufFile& f) {
   return report;
 }
 
-const std::vector<std::string>& gguf_vocabulary(const GgufFile& f) {
-  return f.get_string_array("tokenizer.ggml.tokens");
-}
-
 GemmaClassifier load_gguf_classifier(const std::string& path, torch::ScalarType dtype, torch::Device device,
                                      int64_t num_labels, LoadReport* report, bool embedding_on_host) {
   const auto file = open_gguf_model(path);

@@ -35,9 +35,6 @@ GemmaConfig gguf_gemma_config(const GgufFile& file);
 // one whose type cannot be dequantized.
 LoadReport load_gguf_weights(GemmaClassifierImpl& model, const GgufFile& file);
 
-// The file's vocabulary (tokenizer.ggml.tokens), id order.
-const std::vector<std::string>& gguf_vocabulary(const GgufFile& file);
-
 // `path` (a .gguf file) -> a classifier in `dtype` on `device`; arguments as load_gemma_classifier.
 GemmaClassifier load_gguf_classifier(const std::string& path, torch::ScalarType dtype, torch::Device device,
                                      int64_t num_labels = 0, LoadReport* report = nullptr,
