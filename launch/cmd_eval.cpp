@@ -34,10 +34,11 @@ int run_eval(const EvalOptions& o) {
   fmt::print("checkpoint  {} (step {})\n", run.checkpoint, run.step);
   fmt::print("data        {} ({} split, {} rows; {} rows skipped while reading)\n", c.data_path, o.split, r.n,
              data.report.skipped_total());
-  fmt::print("accuracy    {:.4f}\nlog loss    {:.4f}\n", r.accuracy, r.log_loss);
+  fmt::print("accuracy    {:.4f} ± {:.4f}\nlog loss    {:.4f} ± {:.4f}   (95 % intervals from the {} rows)\n",
+             r.accuracy, 1.96 * r.accuracy_se(), r.log_loss, 1.96 * r.log_loss_se, r.n);
   fmt::print("baselines   {}\n", baselines_text(base));
   if (o.json)
-    fmt::print("{}\n", nlohmann::json{{"n", r.n}, {"accuracy", r.accuracy}, {"log_loss", r.log_loss},
+    fmt::print("{}\n", nlohmann::json{{"n", r.n}, {"accuracy", r.accuracy}, {"log_loss", r.log_loss}, {"log_loss_se", r.log_loss_se},
                                       {"split", o.split}, {"step", run.step}, {"baselines", baselines_json(base)}}
                            .dump());
   return 0;

@@ -1,5 +1,6 @@
 #include "launch/evaluate.h"
 
+#include <fmt/format.h>
 #include <torch/torch.h>
 
 #include <algorithm>
@@ -41,7 +42,7 @@ torch::Tensor class_probabilities(GemmaClassifierImpl& model, const TokenizedDat
 EvalResult score(const torch::Tensor& probs, const TokenizedData& d) {
   EvalResult r;
   const auto p = probs.accessor<double, 2>();
-  double correct = 0, loss = 0;
+  double correct = 0, loss = 0, loss_sq = 0;
   for (int64_t i = 0; i < d.size(); ++i) {
     const int label = d.labels[i];
     if (label < 0 || label >= probs.size(1)) continue;
@@ -49,14 +50,25 @@ EvalResult score(const torch::Tensor& probs, const TokenizedData& d) {
     for (int64_t k = 1; k < probs.size(1); ++k)
       if (p[i][k] > p[i][best]) best = k;
     correct += best == label;
-    loss -= std::log(std::clamp(p[i][label], 1e-15, 1.0 - 1e-15));
+    const double row_loss = -std::log(std::clamp(p[i][label], 1e-15, 1.0 - 1e-15));
+    loss += row_loss;
+    loss_sq += row_loss * row_loss;
     ++r.n;
   }
   if (r.n > 0) {
     r.accuracy = correct / static_cast<double>(r.n);
     r.log_loss = loss / static_cast<double>(r.n);
+    if (r.n > 1) {
+      const double var = (loss_sq - static_cast<double>(r.n) * r.log_loss * r.log_loss) / static_cast<double>(r.n - 1);
+      r.log_loss_se = std::sqrt(std::max(0.0, var) / static_cast<double>(r.n));
+    }
   }
   return r;
+}
+
+std::string describe_eval(const EvalResult& r) {
+  return fmt::format("accuracy {:.4f} ± {:.4f}, log loss {:.4f} ± {:.4f} (n {}; 95 % intervals from the rows)",
+                     r.accuracy, 1.96 * r.accuracy_se(), r.log_loss, 1.96 * r.log_loss_se, r.n);
 }
 
 EvalResult evaluate(GemmaClassifierImpl& model, const TokenizedData& d, int64_t rows_per_batch,

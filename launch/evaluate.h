@@ -1,12 +1,14 @@
 // Class probabilities and metrics of the classifier on a split, spread over the ranks: rank r takes
 // rows r, r+W, …, batches them by length, and one host all-reduce assembles the [n, L] result on
 // every rank. Metrics: accuracy (argmax) and log loss (mean −log p[label], p clipped to 1e-15 like
-// sklearn's log_loss, the LMSYS metric).
+// sklearn's log_loss, the LMSYS metric), with its standard error over the rows.
 #pragma once
 
 #include <torch/types.h>
 
+#include <cmath>
 #include <cstdint>
+#include <string>
 
 #include "data/token_cache.h"
 #include "model/gemma/classifier.h"
@@ -21,7 +23,13 @@ struct EvalResult {
   int64_t n = 0;
   double accuracy = 0;
   double log_loss = 0;
+  double log_loss_se = 0;  // standard error of the mean per-row loss (95 % interval: ±1.96·se)
+  // Binomial standard error of the accuracy from the row count.
+  double accuracy_se() const { return n > 0 ? std::sqrt(accuracy * (1 - accuracy) / static_cast<double>(n)) : 0.0; }
 };
+
+// "accuracy 0.5800 ± 0.0684, log loss 0.6772 ± 0.0123 (n 200; 95 % intervals from the rows)"
+std::string describe_eval(const EvalResult& r);
 
 // Metrics of probabilities [n, L] against d's labels (rows without a label are not counted).
 EvalResult score(const torch::Tensor& probs, const TokenizedData& d);

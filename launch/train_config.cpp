@@ -201,6 +201,9 @@ std::vector<ConfigField> config_fields(TrainConfig& c) {
       field("train.resume", "run directory or checkpoint file to continue from exactly", c.resume, {"--resume"}),
       field("train.stop_after", "end this invocation after this optimizer step, with a checkpoint (-1: run to the end)",
             c.stop_after),
+      field("train.log_batches",
+            "write every step's row ids per rank to <out>/batches.jsonl and the initial adapter to <out>/initial_adapter",
+            c.log_batches),
   };
 }
 

@@ -67,6 +67,7 @@ struct TrainConfig {
   int64_t threads = 0;               // intra-op threads per rank; 0: cores / local ranks
   std::string resume;                // run dir or checkpoint file to continue from
   int64_t stop_after = -1;           // end this invocation after this optimizer step, with a checkpoint
+  bool log_batches = false;          // <out>/batches.jsonl: every step's row ids (launch/run_record.h)
 };
 
 // One setting: key "section.name", help text, and access to the member as text.

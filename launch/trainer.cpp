@@ -2,6 +2,7 @@
 
 #include <torch/torch.h>
 
+#include <chrono>
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
@@ -21,7 +22,9 @@
 #include "launch/metrics_log.h"
 #include "launch/model_setup.h"
 #include "launch/run_data.h"
+#include "launch/run_record.h"
 #include "launch/stop_signal.h"
+#include "model/peft/peft_adapter.h"
 #include "model/peft/qlora.h"
 #include "optim/adamw.h"
 #include "optim/lr_schedule.h"
@@ -168,7 +171,7 @@ TrainState resume(const std::string& from, GradBucket& bucket, AdamW& opt, const
 
 nlohmann::json eval_record(const char* split, const EvalResult& r, int64_t step) {
   return {{"kind", "eval"}, {"split", split}, {"step", step}, {"n", r.n}, {"accuracy", r.accuracy},
-          {"log_loss", r.log_loss}};
+          {"log_loss", r.log_loss}, {"log_loss_se", r.log_loss_se}};
 }
 
 }  // namespace
@@ -197,6 +200,7 @@ int run_training(const TrainConfig& c) {
     fmt::print(stderr, "{}\nsplit: train {} / val {} / test {}\n",
                describe_report(c.data_path, data.report, data.train.size() + data.val.size() + data.test.size()),
                data.train.size(), data.val.size(), data.test.size());
+  if (w.is_root()) write_split_file(c.out, data);
 
   // Model: frozen NF4 base + LoRA + head; the same initial adapters on every rank.
   auto model = build_classifier(c, device, w.is_root());
@@ -204,6 +208,9 @@ int run_training(const TrainConfig& c) {
   GradBucket bucket(peft_trainable_parameters(*model));
   auto comm = make_communicator(c.backend, w, device);
   comm->broadcast(bucket.params(), 0);
+  if (c.log_batches && w.is_root() && c.resume.empty())  // the starting point, for a replay (run_record.h)
+    save_peft_adapter(*model, qlora_options(c), (fs::path(c.out) / "initial_adapter").string(),
+                      c.model_path.empty() ? "random-init" : c.model_path);
   AdamW opt(bucket.params(), {c.beta1, c.beta2, c.eps, c.weight_decay});
 
   // Schedule over the whole run.
@@ -236,6 +243,8 @@ int run_training(const TrainConfig& c) {
   bool fault_fired = false;
   int64_t skips_in_a_row = 0;
   Throughput window, overall;
+  BatchLog batch_log(c, data.train, w.size, c.log_batches && w.is_root());
+  const auto loop_start = std::chrono::steady_clock::now();
   model->train();
   bool stopped = false;
   int64_t last_saved = -1;
@@ -248,6 +257,7 @@ int run_training(const TrainConfig& c) {
       continue;
     }
     const auto& plan = plans.at(st.epoch);
+    batch_log.record(st.step + 1, st.epoch, st.cursor);
 
     // Forward and backward over the step's micro-batches; gradients accumulate in the bucket. The
     // loss sum and correct count stay on the device until the step's end: one host sync per step.
@@ -342,6 +352,8 @@ int run_training(const TrainConfig& c) {
     return 0;
   }
 
+  const double train_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - loop_start).count();
+
   // The end: validation and test splits.
   const auto val = evaluate(*model, data.val, c.eval_rows, device);
   const auto test = evaluate(*model, data.test, c.eval_rows, device);
@@ -352,10 +364,10 @@ int run_training(const TrainConfig& c) {
   base_record.update({{"kind", "baselines"}, {"split", "test"}});
   log.write(base_record);
   log.write({{"kind", "summary"}, {"steps", st.step}, {"skipped_steps", st.skipped_steps}, {"samples", st.samples},
-             {"tokens", st.tokens}, {"test_accuracy", test.accuracy}, {"test_log_loss", test.log_loss}});
+             {"tokens", st.tokens}, {"test_accuracy", test.accuracy}, {"test_log_loss", test.log_loss},
+             {"train_seconds", train_seconds}});
   if (w.is_root()) {
-    fmt::print(stderr, "val  accuracy {:.4f} log loss {:.4f} (n {})\n", val.accuracy, val.log_loss, val.n);
-    fmt::print(stderr, "test accuracy {:.4f} log loss {:.4f} (n {})\n", test.accuracy, test.log_loss, test.n);
+    fmt::print(stderr, "val  {}\ntest {}\n", describe_eval(val), describe_eval(test));
     fmt::print(stderr, "test baselines: {}\n", baselines_text(base));
     fmt::print(stderr, "run directory: {}\n  config       {}/config.toml\n  metrics      {}/metrics.jsonl\n"
                "  checkpoint   {}\n", c.out, c.out, c.out, checkpoint_path(c.out, st.step));

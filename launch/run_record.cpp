@@ -1,0 +1,60 @@
+#include "launch/run_record.h"
+
+#include <nlohmann/json.hpp>
+
+#include <filesystem>
+#include <fstream>
+
+#include "common/error.h"
+
+namespace arena {
+namespace fs = std::filesystem;
+
+void write_split_file(const std::string& out, const RunData& data) {
+  const auto path = fs::path(out) / "split.json";
+  const auto tmp = fs::path(out) / "split.json.tmp";
+  const nlohmann::json j = {{"train", data.train.row_ids}, {"val", data.val.row_ids}, {"test", data.test.row_ids}};
+  {
+    std::ofstream f(tmp);
+    f << j.dump() << "\n";
+    check(static_cast<bool>(f), "{}: cannot write", tmp.string());
+  }
+  fs::rename(tmp, path);
+}
+
+BatchLog::BatchLog(const TrainConfig& c, const TokenizedData& train, int world, bool enabled)
+    : c_(c), train_(train), world_(world) {
+  if (!enabled) return;
+  const auto path = (fs::path(c.out) / "batches.jsonl").string();
+  file_ = std::fopen(path.c_str(), "a");
+  check(file_ != nullptr, "{}: cannot open for appending", path);
+}
+
+BatchLog::~BatchLog() {
+  if (file_) std::fclose(file_);
+}
+
+void BatchLog::record(int64_t step, int64_t epoch, int64_t cursor) {
+  if (!file_) return;
+  auto it = plans_.find(epoch);
+  if (it == plans_.end()) {
+    std::vector<BatchList> per_rank;
+    for (int r = 0; r < world_; ++r) per_rank.push_back(plan_epoch(train_, c_, r, world_, epoch));
+    it = plans_.emplace(epoch, std::move(per_rank)).first;
+  }
+  nlohmann::json ranks = nlohmann::json::array();
+  for (const auto& plan : it->second) {
+    nlohmann::json micro = nlohmann::json::array();
+    for (int64_t k = 0; k < c_.accum_steps; ++k) {
+      nlohmann::json ids = nlohmann::json::array();
+      for (const int64_t row : plan.at(static_cast<size_t>(cursor + k))) ids.push_back(train_.row_ids[row]);
+      micro.push_back(std::move(ids));
+    }
+    ranks.push_back(std::move(micro));
+  }
+  const auto line = nlohmann::json{{"step", step}, {"epoch", epoch}, {"ranks", std::move(ranks)}}.dump() + "\n";
+  std::fwrite(line.data(), 1, line.size(), file_);
+  std::fflush(file_);
+}
+
+}  // namespace arena

@@ -1,0 +1,44 @@
+// What a run trained and tested on, written by rank 0 next to metrics.jsonl, so another
+// implementation (bench/peer_train.py) or a later analysis can replay the same rows:
+//   split.json      {"train": [row ids], "val": [...], "test": [...]}: always written
+//   batches.jsonl   one line per optimizer step (train.log_batches): {"step", "epoch",
+//                   "ranks": [[[row ids of micro-batch 0], ...accum_steps], ...one per rank]}
+//   initial_adapter/  the LoRA adapters and head before the first step, in PEFT's format
+//                   (train.log_batches; written by the trainer with save_peft_adapter)
+// The token ids of each row are in the run's token cache (tokens.h5, data/token_cache.h).
+#pragma once
+
+#include <cstdint>
+#include <cstdio>
+#include <map>
+#include <string>
+
+#include "launch/batches.h"
+#include "launch/run_data.h"
+#include "launch/train_config.h"
+
+namespace arena {
+
+// Writes <out>/split.json atomically (temp file + rename).
+void write_split_file(const std::string& out, const RunData& data);
+
+class BatchLog {
+ public:
+  // Appends to <out>/batches.jsonl when `enabled` (a resumed run continues the file).
+  BatchLog(const TrainConfig& c, const TokenizedData& train, int world, bool enabled);
+  ~BatchLog();
+  BatchLog(const BatchLog&) = delete;
+  BatchLog& operator=(const BatchLog&) = delete;
+  // The micro-batches of every rank for optimizer step `step` (1-based), which starts at
+  // micro-batch `cursor` of `epoch`'s plan.
+  void record(int64_t step, int64_t epoch, int64_t cursor);
+
+ private:
+  const TrainConfig& c_;
+  const TokenizedData& train_;
+  int world_;
+  std::FILE* file_ = nullptr;
+  std::map<int64_t, std::vector<BatchList>> plans_;  // epoch -> one plan per rank
+};
+
+}  // namespace arena
