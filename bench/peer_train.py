@@ -131,7 +131,7 @@ def load_model(a, cfg, device, quant):
             q = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
                                    bnb_4bit_compute_dtype=compute)
             model = AutoModelForSequenceClassification.from_pretrained(tmp, quantization_config=q,
-                                                                       device_map={"": device}, **kw)
+                                                                       device_map={"": 0 if device.type == "cuda" else "cpu"}, **kw)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
     else:

@@ -67,7 +67,7 @@ t0=$(date +%s.%N)
 t1=$(date +%s.%N)
 echo "== peer: transformers + PEFT, replaying $OUT/arena" >&2
 python3 bench/peer_train.py "$OUT/arena" --model "$MODEL" --threads "$THREADS" --json "$OUT/peer.json" \
-  ${PEER_ARGS:-} 2> >(grep -v -e "kernels-community" -e "Converting and de-quantizing" -e "^Loading weights" \
+  ${PEER_ARGS:-} 2> >(grep --line-buffered -v -e "kernels-community" -e "Converting and de-quantizing" -e "^Loading weights" \
   | tee "$OUT/peer.log" >&2)
 echo
 python3 bench/compare_runs.py "$OUT/arena" "$OUT/peer.json" --ours-wall "$(python3 -c "print($t1 - $t0)")" \
