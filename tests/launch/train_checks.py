@@ -10,6 +10,8 @@ Standard library only, so CI needs no Python model stack. Each check is one CTes
   nonfinite      a NaN gradient on rank 1: every rank skips that step (skip) / the job stops (stop)
   signal         SIGUSR1 to mpirun / SIGTERM to one process: finish the step, checkpoint, exit 0
   commands       eval --json, predict (LMSYS + WSDM formats, A/B swap), export, bad-config errors
+  replay         split.json partitions the rows; train.log_batches: batches.jsonl covers every train row
+                 each epoch with the rows each step trained on, and initial_adapter/ holds B = 0
 Usage: train_checks.py ARENA_BINARY CHECK [ARG]
 """
 import json
@@ -257,6 +259,59 @@ def check_commands(tmp):
     print("OK: eval --json (n 1392), predict (LMSYS swap-averaged, WSDM), export, config errors name the setting")
 
 
+def safetensors_tensors(path):
+    """{name: (dtype, shape, raw bytes)} read with the standard library."""
+    with open(path, "rb") as f:
+        n = int.from_bytes(f.read(8), "little")
+        header = json.loads(f.read(n))
+        data = f.read()
+    return {k: (v["dtype"], v["shape"], data[v["data_offsets"][0]:v["data_offsets"][1]])
+            for k, v in header.items() if k != "__metadata__"}
+
+
+def check_replay(tmp):
+    out = os.path.join(tmp, "run")
+    run(BASE + ["--out", out, "--epochs", "2", "--batch.tokens", "600", "--train.log_batches", "true"], ranks=2)
+    with open(os.path.join(out, "split.json")) as f:
+        split = json.load(f)
+    parts = [set(split[k]) for k in ("train", "val", "test")]
+    if any(len(p) != len(split[k]) for p, k in zip(parts, ("train", "val", "test"))) or \
+            parts[0] & parts[1] or parts[0] & parts[2] or parts[1] & parts[2]:
+        fail("split.json: a row id repeats or sits in two parts")
+    start = metrics(out, "start")[0]
+    test = [r for r in metrics(out, "eval") if r["split"] == "test"][-1]
+    if len(parts[0]) != start["train_rows"] or len(parts[2]) != test["n"]:
+        fail(f"split.json: {len(parts[0])} train / {len(parts[2])} test ids, the run trained on "
+             f"{start['train_rows']} and tested {test['n']}")
+    train = {r["step"]: r for r in metrics(out)}
+    with open(os.path.join(out, "batches.jsonl")) as f:
+        steps = [json.loads(line) for line in f]
+    if [s["step"] for s in steps] != list(range(1, start["total_steps"] + 1)):
+        fail(f"batches.jsonl: steps {[s['step'] for s in steps][:5]}..., expected 1..{start['total_steps']}")
+    seen = {}
+    for s in steps:
+        if len(s["ranks"]) != 2:
+            fail(f"step {s['step']}: {len(s['ranks'])} ranks logged")
+        ids = [r for per_rank in s["ranks"] for mb in per_rank for r in mb]
+        if len(ids) != train[s["step"]]["rows"] or set(ids) - parts[0]:
+            fail(f"step {s['step']}: {len(ids)} logged rows (the step trained {train[s['step']]['rows']}), "
+                 f"{len(set(ids) - parts[0])} outside the train split")
+        seen.setdefault(s["epoch"], []).extend(ids)
+    for epoch, ids in seen.items():  # every train row once; at most world - 1 repeated to even out the shards
+        if set(ids) != parts[0] or len(ids) - len(parts[0]) > 1:
+            fail(f"epoch {epoch}: {len(set(ids))} of {len(parts[0])} train rows, {len(ids)} logged")
+    tensors = safetensors_tensors(os.path.join(out, "initial_adapter", "adapter_model.safetensors"))
+    b = [k for k in tensors if "lora_B" in k]
+    a = [k for k in tensors if "lora_A" in k]
+    head = any("score" in k for k in tensors)
+    if not a or len(a) != len(b) or not head:
+        fail(f"initial_adapter: {len(a)} lora_A, {len(b)} lora_B tensors, score head {'present' if head else 'missing'}")
+    if any(any(tensors[k][2]) for k in b) or not all(any(tensors[k][2]) for k in a):
+        fail("initial_adapter: lora_B must be zero and lora_A drawn before the first step")
+    print(f"OK: split.json partitions {sum(map(len, parts))} rows; batches.jsonl: {len(steps)} steps x 2 ranks cover "
+          f"the {len(parts[0])} train rows in each of {len(seen)} epochs; initial_adapter: {len(a)} A drawn, B = 0")
+
+
 def main():
     check, arg = sys.argv[2], sys.argv[3:] if len(sys.argv) > 3 else []
     tmp = tempfile.mkdtemp(prefix=f"arena-{check}-")
@@ -273,6 +328,8 @@ def main():
             check_signal(tmp)
         elif check == "commands":
             check_commands(tmp)
+        elif check == "replay":
+            check_replay(tmp)
         else:
             fail(f"unknown check {check}")
     finally:
