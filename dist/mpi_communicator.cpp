@@ -4,6 +4,7 @@
 
 #include "common/error.h"
 #include "dist/mpi_check.h"
+#include "dist/watchdog.h"
 
 namespace arena {
 namespace {
@@ -27,6 +28,7 @@ class MpiCommunicator final : public Communicator {
   void all_reduce_sum(torch::Tensor& t) override {
     check(t.is_contiguous(), "MPI all-reduce: tensor is not contiguous");
     auto host = t.is_cpu() ? t : t.cpu();
+    CollectiveScope scope("MPI_Allreduce of the gradient bucket");
     mpi_check(MPI_Allreduce(MPI_IN_PLACE, host.data_ptr(), static_cast<int>(host.numel()), mpi_type(host), MPI_SUM,
                             MPI_COMM_WORLD),
               "MPI_Allreduce(gradient bucket)");
@@ -36,6 +38,7 @@ class MpiCommunicator final : public Communicator {
   void broadcast(torch::Tensor& t, int root) override {
     check(t.is_contiguous(), "MPI broadcast: tensor is not contiguous");
     auto host = t.is_cpu() ? t : t.cpu();
+    CollectiveScope scope("MPI_Bcast of the parameters");
     mpi_check(MPI_Bcast(host.data_ptr(), static_cast<int>(host.nbytes()), MPI_BYTE, root, MPI_COMM_WORLD),
               "MPI_Bcast(parameters)");
     if (!t.is_cpu()) t.copy_(host);

@@ -2,9 +2,11 @@
 
 #include <c10/cuda/CUDAGuard.h>
 #include <c10/cuda/CUDAStream.h>
+#include <cuda_runtime_api.h>
 #include <nccl.h>
 
 #include "common/error.h"
+#include "dist/watchdog.h"
 
 namespace arena {
 namespace {
@@ -13,6 +15,12 @@ namespace {
 void nccl_check(ncclResult_t rc, const char* call) {
   if (rc == ncclSuccess) return;
   throw Error(fmt::format("NCCL: {} failed: {} ({})", call, ncclGetErrorString(rc), ncclGetLastError(nullptr)));
+}
+
+// The CUDA runtime's error helper, for the waits on the collectives' stream.
+void cuda_check(cudaError_t rc, const char* call) {
+  if (rc == cudaSuccess) return;
+  throw Error(fmt::format("CUDA: {} failed: {}", call, cudaGetErrorString(rc)));
 }
 
 ncclDataType_t nccl_type(const torch::Tensor& t) {
@@ -47,16 +55,22 @@ class NcclCommunicator final : public Communicator {
     check(t.is_cuda() && t.is_contiguous(), "NCCL all-reduce: tensor must be contiguous on {}", device_.str());
     c10::cuda::CUDAGuard guard(device_);
     const auto stream = c10::cuda::getCurrentCUDAStream(device_.index()).stream();
+    // Enqueue and wait inside the scope, so a rank that never joins trips the watchdog here (the
+    // trainer reads the reduced gradients' norm right after, so the wait costs nothing extra).
+    CollectiveScope scope("ncclAllReduce of the gradient bucket");
     nccl_check(ncclAllReduce(t.data_ptr(), t.data_ptr(), t.numel(), nccl_type(t), ncclSum, comm_, stream),
                "ncclAllReduce(gradient bucket)");
+    cuda_check(cudaStreamSynchronize(stream), "cudaStreamSynchronize(after ncclAllReduce)");
   }
 
   void broadcast(torch::Tensor& t, int root) override {
     check(t.is_cuda() && t.is_contiguous(), "NCCL broadcast: tensor must be contiguous on {}", device_.str());
     c10::cuda::CUDAGuard guard(device_);
     const auto stream = c10::cuda::getCurrentCUDAStream(device_.index()).stream();
+    CollectiveScope scope("ncclBroadcast of the parameters");
     nccl_check(ncclBroadcast(t.data_ptr(), t.data_ptr(), t.numel(), nccl_type(t), root, comm_, stream),
                "ncclBroadcast(parameters)");
+    cuda_check(cudaStreamSynchronize(stream), "cudaStreamSynchronize(after ncclBroadcast)");
   }
 
  private:

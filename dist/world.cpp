@@ -9,6 +9,7 @@
 
 #include "common/error.h"
 #include "dist/mpi_check.h"
+#include "dist/watchdog.h"
 
 namespace arena {
 namespace {
@@ -61,6 +62,7 @@ const World& init_world(int* argc, char*** argv) {
 const World& world() { return g_world; }
 
 void finalize_world() {
+  stop_watchdog();
   int finalized = 0;
   if (g_world.mpi && MPI_Finalized(&finalized) == MPI_SUCCESS && !finalized) MPI_Finalize();
 }
@@ -76,18 +78,21 @@ void abort_world(const std::string& message, int code) {
   std::exit(code);
 }
 
-void host_sum(double* values, int n) {
+void host_sum(double* values, int n, const char* what) {
   if (!g_world.mpi || g_world.size == 1) return;
+  CollectiveScope scope(what);
   mpi_check(MPI_Allreduce(MPI_IN_PLACE, values, n, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD), "MPI_Allreduce(sum)");
 }
 
 void host_max(double* values, int n) {
   if (!g_world.mpi || g_world.size == 1) return;
+  CollectiveScope scope("MPI_Allreduce(max) of host values");
   mpi_check(MPI_Allreduce(MPI_IN_PLACE, values, n, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD), "MPI_Allreduce(max)");
 }
 
 void host_broadcast(void* data, size_t bytes, int root) {
   if (!g_world.mpi || g_world.size == 1) return;
+  CollectiveScope scope("MPI_Bcast of host data");
   mpi_check(MPI_Bcast(data, static_cast<int>(bytes), MPI_BYTE, root, MPI_COMM_WORLD), "MPI_Bcast");
 }
 
@@ -96,6 +101,7 @@ void host_gather(const void* data, size_t bytes, void* out, int root) {
     if (out != data) std::memcpy(out, data, bytes);
     return;
   }
+  CollectiveScope scope("MPI_Gather of host data");
   mpi_check(MPI_Gather(data, static_cast<int>(bytes), MPI_BYTE, out, static_cast<int>(bytes), MPI_BYTE, root,
                        MPI_COMM_WORLD),
             "MPI_Gather");
@@ -103,6 +109,7 @@ void host_gather(const void* data, size_t bytes, void* out, int root) {
 
 void host_barrier() {
   if (!g_world.mpi || g_world.size == 1) return;
+  CollectiveScope scope("MPI_Barrier");
   mpi_check(MPI_Barrier(MPI_COMM_WORLD), "MPI_Barrier");
 }
 

@@ -38,7 +38,8 @@ bool launched_by_mpi();
 
 // Host-side collectives over MPI_COMM_WORLD for small data (metrics, agreement flags, RNG states).
 // All are no-ops in a world of one. Every rank must call them in the same order.
-void host_sum(double* values, int n);
+// `what` names the values for the hang watchdog's message (dist/watchdog.h); a string literal.
+void host_sum(double* values, int n, const char* what = "MPI_Allreduce(sum) of host values");
 void host_max(double* values, int n);
 void host_broadcast(void* data, size_t bytes, int root);
 // Gathers `bytes` from every rank to root (out: size * bytes on root, untouched elsewhere).

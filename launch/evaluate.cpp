@@ -35,7 +35,8 @@ torch::Tensor class_probabilities(GemmaClassifierImpl& model, const TokenizedDat
     }
   }
   if (was_training) model.train();
-  host_sum(probs.data_ptr<double>(), static_cast<int>(probs.numel()));
+  host_sum(probs.data_ptr<double>(), static_cast<int>(probs.numel()),
+           "MPI_Allreduce of the evaluation probabilities");
   return probs;
 }
 

@@ -204,6 +204,8 @@ std::vector<ConfigField> config_fields(TrainConfig& c) {
       field("train.log_batches",
             "write every step's row ids per rank to <out>/batches.jsonl and the initial adapter to <out>/initial_adapter",
             c.log_batches),
+      field("dist.timeout", "seconds a collective may wait for the other ranks before the job ends (0: forever)",
+            c.dist_timeout),
   };
 }
 
@@ -273,6 +275,7 @@ void validate(TrainConfig& c) {
   check(c.epochs > 0, "optim.epochs: must be positive, got {}", c.epochs);
   check(c.keep_checkpoints > 0, "train.keep_checkpoints: must be at least 1, got {}", c.keep_checkpoints);
   check(c.log_every > 0, "train.log_every: must be positive, got {}", c.log_every);
+  check(c.dist_timeout >= 0, "dist.timeout: must be 0 (no limit) or positive seconds, got {}", c.dist_timeout);
   check(!c.data_path.empty(), "data.path: no training data given (--data FILE or [data] path in the config)");
 }
 

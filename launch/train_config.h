@@ -63,6 +63,7 @@ struct TrainConfig {
   int64_t seed = 0;                  // model init, LoRA dropout
   std::string nonfinite = "skip";    // skip (every rank skips the step) | stop
   std::string backend = "auto";      // auto | nccl | mpi | none
+  double dist_timeout = 600;         // [dist] timeout: seconds a collective may take before the job ends
   std::string device = "auto";       // auto (cuda:<local rank> when CUDA is available, else cpu) | cpu | cuda
   int64_t threads = 0;               // intra-op threads per rank; 0: cores / local ranks
   std::string resume;                // run dir or checkpoint file to continue from

@@ -14,6 +14,7 @@
 #include "data/baselines.h"
 #include "dist/communicator.h"
 #include "dist/grad_bucket.h"
+#include "dist/watchdog.h"
 #include "dist/world.h"
 #include "launch/baselines_report.h"
 #include "launch/batches.h"
@@ -244,6 +245,7 @@ int run_training(const TrainConfig& c) {
   int64_t skips_in_a_row = 0;
   Throughput window, overall;
   BatchLog batch_log(c, data.train, w.size, c.log_batches && w.is_root());
+  start_watchdog(c.dist_timeout);  // from here on every rank's work per step is comparable
   const auto loop_start = std::chrono::steady_clock::now();
   model->train();
   bool stopped = false;
@@ -257,6 +259,7 @@ int run_training(const TrainConfig& c) {
       continue;
     }
     const auto& plan = plans.at(st.epoch);
+    set_watchdog_step(st.step + 1);
     batch_log.record(st.step + 1, st.epoch, st.cursor);
 
     // Forward and backward over the step's micro-batches; gradients accumulate in the bucket. The
@@ -286,7 +289,8 @@ int run_training(const TrainConfig& c) {
 
     // Agree on the step, then reduce the gradients once and update.
     StepTotals global = local;
-    host_sum(&global.rows, sizeof(StepTotals) / sizeof(double));
+    host_sum(&global.rows, sizeof(StepTotals) / sizeof(double),
+             "the per-step agreement (MPI_Allreduce of the step totals)");
     st.cursor += c.accum_steps;
     st.samples += static_cast<int64_t>(global.rows);
     st.tokens += static_cast<int64_t>(global.tokens);

@@ -10,6 +10,8 @@ Standard library only, so CI needs no Python model stack. Each check is one CTes
   nonfinite      a NaN gradient on rank 1: every rank skips that step (skip) / the job stops (stop)
   signal         SIGUSR1 to mpirun / SIGTERM to one process: finish the step, checkpoint, exit 0
   commands       eval --json, predict (LMSYS + WSDM formats, A/B swap), export, bad-config errors
+  hang           kill -STOP of rank 1 of 2 mid-training: rank 0's watchdog ends the job within
+                 dist.timeout + 30 s, naming the rank that noticed, the step and the collective
   replay         split.json partitions the rows; train.log_batches: batches.jsonl covers every train row
                  each epoch with the rows each step trained on, and initial_adapter/ holds B = 0
 Usage: train_checks.py ARENA_BINARY CHECK [ARG]
@@ -259,6 +261,60 @@ def check_commands(tmp):
     print("OK: eval --json (n 1392), predict (LMSYS swap-averaged, WSDM), export, config errors name the setting")
 
 
+def rank_pid(out, rank):
+    """The pid of the arena process of `rank` whose command line names `out` (read from /proc)."""
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                cmdline = f.read().split(b"\0")
+            with open(f"/proc/{pid}/environ", "rb") as f:
+                env = f.read().split(b"\0")
+        except OSError:
+            continue
+        if out.encode() in cmdline and os.path.basename(cmdline[0]) == b"arena" and \
+                f"OMPI_COMM_WORLD_RANK={rank}".encode() in env:
+            return int(pid)
+    return None
+
+
+def check_hang(tmp):
+    out, limit = os.path.join(tmp, "run"), 5
+    cmd = MPIRUN + ["-np", "2", ARENA] + BASE + ["--out", out, "--steps", "1000000", "--dist.timeout", str(limit),
+                                                 "--train.checkpoint_every", "1000000", "--train.eval_every", "1000000"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    stopped = None
+    try:
+        deadline = time.time() + 120
+        while time.time() < deadline and proc.poll() is None:
+            if os.path.exists(os.path.join(out, "metrics.jsonl")) and len(metrics(out)) >= 3:
+                break
+            time.sleep(0.2)
+        stopped = rank_pid(out, 1)
+        if proc.poll() is not None or stopped is None:
+            fail(f"training did not reach step 3 with rank 1 running (exit {proc.poll()})")
+        os.kill(stopped, signal.SIGSTOP)
+        t0 = time.time()
+        try:
+            _, err = proc.communicate(timeout=limit + 30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            fail(f"the job still waits {limit + 30} s after rank 1 stopped (dist.timeout {limit})")
+        waited = time.time() - t0
+    finally:
+        if stopped is not None:
+            try:
+                os.kill(stopped, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        if proc.poll() is None:
+            proc.kill()
+    line = next((l for l in err.splitlines() if "did not complete within" in l), "")
+    if proc.returncode == 0 or not line.startswith("arena: error [rank 0/2]") or " at step " not in line:
+        fail(f"exit {proc.returncode}, expected rank 0's watchdog message; stderr tail:\n{err[-2000:]}")
+    print(f"OK: rank 1 stopped, the job ended in {waited:.1f} s (dist.timeout {limit} s) with exit "
+          f"{proc.returncode}: {line}")
+
+
 def safetensors_tensors(path):
     """{name: (dtype, shape, raw bytes)} read with the standard library."""
     with open(path, "rb") as f:
@@ -328,6 +384,8 @@ def main():
             check_signal(tmp)
         elif check == "commands":
             check_commands(tmp)
+        elif check == "hang":
+            check_hang(tmp)
         elif check == "replay":
             check_replay(tmp)
         else:
