@@ -9,6 +9,7 @@
 
 #include "common/error.h"
 #include "common/h5.h"
+#include "dist/world.h"
 
 namespace arena {
 namespace fs = std::filesystem;
@@ -17,8 +18,18 @@ namespace {
 constexpr int64_t kVersion = 1;
 constexpr const char* kFormat = "arena-checkpoint";
 
+// Links and attributes stay in the group's object header, which the file format checksums: past 8
+// of either HDF5 would move them to a fractal heap whose blocks carry no checksum (a flipped byte
+// there renames a tensor silently).
+void keep_compact(hid_t group_create_props, const std::string& path) {
+  h5::check(H5Pset_link_phase_change(group_create_props, 65535, 0), "keep links compact", path);
+  h5::check(H5Pset_attr_phase_change(group_create_props, 65535, 0), "keep attributes compact", path);
+}
+
 void make_group(hid_t file, const std::string& name, const std::string& path) {
-  h5::Handle g{h5::check(H5Gcreate2(file, name.c_str(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), "create group " + name,
+  h5::Handle props{h5::check(H5Pcreate(H5P_GROUP_CREATE), "create group properties", path), H5Pclose};
+  keep_compact(props.id(), path);
+  h5::Handle g{h5::check(H5Gcreate2(file, name.c_str(), H5P_DEFAULT, props.id(), H5P_DEFAULT), "create group " + name,
                          path),
                H5Gclose};
 }
@@ -29,7 +40,7 @@ void write_tensors(hid_t file, const std::string& group, const std::vector<std::
   for (const auto& [name, t] : ts) {
     const auto c = t.detach().to(torch::kCPU, torch::kFloat32).contiguous();
     std::vector<hsize_t> dims(c.sizes().begin(), c.sizes().end());
-    h5::write(file, group + "/" + name, c.data_ptr<float>(), dims, path);
+    h5::write(file, group + "/" + name, c.data_ptr<float>(), dims, path, /*checksum=*/true);
   }
 }
 
@@ -45,9 +56,9 @@ std::vector<std::pair<std::string, torch::Tensor>> read_tensors(hid_t file, cons
     const ssize_t len = H5Lget_name_by_idx(g.id(), ".", H5_INDEX_NAME, H5_ITER_INC, i, nullptr, 0, H5P_DEFAULT);
     std::string name(static_cast<size_t>(h5::check(len, "list group " + group, path)), '\0');
     H5Lget_name_by_idx(g.id(), ".", H5_INDEX_NAME, H5_ITER_INC, i, name.data(), name.size() + 1, H5P_DEFAULT);
-    const auto dims = h5::shape(g.id(), name, path);
+    const auto dims = h5::shape(file, group + "/" + name, path);
     auto t = torch::empty(std::vector<int64_t>(dims.begin(), dims.end()), torch::kFloat32);
-    h5::read(g.id(), name, t.data_ptr<float>(), path);
+    h5::read(file, group + "/" + name, t.data_ptr<float>(), path);
     out.emplace_back(name, t);
   }
   return out;
@@ -64,7 +75,15 @@ void write_checkpoint(const std::string& path, const Checkpoint& c) {
   fs::create_directories(fs::path(path).parent_path());
   const std::string tmp = path + ".tmp";
   {
-    h5::Handle file{h5::check(H5Fcreate(tmp.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT), "create", tmp), H5Fclose};
+    // The 1.10 file format checksums every piece of metadata it writes here (superblock, object
+    // headers with their attributes, links and single-chunk dataset layouts; the 1.8 format would
+    // index chunks with unchecksummed v1 B-trees), as Fletcher32 does each dataset's data.
+    h5::Handle access{h5::check(H5Pcreate(H5P_FILE_ACCESS), "create file properties", tmp), H5Pclose};
+    h5::check(H5Pset_libver_bounds(access.id(), H5F_LIBVER_V110, H5F_LIBVER_LATEST), "set format version", tmp);
+    h5::Handle create{h5::check(H5Pcreate(H5P_FILE_CREATE), "create file properties", tmp), H5Pclose};
+    keep_compact(create.id(), tmp);  // the root group
+    h5::Handle file{h5::check(H5Fcreate(tmp.c_str(), H5F_ACC_TRUNC, create.id(), access.id()), "create", tmp),
+                    H5Fclose};
     const hid_t f = file.id();
     h5::write_string_attr(f, "format", kFormat, tmp);
     h5::write_attr<int64_t>(f, "version", kVersion, tmp);
@@ -96,7 +115,7 @@ void write_checkpoint(const std::string& path, const Checkpoint& c) {
     }
     const auto rng = c.rng.contiguous();
     h5::write(f, "rng_states", rng.data_ptr<uint8_t>(),
-              {static_cast<hsize_t>(rng.size(0)), static_cast<hsize_t>(rng.size(1))}, tmp);
+              {static_cast<hsize_t>(rng.size(0)), static_cast<hsize_t>(rng.size(1))}, tmp, /*checksum=*/true);
     h5::check(H5Fflush(f, H5F_SCOPE_GLOBAL), "flush", tmp);
   }
   fs::rename(tmp, path);
@@ -155,6 +174,40 @@ std::string find_checkpoint(const std::string& run_dir_or_file) {
   }
   check(!best.empty(), "{}: no checkpoint (step-*.h5) found", run_dir_or_file);
   return best;
+}
+
+std::string resume_checkpoint(const std::string& run_dir_or_file, bool fallback) {
+  const auto newest = find_checkpoint(run_dir_or_file);
+  if (fs::is_regular_file(run_dir_or_file)) return newest;
+  std::string why;
+  try {
+    read_checkpoint(newest);
+    return newest;
+  } catch (const Error& e) {
+    why = e.what();
+  }
+  std::vector<fs::path> older;
+  for (const auto& e : fs::directory_iterator(fs::path(newest).parent_path())) {
+    const auto name = e.path().filename().string();
+    if (e.is_regular_file() && name.rfind("step-", 0) == 0 && e.path().extension() == ".h5" && e.path() != newest)
+      older.push_back(e.path());
+  }
+  std::sort(older.rbegin(), older.rend());
+  for (const auto& candidate : older) {
+    try {
+      read_checkpoint(candidate.string());
+    } catch (const Error&) {
+      continue;
+    }
+    check(fallback, "newest checkpoint {} is corrupt ({}); the newest good one is {}: resume from it with "
+          "--resume-fallback (or --resume {})", newest, why, candidate.string(), candidate.string());
+    if (world().is_root())
+      fmt::print(stderr, "warning: newest checkpoint {} is corrupt ({}); resuming from {} (--resume-fallback)\n",
+               newest, why, candidate.string());
+    return candidate.string();
+  }
+  throw Error(fmt::format("newest checkpoint {} is corrupt ({}) and no older checkpoint of {} reads back whole", newest,
+                          why, run_dir_or_file));
 }
 
 void prune_checkpoints(const std::string& run_dir, int64_t keep) {

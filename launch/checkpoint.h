@@ -41,6 +41,11 @@ void write_checkpoint(const std::string& path, const Checkpoint& c);
 Checkpoint read_checkpoint(const std::string& path);
 // A checkpoint file as given, or the newest one of a run directory (its checkpoints/ folder).
 std::string find_checkpoint(const std::string& run_dir_or_file);
+// The checkpoint `--resume` continues from: `run_dir_or_file` itself when it is a file; for a run
+// directory its newest checkpoint if that one reads back whole (every checksum verified). When it
+// does not: with `fallback`, the newest one that does (a warning on stderr names the bad one);
+// without, an error naming the bad file, why it failed, and the newest good one.
+std::string resume_checkpoint(const std::string& run_dir_or_file, bool fallback);
 // Deletes all but the newest `keep` checkpoints of a run directory.
 void prune_checkpoints(const std::string& run_dir, int64_t keep);
 

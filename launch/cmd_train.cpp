@@ -15,10 +15,9 @@ Command add_train_command(CLI::App& app) {
     auto c = options->resolve("", "", false);
     if (!c.resume.empty()) {
       // Resume from the checkpoint's own resolved config; -c and the command line still override it.
-      const auto path = find_checkpoint(c.resume);
-      const auto resume = c.resume;
+      const auto path = resume_checkpoint(c.resume, c.resume_fallback);
       c = options->resolve(read_checkpoint(path).config_toml, path + " (config)");
-      c.resume = resume;
+      c.resume = path;
     }
     validate(c);
     return run_training(c);

@@ -13,8 +13,15 @@ ConfigOptions::ConfigOptions(CLI::App* app) {
     auto* opt = app->add_option(names, values_.back(), f.help);
     opt->type_name(f.type == "list" ? "LIST" : f.type == "bool" ? "BOOL" : f.type == "int" ? "INT"
                    : f.type == "float" ? "FLOAT" : "TEXT");
-    opt->default_str(f.get());
     opt->group(f.key.substr(0, f.key.find('.')) + " settings");
+    if (f.type == "bool") {
+      // A bare --flag means true. CLI11 would hand a value-less option its default string, so the
+      // default is shown through the type name instead ("BOOL=false", as for the other types).
+      opt->expected(0, 1);
+      opt->type_name("BOOL=" + f.get());
+    } else {
+      opt->default_str(f.get());
+    }
     options_.push_back(opt);
   }
 }
@@ -24,8 +31,11 @@ TrainConfig ConfigOptions::resolve(const std::string& base_toml, const std::stri
   if (!base_toml.empty()) load_toml_text(c, base_toml, base_source);
   if (!config_file_.empty()) load_toml_file(c, config_file_);
   auto fields = config_fields(c);
-  for (size_t i = 0; i < fields.size(); ++i)
-    if (options_[i]->count() > 0) fields[i].set(values_[i]);
+  for (size_t i = 0; i < fields.size(); ++i) {
+    if (options_[i]->count() == 0) continue;
+    const auto& given = options_[i]->results();  // a bare boolean --flag carries no value: true
+    fields[i].set(fields[i].type == "bool" && (given.empty() || given[0].empty()) ? "true" : values_[i]);
+  }
   if (checked) validate(c);
   return c;
 }

@@ -199,6 +199,8 @@ std::vector<ConfigField> config_fields(TrainConfig& c) {
       field("train.device", "auto (cuda:<local rank> if CUDA, else cpu), cpu or cuda", c.device, {"--device"}),
       field("train.threads", "intra-op CPU threads per rank (0: cores / ranks per node)", c.threads),
       field("train.resume", "run directory or checkpoint file to continue from exactly", c.resume, {"--resume"}),
+      field("train.resume_fallback", "when the newest checkpoint fails its checksums, resume from the newest good one",
+            c.resume_fallback, {"--resume-fallback"}),
       field("train.stop_after", "end this invocation after this optimizer step, with a checkpoint (-1: run to the end)",
             c.stop_after),
       field("train.log_batches",

@@ -67,6 +67,7 @@ struct TrainConfig {
   std::string device = "auto";       // auto (cuda:<local rank> when CUDA is available, else cpu) | cpu | cuda
   int64_t threads = 0;               // intra-op threads per rank; 0: cores / local ranks
   std::string resume;                // run dir or checkpoint file to continue from
+  bool resume_fallback = false;      // newest checkpoint corrupt: resume from the newest good one
   int64_t stop_after = -1;           // end this invocation after this optimizer step, with a checkpoint
   bool log_batches = false;          // <out>/batches.jsonl: every step's row ids (launch/run_record.h)
 };

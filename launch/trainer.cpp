@@ -126,6 +126,7 @@ void save(const std::string& out, const TrainConfig& c, const TrainState& st, Gr
   ck.state = st;
   TrainConfig resolved = c;
   resolved.resume.clear();
+  resolved.resume_fallback = false;
   resolved.stop_after = -1;
   ck.config_toml = to_toml(resolved);
   ck.base_fingerprint = fingerprint;

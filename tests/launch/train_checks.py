@@ -10,6 +10,8 @@ Standard library only, so CI needs no Python model stack. Each check is one CTes
   nonfinite      a NaN gradient on rank 1: every rank skips that step (skip) / the job stops (stop)
   signal         SIGUSR1 to mpirun / SIGTERM to one process: finish the step, checkpoint, exit 0
   commands       eval --json, predict (LMSYS + WSDM formats, A/B swap), export, bad-config errors
+  corrupt        a byte flipped in the newest checkpoint: --resume names it and the newest good one;
+                 --resume-fallback resumes from that one and repeats the lost steps exactly
   hang           kill -STOP of rank 1 of 2 mid-training: rank 0's watchdog ends the job within
                  dist.timeout + 30 s, naming the rank that noticed, the step and the collective
   replay         split.json partitions the rows; train.log_batches: batches.jsonl covers every train row
@@ -261,6 +263,36 @@ def check_commands(tmp):
     print("OK: eval --json (n 1392), predict (LMSYS swap-averaged, WSDM), export, config errors name the setting")
 
 
+def check_corrupt(tmp):
+    out = os.path.join(tmp, "run")
+    run(BASE + ["--out", out, "--steps", "4", "--train.checkpoint_every", "2", "--lora.dropout", "0.1"], ranks=2)
+    newest, good = (os.path.join(out, "checkpoints", f"step-{s:08d}.h5") for s in (4, 2))
+    with open(newest, "rb") as f:
+        original = f.read()
+    for offset in range(len(original) // 2, len(original), 97):  # the first flip arena notices
+        flipped = bytearray(original)
+        flipped[offset] ^= 0x10
+        with open(newest, "wb") as f:
+            f.write(flipped)
+        if run(["eval", "--checkpoint", newest], check=False)[0].returncode != 0:
+            break
+    else:
+        fail("no flipped byte in the second half of the checkpoint was noticed")
+    p, _ = run(["train", "--resume", out], ranks=2, check=False)
+    if p.returncode == 0 or f"newest checkpoint {newest} is corrupt" not in p.stderr or \
+            f"the newest good one is {good}" not in p.stderr:
+        fail(f"--resume on a corrupt newest checkpoint: exit {p.returncode}\n{p.stderr[-1500:]}")
+    run(["train", "--resume", out, "--resume-fallback"], ranks=2)
+    steps = {}
+    for r in metrics(out):
+        steps.setdefault(r["step"], []).append(r)
+    for s in (3, 4):
+        if len(steps[s]) != 2 or steps[s][0]["loss"] != steps[s][1]["loss"]:
+            fail(f"step {s} after the fallback: {steps[s]}")
+    print(f"OK: byte {offset} of {len(original)} flipped in {os.path.basename(newest)}: --resume refused it naming "
+          f"{os.path.basename(good)}; --resume-fallback repeated steps 3-4 with identical losses")
+
+
 def rank_pid(out, rank):
     """The pid of the arena process of `rank` whose command line names `out` (read from /proc)."""
     for pid in filter(str.isdigit, os.listdir("/proc")):
@@ -384,6 +416,8 @@ def main():
             check_signal(tmp)
         elif check == "commands":
             check_commands(tmp)
+        elif check == "corrupt":
+            check_corrupt(tmp)
         elif check == "hang":
             check_hang(tmp)
         elif check == "replay":
