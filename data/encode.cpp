@@ -1,6 +1,8 @@
 #include "data/encode.h"
 
 #include <algorithm>
+#include <cmath>
+#include <string_view>
 #include <numeric>
 
 #include "common/error.h"
@@ -41,7 +43,12 @@ std::vector<int64_t> section_budgets(const std::vector<int64_t>& lengths, int64_
 }
 
 std::vector<int32_t> head_tail(const std::vector<int32_t>& ids, int64_t budget, const std::vector<int32_t>& marker) {
-  const auto n = static_cast<int64_t>(ids.size());
+  return head_tail(ids, static_cast<int64_t>(ids.size()), budget, marker);
+}
+
+std::vector<int32_t> head_tail(const std::vector<int32_t>& ids, int64_t length, int64_t budget,
+                               const std::vector<int32_t>& marker) {
+  const auto n = length;
   if (n <= budget) return ids;
   const auto m = static_cast<int64_t>(marker.size());
   if (budget < m + 2) return {ids.begin(), ids.begin() + std::max<int64_t>(budget, 0)};
@@ -53,8 +60,8 @@ std::vector<int32_t> head_tail(const std::vector<int32_t>& ids, int64_t budget, 
   return out;
 }
 
-PairEncoder::PairEncoder(const Tokenizer& tokenizer, int64_t max_len, bool show_lengths)
-    : tok_(tokenizer), max_len_(max_len), show_lengths_(show_lengths) {
+PairEncoder::PairEncoder(const Tokenizer& tokenizer, int64_t max_len, bool show_lengths, size_t full_below_bytes)
+    : tok_(tokenizer), max_len_(max_len), show_lengths_(show_lengths), full_below_bytes_(full_below_bytes) {
   head_ = to32(tok_.encode(kHead));
   head_.insert(head_.begin(), tok_.bos_id());
   mid_a_ = to32(tok_.encode(kMidA));
@@ -82,19 +89,60 @@ int64_t code_points(const std::vector<std::string>& turns) {
   return n;
 }
 
+// Tokens at a window's cut that a cut through the text could change: dropped.
+constexpr int64_t kCutMargin = 64;
+
+// The largest UTF-8 character boundary <= pos.
+size_t char_boundary(const std::string& s, size_t pos) {
+  while (pos > 0 && pos < s.size() && (static_cast<unsigned char>(s[pos]) & 0xC0) == 0x80) --pos;
+  return pos;
+}
+
 }  // namespace
 
-std::vector<int32_t> PairEncoder::section(const std::vector<std::string>& turns) const {
-  std::vector<int32_t> out;
+PairEncoder::Section PairEncoder::section(const std::vector<std::string>& turns) const {
+  Section out;
   for (size_t k = 0; k < turns.size(); ++k) {
     if (k > 0) {
       const auto sep = tok_.encode(fmt::format(kTurn, k + 1));
-      out.insert(out.end(), sep.begin(), sep.end());
+      out.ids.insert(out.ids.end(), sep.begin(), sep.end());
+      out.length += static_cast<int64_t>(sep.size());
+    }
+    if (turns[k].size() > full_below_bytes_) {
+      append_ends(turns[k], out);
+      continue;
     }
     const auto ids = tok_.encode(turns[k]);
-    out.insert(out.end(), ids.begin(), ids.end());
+    out.ids.insert(out.ids.end(), ids.begin(), ids.end());
+    out.length += static_cast<int64_t>(ids.size());
   }
   return out;
+}
+
+void PairEncoder::append_ends(const std::string& text, Section& out) const {
+  // A window of `bytes` at each end; grows until each keeps max_len tokens past the margin, or
+  // the two would meet (then the whole turn is tokenized after all).
+  const int64_t need = max_len_ + kCutMargin;
+  for (size_t bytes = static_cast<size_t>(need) * 8;; bytes *= 2) {
+    if (2 * bytes >= text.size()) {
+      const auto ids = tok_.encode(text);
+      out.ids.insert(out.ids.end(), ids.begin(), ids.end());
+      out.length += static_cast<int64_t>(ids.size());
+      return;
+    }
+    const size_t head_end = char_boundary(text, bytes), tail_begin = char_boundary(text, text.size() - bytes);
+    const auto head = tok_.encode(std::string_view(text).substr(0, head_end));
+    const auto tail = tok_.encode(std::string_view(text).substr(tail_begin));
+    if (static_cast<int64_t>(head.size()) < need || static_cast<int64_t>(tail.size()) < need) continue;
+    const double per_byte = static_cast<double>(head.size() + tail.size()) /
+                            static_cast<double>(head_end + (text.size() - tail_begin));
+    out.ids.insert(out.ids.end(), head.begin(), head.end() - kCutMargin);
+    out.ids.insert(out.ids.end(), tail.begin() + kCutMargin, tail.end());
+    out.length += std::max(static_cast<int64_t>(std::llround(per_byte * static_cast<double>(text.size()))),
+                           static_cast<int64_t>(head.size() + tail.size()) - 2 * kCutMargin + 1);
+    ++out.estimated;
+    return;
+  }
 }
 
 EncodedPair PairEncoder::encode(const Pair& pair, bool swap_ab) const {
@@ -104,8 +152,8 @@ EncodedPair PairEncoder::encode(const Pair& pair, bool swap_ab) const {
   EncodedPair out;
   out.label = pair.label;
   if (swap_ab && (pair.label == kLabelA || pair.label == kLabelB)) out.label = pair.label == kLabelA ? kLabelB : kLabelA;
-  const std::vector<int64_t> lengths{static_cast<int64_t>(prompt.size()), static_cast<int64_t>(a.size()),
-                                     static_cast<int64_t>(b.size())};
+  const std::vector<int64_t> lengths{prompt.length, a.length, b.length};
+  out.estimated_sections = prompt.estimated + a.estimated + b.estimated;
   out.full_length = static_cast<int64_t>(fixed_) + lengths[0] + lengths[1] + lengths[2];
   out.tokens_a = lengths[1];
   out.tokens_b = lengths[2];
@@ -121,11 +169,11 @@ EncodedPair PairEncoder::encode(const Pair& pair, bool swap_ab) const {
   ids.reserve(static_cast<size_t>(std::min(out.full_length, max_len_)));
   const auto append = [&](const std::vector<int32_t>& v) { ids.insert(ids.end(), v.begin(), v.end()); };
   append(head_);
-  append(head_tail(prompt, budgets[0], marker_));
+  append(head_tail(prompt.ids, prompt.length, budgets[0], marker_));
   append(heading_a);
-  append(head_tail(a, budgets[1], marker_));
+  append(head_tail(a.ids, a.length, budgets[1], marker_));
   append(heading_b);
-  append(head_tail(b, budgets[2], marker_));
+  append(head_tail(b.ids, b.length, budgets[2], marker_));
   append(tail_);
   return out;
 }
@@ -137,6 +185,7 @@ std::vector<int32_t> PairEncoder::heading(bool b, int64_t tokens) const {
 
 uint64_t PairEncoder::fingerprint() const {
   uint64_t h = tok_.fingerprint() ^ (static_cast<uint64_t>(max_len_) * 0x9E3779B97F4A7C15ULL);
+  if (full_below_bytes_ != kFullBelowBytes) h = (h ^ full_below_bytes_) * 1099511628211ULL;
   if (show_lengths_) h = (h ^ 0x5151) * 1099511628211ULL;
   for (const char* piece : {kHead, kMidA, kMidB, kTail, kMarker, kTurn})
     for (const char* c = piece; *c != '\0'; ++c) h = (h ^ static_cast<unsigned char>(*c)) * 1099511628211ULL;

@@ -12,6 +12,13 @@
 // sections fairly: the shortest sections keep all their tokens, and what they leave unused flows to
 // the longer ones (water-filling). A section over its share keeps its first and last tokens
 // around a visible marker " [...] " (head gets the extra token when the split is odd).
+//
+// Bounded work per row: a turn longer than full_below_bytes (64 KiB by default, over every row of
+// the real data) is not tokenized whole. Only a window at each end is, large enough to hold
+// max_len tokens past a margin at the cut (the window grows until it does); the margin's tokens,
+// which a cut through the text could change, are dropped. The ids kept are those of the whole
+// turn's tokenization (tested against it); the turn's token count is then an estimate from the
+// windows' tokens per byte, and the row is counted in `estimated_sections`.
 #pragma once
 
 #include <cstdint>
@@ -30,6 +37,7 @@ struct EncodedPair {
   // Head+tail truncation hides them from the model; the "longer answer wins" baseline uses them.
   int64_t chars_a = 0, chars_b = 0, tokens_a = 0, tokens_b = 0;
   int label = kLabelNone;
+  int estimated_sections = 0;  // turns tokenized only at their ends (their counts are estimates)
 };
 
 // Budgets for sections of `lengths` within `budget` tokens (water-filling, order-preserving).
@@ -38,13 +46,19 @@ std::vector<int64_t> section_budgets(const std::vector<int64_t>& lengths, int64_
 // `ids` cut to `budget` tokens: head + marker + tail when it does not fit (only a head when the
 // budget cannot hold the marker and a token on each side).
 std::vector<int32_t> head_tail(const std::vector<int32_t>& ids, int64_t budget, const std::vector<int32_t>& marker);
+// The same for a section whose whole length is `length` tokens of which `ids` holds both ends
+// (length >= ids.size(); the middle is not needed once it is cut away).
+std::vector<int32_t> head_tail(const std::vector<int32_t>& ids, int64_t length, int64_t budget,
+                               const std::vector<int32_t>& marker);
 
 class PairEncoder {
  public:
   // Throws when max_len cannot hold the template itself. show_lengths: each answer's heading also
   // states its length before truncation ("# Response A (312 tokens)"), which head+tail truncation
   // otherwise hides; off by default (the seed recipe's template).
-  PairEncoder(const Tokenizer& tokenizer, int64_t max_len, bool show_lengths = false);
+  PairEncoder(const Tokenizer& tokenizer, int64_t max_len, bool show_lengths = false,
+              size_t full_below_bytes = kFullBelowBytes);
+  static constexpr size_t kFullBelowBytes = 64 * 1024;
   // swap_ab: encode B as A and A as B, and swap the label (A<->B; a tie stays a tie).
   EncodedPair encode(const Pair& pair, bool swap_ab = false) const;
   int64_t template_tokens() const { return static_cast<int64_t>(fixed_); }
@@ -53,7 +67,16 @@ class PairEncoder {
   uint64_t fingerprint() const;
 
  private:
-  std::vector<int32_t> section(const std::vector<std::string>& turns) const;
+  // A section's ids; for a turn over full_below_bytes_ only its ends, and `length` then counts
+  // the estimated tokens of the whole (ids.size() otherwise).
+  struct Section {
+    std::vector<int32_t> ids;
+    int64_t length = 0;
+    int estimated = 0;
+  };
+  Section section(const std::vector<std::string>& turns) const;
+  // The ids of a long turn's head and tail windows, and its estimated token count.
+  void append_ends(const std::string& text, Section& out) const;
   const Tokenizer& tok_;
   // The heading of answer A or B, with its length when show_lengths_.
   std::vector<int32_t> heading(bool b, int64_t tokens) const;
@@ -62,6 +85,7 @@ class PairEncoder {
   size_t length_reserve_ = 0;  // tokens kept free for the two length notes
   std::vector<int32_t> head_, mid_a_, mid_b_, tail_, marker_;
   size_t fixed_ = 0;
+  size_t full_below_bytes_ = kFullBelowBytes;
 };
 
 }  // namespace arena

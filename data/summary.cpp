@@ -12,11 +12,15 @@ DataSummary summarize(const Dataset& data, const PairEncoder& encoder, uint64_t 
   DataSummary s;
   const int64_t n = static_cast<int64_t>(data.pairs.size());
   std::vector<int64_t> lengths(static_cast<size_t>(n));
-  std::atomic<int64_t> next{0}, done{0};
+  std::atomic<int64_t> next{0}, done{0}, estimated{0};
   const auto work = [&] {
     for (int64_t i; (i = next.fetch_add(64)) < n;) {
       const int64_t end = std::min(n, i + 64);
-      for (int64_t k = i; k < end; ++k) lengths[static_cast<size_t>(k)] = encoder.encode(data.pairs[k]).full_length;
+      for (int64_t k = i; k < end; ++k) {
+        const auto e = encoder.encode(data.pairs[k]);
+        lengths[static_cast<size_t>(k)] = e.full_length;
+        estimated += e.estimated_sections > 0;
+      }
       done += end - i;
     }
   };
@@ -47,6 +51,7 @@ DataSummary summarize(const Dataset& data, const PairEncoder& encoder, uint64_t 
     over += l > encoder.max_len();
   }
   s.truncated_fraction = static_cast<double>(over) / static_cast<double>(n);
+  s.estimated = estimated.load();
   std::sort(lengths.begin(), lengths.end());
   const auto pct = [&](double q) { return lengths[static_cast<size_t>(q * static_cast<double>(n - 1) + 0.5)]; };
   s.p50 = pct(0.5);

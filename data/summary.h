@@ -18,6 +18,7 @@ struct DataSummary {
   int64_t p50 = 0, p90 = 0, p99 = 0, max = 0;  // template + text tokens before truncation
   double truncated_fraction = 0;          // share of pairs longer than max_len
   int64_t tokens = 0;                     // total tokens before truncation
+  int64_t estimated = 0;                  // pairs with a turn over 64 KiB: their lengths are estimates
 };
 
 // Encodes every pair (using `threads` threads) and summarizes. `progress(done, total)` is called

@@ -63,6 +63,9 @@ int run_data(const DataOptions& o) {
   fmt::print("tokens          p50 {} / p90 {} / p99 {} / max {} before truncation (template: {})\n", s.p50, s.p90,
              s.p99, s.max, encoder.template_tokens());
   fmt::print("truncated       {:.1f}% of pairs exceed max_len {}\n", 100 * s.truncated_fraction, o.max_len);
+  if (s.estimated > 0)
+    fmt::print("estimated       {} pairs have a turn over {} KiB: tokenized only at its ends (what truncation keeps), "
+               "so their lengths above are estimates\n", s.estimated, PairEncoder::kFullBelowBytes / 1024);
   if (o.json) {
     nlohmann::json labels = nlohmann::json::object();
     for (const char* k : {"model_a", "model_b", "tie"}) labels[k] = s.labels.count(k) ? s.labels.at(k) : 0;
@@ -72,7 +75,8 @@ int run_data(const DataOptions& o) {
                               {"labels", labels},
                               {"split", s.split},
                               {"tokens", {{"p50", s.p50}, {"p90", s.p90}, {"p99", s.p99}, {"max", s.max}}},
-                              {"truncated_fraction", s.truncated_fraction}};
+                              {"truncated_fraction", s.truncated_fraction},
+                              {"estimated_lengths", s.estimated}};
     fmt::print("{}\n", j.dump());
   }
   return 0;
