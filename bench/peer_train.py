@@ -87,6 +87,8 @@ def read_run(run):
             except json.JSONDecodeError as e:
                 fail(f"{run}/batches.jsonl:{n}: {e}")
             steps[rec["step"]] = rec  # a resumed run logs the step it resumed at again: the last one counts
+    if any(r.endswith("#swapped") for rec in steps.values() for per_rank in rec["ranks"] for mb in per_rank for r in mb):
+        fail(f"{run}: trained with train.swap (rows '<id>#swapped'): the replay has no swapped encodings")
     order = sorted(steps)
     if order != list(range(1, len(order) + 1)):
         fail(f"{run}/batches.jsonl: steps are not 1..N")

@@ -17,8 +17,18 @@ namespace arena {
 
 using BatchList = std::vector<std::vector<int64_t>>;
 
-// This rank's micro-batches of `epoch` (indices into `train`).
+// This rank's micro-batches of `epoch` (indices into `train`). Under train.swap = both a batch
+// plans half its rows and tokens in pairs: swap_rows() doubles them.
 BatchList plan_epoch(const TokenizedData& train, const TrainConfig& c, int rank, int world, int64_t epoch);
+
+// A/B swap augmentation (train.swap): the rows a planned micro-batch trains on, as indices into
+// the train split followed by its A/B-swapped copy (index n + i is row i with A and B exchanged
+// and its label swapped; a tie stays a tie):
+//   none    the planned rows
+//   both    every planned row twice, i then n + i, in the same micro-batch
+//   random  n + i for a seeded half of the rows, drawn anew each epoch (seed: train.seed, epoch, id)
+std::vector<int64_t> swap_rows(const std::vector<int64_t>& planned, const TokenizedData& train, const TrainConfig& c,
+                               int64_t epoch);
 
 struct Batch {
   torch::Tensor ids;     // [rows, longest] int64, right-padded with pad id 0

@@ -17,7 +17,7 @@ namespace {
 struct EvalOptions {
   std::string checkpoint, data, format, split = "test", device = "auto";
   int64_t rows = 0;
-  bool json = false;
+  bool json = false, swap_average = false;
 };
 
 int run_eval(const EvalOptions& o) {
@@ -26,9 +26,30 @@ int run_eval(const EvalOptions& o) {
   if (!o.data.empty()) c.data_path = o.data;
   if (!o.format.empty()) c.data_format = o.format;
   if (o.split == "all") c.train_fraction = 1.0, c.val_fraction = 0.0;
-  const auto data = load_run_data(c, "", false);
+  const auto data = load_run_data(c, "", false, o.swap_average);
   const auto& part = o.split == "val" ? data.val : o.split == "test" ? data.test : data.train;
-  const auto r = evaluate(*run.model, part, o.rows > 0 ? o.rows : c.eval_rows, run.device);
+  const int64_t rows = o.rows > 0 ? o.rows : c.eval_rows;
+  auto probs = class_probabilities(*run.model, part, rows, run.device);
+  nlohmann::json swap_json;
+  std::string swap_text;
+  if (o.swap_average) {  // score B-vs-A too, report how the order matters, and average the two views
+    const auto& swapped = o.split == "val" ? data.val_swapped : o.split == "test" ? data.test_swapped
+                                                                                  : data.train_swapped;
+    const auto back = unswap(class_probabilities(*run.model, swapped, rows, run.device));
+    const auto s = swap_report(probs, back, part);
+    const auto single = score(probs, part);
+    probs = (probs + back) / 2;
+    swap_json = {{"consistency", s.consistency}, {"accuracy_model_a_won", s.accuracy_a_won},
+                 {"accuracy_model_b_won", s.accuracy_b_won}, {"n_model_a_won", s.n_a}, {"n_model_b_won", s.n_b},
+                 {"accuracy_unaveraged", single.accuracy}, {"log_loss_unaveraged", single.log_loss}};
+    if (c.num_labels == 3) swap_json.update({{"accuracy_tie", s.accuracy_tie}, {"n_tie", s.n_tie}});
+    swap_text = fmt::format("swap        averaged over both A/B orders; the given order alone: accuracy {:.4f}, log "
+                            "loss {:.4f}\n            consistency {:.4f} (same winner both ways); accuracy where A "
+                            "won {:.4f} (n {}), where B won {:.4f} (n {})\n",
+                            single.accuracy, single.log_loss, s.consistency, s.accuracy_a_won, s.n_a,
+                            s.accuracy_b_won, s.n_b);
+  }
+  const auto r = score(probs, part);
   if (!world().is_root()) return 0;
   const auto base = compute_baselines(part, data.train, static_cast<int>(c.num_labels));
   fmt::print("checkpoint  {} (step {})\n", run.checkpoint, run.step);
@@ -36,11 +57,14 @@ int run_eval(const EvalOptions& o) {
              data.report.skipped_total());
   fmt::print("accuracy    {:.4f} ± {:.4f}\nlog loss    {:.4f} ± {:.4f}   (95 % intervals from the {} rows)\n",
              r.accuracy, 1.96 * r.accuracy_se(), r.log_loss, 1.96 * r.log_loss_se, r.n);
-  fmt::print("baselines   {}\n", baselines_text(base));
-  if (o.json)
-    fmt::print("{}\n", nlohmann::json{{"n", r.n}, {"accuracy", r.accuracy}, {"log_loss", r.log_loss}, {"log_loss_se", r.log_loss_se},
-                                      {"split", o.split}, {"step", run.step}, {"baselines", baselines_json(base)}}
-                           .dump());
+  fmt::print("baselines   {}\n{}", baselines_text(base), swap_text);
+  if (o.json) {
+    nlohmann::json j = {{"n", r.n},         {"accuracy", r.accuracy}, {"log_loss", r.log_loss},
+                        {"log_loss_se", r.log_loss_se}, {"split", o.split}, {"step", run.step},
+                        {"baselines", baselines_json(base)}};
+    if (o.swap_average) j["swap"] = swap_json;
+    fmt::print("{}\n", j.dump());
+  }
   return 0;
 }
 
@@ -57,6 +81,9 @@ Command add_eval_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--batch-size", o->rows, "Rows per batch (default: the run's batch.eval_rows)");
   cmd->add_option("--device", o->device, "auto, cpu or cuda")->check(CLI::IsMember({"auto", "cpu", "cuda"}));
+  cmd->add_flag("--swap-average", o->swap_average,
+                "Also score every pair with A and B exchanged: average the two, report swap consistency and "
+                "accuracy by which side won");
   cmd->add_flag("--json", o->json, "End with one JSON object {n, accuracy, log_loss, ...} on stdout's last line");
   return [cmd, o]() { return cmd->parsed() ? run_eval(*o) : -1; };
 }

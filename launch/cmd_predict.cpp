@@ -45,11 +45,7 @@ int run_predict(const PredictOptions& o) {
   auto probs = class_probabilities(*run.model, tokenize(data, encoder), rows, run.device);
   if (o.swap_average) {
     // Score B-vs-A as well; its "A wins" is our "B wins". Average the two views.
-    auto swapped = class_probabilities(*run.model, tokenize(data, encoder, true), rows, run.device);
-    auto back = swapped.clone();
-    back.select(1, 0).copy_(swapped.select(1, 1));
-    back.select(1, 1).copy_(swapped.select(1, 0));
-    probs = (probs + back) / 2;
+    probs = (probs + unswap(class_probabilities(*run.model, tokenize(data, encoder, true), rows, run.device))) / 2;
   }
   if (!world().is_root()) return 0;
   const auto parent = std::filesystem::path(o.out).parent_path();

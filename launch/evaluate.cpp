@@ -67,6 +67,35 @@ EvalResult score(const torch::Tensor& probs, const TokenizedData& d) {
   return r;
 }
 
+torch::Tensor unswap(const torch::Tensor& swapped_probs) {
+  auto back = swapped_probs.clone();
+  back.select(1, 0).copy_(swapped_probs.select(1, 1));
+  back.select(1, 1).copy_(swapped_probs.select(1, 0));
+  return back;
+}
+
+SwapReport swap_report(const torch::Tensor& probs, const torch::Tensor& unswapped_probs, const TokenizedData& d) {
+  SwapReport r;
+  const auto a = probs.argmax(1), b = unswapped_probs.argmax(1);
+  const auto pa = a.accessor<int64_t, 1>(), pb = b.accessor<int64_t, 1>();
+  int64_t same = 0, right[3] = {0, 0, 0}, count[3] = {0, 0, 0};
+  for (int64_t i = 0; i < d.size(); ++i) {
+    same += pa[i] == pb[i];
+    const int label = d.labels[i];
+    if (label < 0 || label > 2) continue;
+    ++count[label];
+    right[label] += pa[i] == label;
+  }
+  const auto share = [](int64_t k, int64_t n) { return n > 0 ? static_cast<double>(k) / static_cast<double>(n) : 0.0; };
+  r.n = d.size();
+  r.consistency = share(same, r.n);
+  r.n_a = count[0], r.n_b = count[1], r.n_tie = count[2];
+  r.accuracy_a_won = share(right[0], count[0]);
+  r.accuracy_b_won = share(right[1], count[1]);
+  r.accuracy_tie = share(right[2], count[2]);
+  return r;
+}
+
 std::string describe_eval(const EvalResult& r) {
   return fmt::format("accuracy {:.4f} ± {:.4f}, log loss {:.4f} ± {:.4f} (n {}; 95 % intervals from the rows)",
                      r.accuracy, 1.96 * r.accuracy_se(), r.log_loss, 1.96 * r.log_loss_se, r.n);

@@ -34,6 +34,21 @@ std::string describe_eval(const EvalResult& r);
 // Metrics of probabilities [n, L] against d's labels (rows without a label are not counted).
 EvalResult score(const torch::Tensor& probs, const TokenizedData& d);
 
+// Probabilities of A/B-swapped pairs mapped back to the original order: the swapped pair's "A
+// wins" is the original's "B wins" (columns 0 and 1 exchanged; a tie column stays).
+torch::Tensor unswap(const torch::Tensor& swapped_probs);
+
+// How a model treats the order of A and B, from its probabilities on the pairs as given and on the
+// swapped pairs mapped back (unswap): consistency is the share of rows whose predicted winner is
+// the same both ways; the accuracies are those of the given order on the rows A won, B won, tied.
+struct SwapReport {
+  int64_t n = 0;
+  double consistency = 0;
+  int64_t n_a = 0, n_b = 0, n_tie = 0;
+  double accuracy_a_won = 0, accuracy_b_won = 0, accuracy_tie = 0;
+};
+SwapReport swap_report(const torch::Tensor& probs, const torch::Tensor& unswapped_probs, const TokenizedData& d);
+
 EvalResult evaluate(GemmaClassifierImpl& model, const TokenizedData& d, int64_t rows_per_batch,
                     const torch::Device& device);
 

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <numeric>
+
 #include "data/encode.h"
 #include "data/split.h"
 #include "data/tokenizer.h"
@@ -25,7 +27,22 @@ TokenizedData subset(const TokenizedData& d, const std::vector<int64_t>& rows) {
   return out;
 }
 
-RunData load_run_data(const TrainConfig& c, const std::string& cache_path, bool write_cache) {
+TokenizedData concat(const TokenizedData& a, const TokenizedData& b) {
+  std::vector<int64_t> all(static_cast<size_t>(a.size()));
+  std::iota(all.begin(), all.end(), 0);
+  TokenizedData out = subset(a, all);
+  const int64_t base = static_cast<int64_t>(out.ids.size());
+  out.ids.insert(out.ids.end(), b.ids.begin(), b.ids.end());
+  for (int64_t k = 1; k < static_cast<int64_t>(b.offsets.size()); ++k) out.offsets.push_back(base + b.offsets[k]);
+  out.full_length.insert(out.full_length.end(), b.full_length.begin(), b.full_length.end());
+  out.answer_chars.insert(out.answer_chars.end(), b.answer_chars.begin(), b.answer_chars.end());
+  out.answer_tokens.insert(out.answer_tokens.end(), b.answer_tokens.begin(), b.answer_tokens.end());
+  out.labels.insert(out.labels.end(), b.labels.begin(), b.labels.end());
+  out.row_ids.insert(out.row_ids.end(), b.row_ids.begin(), b.row_ids.end());
+  return out;
+}
+
+RunData load_run_data(const TrainConfig& c, const std::string& cache_path, bool write_cache, bool with_swapped) {
   ReadOptions ro;
   ro.format = parse_data_format(c.data_format);
   ro.labels = parse_label_mode(c.labels);
@@ -53,6 +70,12 @@ RunData load_run_data(const TrainConfig& c, const std::string& cache_path, bool 
   out.train = subset(all, parts[static_cast<int>(Split::kTrain)]);
   out.val = subset(all, parts[static_cast<int>(Split::kVal)]);
   out.test = subset(all, parts[static_cast<int>(Split::kTest)]);
+  if (with_swapped) {  // tokenized each time: about a second per million tokens
+    const auto swapped = tokenize(data, encoder, /*swap_ab=*/true);
+    out.train_swapped = subset(swapped, parts[static_cast<int>(Split::kTrain)]);
+    out.val_swapped = subset(swapped, parts[static_cast<int>(Split::kVal)]);
+    out.test_swapped = subset(swapped, parts[static_cast<int>(Split::kTest)]);
+  }
   return out;
 }
 

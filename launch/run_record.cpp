@@ -47,7 +47,9 @@ void BatchLog::record(int64_t step, int64_t epoch, int64_t cursor) {
     nlohmann::json micro = nlohmann::json::array();
     for (int64_t k = 0; k < c_.accum_steps; ++k) {
       nlohmann::json ids = nlohmann::json::array();
-      for (const int64_t row : plan.at(static_cast<size_t>(cursor + k))) ids.push_back(train_.row_ids[row]);
+      const int64_t n = train_.size();
+      for (const int64_t row : swap_rows(plan.at(static_cast<size_t>(cursor + k)), train_, c_, epoch))
+        ids.push_back(row < n ? train_.row_ids[row] : train_.row_ids[row - n] + "#swapped");
       micro.push_back(std::move(ids));
     }
     ranks.push_back(std::move(micro));

@@ -2,7 +2,8 @@
 // implementation (bench/peer_train.py) or a later analysis can replay the same rows:
 //   split.json      {"train": [row ids], "val": [...], "test": [...]}: always written
 //   batches.jsonl   one line per optimizer step (train.log_batches): {"step", "epoch",
-//                   "ranks": [[[row ids of micro-batch 0], ...accum_steps], ...one per rank]}
+//                   "ranks": [[[row ids of micro-batch 0], ...accum_steps], ...one per rank]};
+//                   "<id>#swapped" is that row with A and B exchanged (train.swap)
 //   initial_adapter/  the LoRA adapters and head before the first step, in PEFT's format
 //                   (train.log_batches; written by the trainer with save_peft_adapter)
 // The token ids of each row are in the run's token cache (tokens.h5, data/token_cache.h).

@@ -203,6 +203,10 @@ std::vector<ConfigField> config_fields(TrainConfig& c) {
             c.resume_fallback, {"--resume-fallback"}),
       field("train.stop_after", "end this invocation after this optimizer step, with a checkpoint (-1: run to the end)",
             c.stop_after),
+      field("train.swap",
+            "A/B swap augmentation: none, both (every pair in both orders in the same step; batch sizes count "
+            "both) or random (a seeded half swapped, anew each epoch)",
+            c.swap),
       field("train.log_batches",
             "write every step's row ids per rank to <out>/batches.jsonl and the initial adapter to <out>/initial_adapter",
             c.log_batches),
@@ -277,6 +281,9 @@ void validate(TrainConfig& c) {
   check(c.epochs > 0, "optim.epochs: must be positive, got {}", c.epochs);
   check(c.keep_checkpoints > 0, "train.keep_checkpoints: must be at least 1, got {}", c.keep_checkpoints);
   check(c.log_every > 0, "train.log_every: must be positive, got {}", c.log_every);
+  check(c.swap == "none" || c.swap == "both" || c.swap == "random", "train.swap: none, both or random, got '{}'",
+        c.swap);
+  check(c.swap != "both" || c.batch_rows >= 2, "train.swap = both: batch.rows must be at least 2 (each pair gives 2 rows)");
   check(c.dist_timeout >= 0, "dist.timeout: must be 0 (no limit) or positive seconds, got {}", c.dist_timeout);
   check(!c.data_path.empty(), "data.path: no training data given (--data FILE or [data] path in the config)");
 }

@@ -69,6 +69,7 @@ struct TrainConfig {
   std::string resume;                // run dir or checkpoint file to continue from
   bool resume_fallback = false;      // newest checkpoint corrupt: resume from the newest good one
   int64_t stop_after = -1;           // end this invocation after this optimizer step, with a checkpoint
+  std::string swap = "none";         // A/B swap augmentation: none | both | random (launch/batches.h)
   bool log_batches = false;          // <out>/batches.jsonl: every step's row ids (launch/run_record.h)
 };
 

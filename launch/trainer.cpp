@@ -195,9 +195,13 @@ int run_training(const TrainConfig& c) {
   // tokenizes first and the other ranks read its cache instead of tokenizing the same file again.
   const auto cache = token_cache_path(c);
   RunData data;
-  if (w.is_root() || cache.empty()) data = load_run_data(c, cache, w.is_root());
+  const bool swap = c.swap != "none";
+  if (w.is_root() || cache.empty()) data = load_run_data(c, cache, w.is_root(), swap);
   host_barrier();
-  if (!w.is_root() && !cache.empty()) data = load_run_data(c, cache, false);
+  if (!w.is_root() && !cache.empty()) data = load_run_data(c, cache, false, swap);
+  // Rows a batch trains on: the train split, then its A/B-swapped copy (launch/batches.h, swap_rows).
+  const TokenizedData train_rows = swap ? concat(data.train, data.train_swapped) : TokenizedData{};
+  const TokenizedData& trained = swap ? train_rows : data.train;
   if (w.is_root())
     fmt::print(stderr, "{}\nsplit: train {} / val {} / test {}\n",
                describe_report(c.data_path, data.report, data.train.size() + data.val.size() + data.test.size()),
@@ -235,7 +239,7 @@ int run_training(const TrainConfig& c) {
   MetricsLog log((fs::path(c.out) / "metrics.jsonl").string(), w.is_root());
   log.write({{"kind", "start"}, {"ranks", w.size}, {"backend", comm->name()}, {"device", device.str()},
              {"trainable_params", bucket.numel()}, {"trainable_bytes", bucket.bytes()}, {"total_steps", total},
-             {"warmup_steps", warmup}, {"resumed_at", st.step}, {"train_rows", data.train.size()}});
+             {"warmup_steps", warmup}, {"resumed_at", st.step}, {"train_rows", data.train.size()}, {"swap", c.swap}});
   if (w.is_root())
     fmt::print(stderr, "train: {} ranks ({} backend, {}), {} trainable parameters = {} bytes all-reduced per step, "
                "{} steps ({} warmup)\n", w.size, comm->name(), device.str(), bucket.numel(), bucket.bytes(), total,
@@ -268,7 +272,7 @@ int run_training(const TrainConfig& c) {
     StepTotals local;
     auto sums = torch::zeros({2}, torch::TensorOptions().dtype(torch::kFloat64).device(device));
     for (int64_t k = 0; k < c.accum_steps; ++k) {
-      const Batch b = collate(data.train, plan[st.cursor + k], device);
+      const Batch b = collate(trained, swap_rows(plan[st.cursor + k], data.train, c, st.epoch), device);
       const auto logits = model->forward(b.ids, b.mask);
       const auto loss = classification_loss(logits, b.labels);
       (loss * static_cast<double>(b.rows)).backward();  // a sum over rows; scaled by the global row count below

@@ -12,6 +12,8 @@ Standard library only, so CI needs no Python model stack. Each check is one CTes
   commands       eval --json, predict (LMSYS + WSDM formats, A/B swap), export, bad-config errors
   corrupt        a byte flipped in the newest checkpoint: --resume names it and the newest good one;
                  --resume-fallback resumes from that one and repeats the lost steps exactly
+  swap           train.swap = both: 2 ranks x b rows == 1 rank x 2b rows, each pair in both orders in
+                 the same step; random: about half swapped, anew each epoch; eval --swap-average
   hang           kill -STOP of rank 1 of 2 mid-training: rank 0's watchdog ends the job within
                  dist.timeout + 30 s, naming the rank that noticed, the step and the collective
   replay         split.json partitions the rows; train.log_batches: batches.jsonl covers every train row
@@ -293,6 +295,50 @@ def check_corrupt(tmp):
           f"{os.path.basename(good)}; --resume-fallback repeated steps 3-4 with identical losses")
 
 
+def check_swap(tmp):
+    steps = 5
+    common = BASE + ["--batch.batching", "rows", "--lora.dropout", "0", "--steps", str(steps), "--optim.warmup_steps",
+                     "1", "--train.eval_every", "1000", "--train.swap", "both", "--train.log_batches", "true"]
+    one, multi = os.path.join(tmp, "one"), os.path.join(tmp, "multi")
+    run(common + ["--out", one, "--batch-size", "8"])
+    run(common + ["--out", multi, "--batch-size", "4"], ranks=2)
+    for a, c in zip(metrics(one), metrics(multi)):
+        if a["rows"] != 8 or c["rows"] != 8 or not close(a["loss"], c["loss"], 1e-5) or \
+                not close(a["grad_norm"], c["grad_norm"], 1e-5):
+            fail(f"swap both, step {a['step']}: 1 rank {a} vs 2 ranks {c}")
+    with open(os.path.join(multi, "batches.jsonl")) as f:
+        for line in f:
+            rec = json.loads(line)
+            for per_rank in rec["ranks"]:
+                for mb in per_rank:
+                    if mb[1::2] != [r + "#swapped" for r in mb[0::2]]:
+                        fail(f"step {rec['step']}: a micro-batch without each pair in both orders: {mb}")
+    rand = os.path.join(tmp, "random")
+    run(BASE + ["--out", rand, "--epochs", "2", "--train.swap", "random", "--train.log_batches", "true"], ranks=2)
+    swapped = {}
+    with open(os.path.join(rand, "batches.jsonl")) as f:
+        for line in f:
+            rec = json.loads(line)
+            ids = [r for per_rank in rec["ranks"] for mb in per_rank for r in mb]
+            swapped.setdefault(rec["epoch"], set()).update(r[:-8] for r in ids if r.endswith("#swapped"))
+            swapped.setdefault(-1 - rec["epoch"], set()).update(r for r in ids if not r.endswith("#swapped"))
+    train_rows = metrics(rand, "start")[0]["train_rows"]
+    shares = [len(swapped[e]) / train_rows for e in (0, 1)]
+    if not all(0.4 < x < 0.6 for x in shares) or swapped[0] == swapped[1] or swapped[0] & swapped[-1]:
+        fail(f"swap random: swapped shares {shares} per epoch, epochs identical: {swapped[0] == swapped[1]}")
+    p, _ = run(["eval", "--checkpoint", one, "--swap-average", "--json"])
+    last = json.loads(p.stdout.strip().splitlines()[-1])
+    sw = last.get("swap", {})
+    if not 0 <= sw.get("consistency", -1) <= 1 or sw.get("n_model_a_won", 0) + sw.get("n_model_b_won", 0) != last["n"]:
+        fail(f"eval --swap-average --json: {last}")
+    p, _ = run(BASE + ["--out", os.path.join(tmp, "bad"), "--train.swap", "sideways"], check=False)
+    if p.returncode == 0 or "train.swap" not in p.stderr:
+        fail(f"--train.swap sideways: {p.stderr}")
+    print(f"OK: swap both: 2 ranks x 4 rows == 1 rank x 8 rows over {steps} steps, each pair in both orders in "
+          f"its micro-batch; random: {shares[0]:.2f} / {shares[1]:.2f} swapped in epochs 0 / 1, different rows; "
+          f"eval --swap-average: consistency {sw['consistency']:.3f}")
+
+
 def rank_pid(out, rank):
     """The pid of the arena process of `rank` whose command line names `out` (read from /proc)."""
     for pid in filter(str.isdigit, os.listdir("/proc")):
@@ -418,6 +464,8 @@ def main():
             check_commands(tmp)
         elif check == "corrupt":
             check_corrupt(tmp)
+        elif check == "swap":
+            check_swap(tmp)
         elif check == "hang":
             check_hang(tmp)
         elif check == "replay":
