@@ -208,7 +208,12 @@ def main():
     load_s = time.perf_counter() - t_start
     trainable = [p for p in model.parameters() if p.requires_grad]
     optim = cfg["optim"]
-    optimizer = torch.optim.AdamW(trainable, lr=optim["lr"], betas=(optim["beta1"], optim["beta2"]), eps=optim["eps"],
+    head_lr = optim.get("head_lr", -1)
+    named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+    groups = [{"params": [p for n, p in named if ".score." not in n or head_lr < 0]},
+              {"params": [p for n, p in named if ".score." in n and head_lr >= 0], "lr": head_lr}]
+    optimizer = torch.optim.AdamW([g for g in groups if g["params"]], lr=optim["lr"],
+                                  betas=(optim["beta1"], optim["beta2"]), eps=optim["eps"],
                                   weight_decay=optim["weight_decay"])
     scheduler, warmup = schedule(optimizer, optim, len(steps))
 

@@ -185,6 +185,7 @@ std::vector<ConfigField> config_fields(TrainConfig& c) {
       field("optim.max_grad_norm", "clip the global gradient norm (0: off)", c.max_grad_norm),
       field("optim.warmup_steps", "linear warmup steps (-1: warmup_ratio x total)", c.warmup_steps),
       field("optim.warmup_ratio", "warmup share of total steps when warmup_steps = -1", c.warmup_ratio),
+      field("optim.head_lr", "peak learning rate of the score head (-1: optim.lr), on the same schedule", c.head_lr),
       field("optim.decay", "after warmup: linear, cosine or constant", c.decay),
       field("optim.epochs", "passes over the train split", c.epochs, {"--epochs"}),
       field("optim.max_steps", "stop after this many optimizer steps (-1: epochs)", c.max_steps, {"--steps"}),
@@ -198,6 +199,10 @@ std::vector<ConfigField> config_fields(TrainConfig& c) {
       field("train.backend", "gradient all-reduce: auto, nccl, mpi or none", c.backend, {"--backend"}),
       field("train.device", "auto (cuda:<local rank> if CUDA, else cpu), cpu or cuda", c.device, {"--device"}),
       field("train.threads", "intra-op CPU threads per rank (0: cores / ranks per node)", c.threads),
+      field("train.init_from",
+            "start the adapters and head from a run (its newest checkpoint), a checkpoint file or a PEFT adapter "
+            "directory; the optimizer and schedule start fresh",
+            c.init_from, {"--init-from"}),
       field("train.resume", "run directory or checkpoint file to continue from exactly", c.resume, {"--resume"}),
       field("train.resume_fallback", "when the newest checkpoint fails its checksums, resume from the newest good one",
             c.resume_fallback, {"--resume-fallback"}),
@@ -284,6 +289,7 @@ void validate(TrainConfig& c) {
   check(c.swap == "none" || c.swap == "both" || c.swap == "random", "train.swap: none, both or random, got '{}'",
         c.swap);
   check(c.swap != "both" || c.batch_rows >= 2, "train.swap = both: batch.rows must be at least 2 (each pair gives 2 rows)");
+  check(c.head_lr == -1 || c.head_lr >= 0, "optim.head_lr: -1 (optim.lr) or a learning rate >= 0, got {}", c.head_lr);
   check(c.dist_timeout >= 0, "dist.timeout: must be 0 (no limit) or positive seconds, got {}", c.dist_timeout);
   check(!c.data_path.empty(), "data.path: no training data given (--data FILE or [data] path in the config)");
 }

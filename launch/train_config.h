@@ -51,6 +51,7 @@ struct TrainConfig {
   double lr = 2e-4, weight_decay = 0.0, beta1 = 0.9, beta2 = 0.999, eps = 1e-8, max_grad_norm = 1.0;
   int64_t warmup_steps = -1;         // -1: warmup_ratio x total steps
   double warmup_ratio = 0.1;
+  double head_lr = -1;               // peak lr of the score head; -1: optim.lr
   std::string decay = "linear";      // linear | cosine | constant
   int64_t epochs = 1;
   int64_t max_steps = -1;            // -1: epochs x steps per epoch
@@ -66,6 +67,7 @@ struct TrainConfig {
   double dist_timeout = 600;         // [dist] timeout: seconds a collective may take before the job ends
   std::string device = "auto";       // auto (cuda:<local rank> when CUDA is available, else cpu) | cpu | cuda
   int64_t threads = 0;               // intra-op threads per rank; 0: cores / local ranks
+  std::string init_from;             // start from a run's checkpoint or a PEFT adapter (fresh optimizer)
   std::string resume;                // run dir or checkpoint file to continue from
   bool resume_fallback = false;      // newest checkpoint corrupt: resume from the newest good one
   int64_t stop_after = -1;           // end this invocation after this optimizer step, with a checkpoint

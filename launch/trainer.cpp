@@ -171,6 +171,44 @@ TrainState resume(const std::string& from, GradBucket& bucket, AdamW& opt, const
   return ck.state;
 }
 
+// The bucket's learning-rate segments at schedule factor `factor`: the score head at
+// optim.head_lr, everything else at optim.lr (consecutive tensors of one kind merged).
+std::vector<AdamW::Segment> lr_segments(const GradBucket& bucket, const TrainConfig& c, double factor) {
+  std::vector<AdamW::Segment> out;
+  int64_t offset = 0;
+  for (const auto& [name, t] : bucket.named()) {
+    const bool head = name.find(".score.") != std::string::npos;
+    const double lr = factor * (head && c.head_lr >= 0 ? c.head_lr : c.lr);
+    if (!out.empty() && out.back().lr == lr) {
+      out.back().end += t.numel();
+    } else {
+      out.push_back({offset, offset + t.numel(), lr});
+    }
+    offset += t.numel();
+  }
+  return out;
+}
+
+// train.init_from: the adapters and head of another run (its newest checkpoint), of a checkpoint
+// file, or of a PEFT adapter directory. Shapes must match this run's; the optimizer starts fresh.
+void init_trainables(GemmaClassifierImpl& model, GradBucket& bucket, const std::string& from, double fingerprint) {
+  torch::NoGradGuard no_grad;
+  if (std::filesystem::is_regular_file(fs::path(from) / "adapter_model.safetensors")) {
+    const auto n = load_peft_adapter(model, from);
+    if (world().is_root()) fmt::print(stderr, "init: {} adapter tensors from the PEFT adapter {}\n", n, from);
+    return;
+  }
+  const auto path = find_checkpoint(from);
+  const auto ck = read_checkpoint(path);
+  check(std::abs(ck.base_fingerprint - fingerprint) <= 1e-9 * std::max(1.0, std::abs(fingerprint)),
+        "{}: trained on another base model (fingerprint {} vs {}): train.init_from needs the same base", path,
+        ck.base_fingerprint, fingerprint);
+  bucket.params().copy_(flat_from(bucket, ck.trainable, "trainable", path));
+  if (world().is_root())
+    fmt::print(stderr, "init: adapters and head from {} (step {}); optimizer and schedule start fresh\n", path,
+               ck.state.step);
+}
+
 nlohmann::json eval_record(const char* split, const EvalResult& r, int64_t step) {
   return {{"kind", "eval"}, {"split", split}, {"step", step}, {"n", r.n}, {"accuracy", r.accuracy},
           {"log_loss", r.log_loss}, {"log_loss_se", r.log_loss_se}};
@@ -213,6 +251,7 @@ int run_training(const TrainConfig& c) {
   const double fingerprint = base_fingerprint(*model);
   GradBucket bucket(peft_trainable_parameters(*model));
   auto comm = make_communicator(c.backend, w, device);
+  if (!c.init_from.empty() && c.resume.empty()) init_trainables(*model, bucket, c.init_from, fingerprint);
   comm->broadcast(bucket.params(), 0);
   if (c.log_batches && w.is_root() && c.resume.empty())  // the starting point, for a replay (run_record.h)
     save_peft_adapter(*model, qlora_options(c), (fs::path(c.out) / "initial_adapter").string(),
@@ -316,7 +355,7 @@ int run_training(const TrainConfig& c) {
       bucket.grads().div_(global.rows);
       const double grad_norm = clip_grad_norm(bucket.grads(), c.max_grad_norm);
       const double lr = sched.lr(st.step);
-      opt.step(bucket.params(), bucket.grads(), lr);
+      opt.step(bucket.params(), bucket.grads(), lr_segments(bucket, c, sched.factor(st.step)));
       bucket.zero_grads();
       ++st.step;
 

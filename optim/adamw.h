@@ -9,6 +9,7 @@
 #include <torch/types.h>
 
 #include <cstdint>
+#include <vector>
 
 namespace arena {
 
@@ -25,6 +26,13 @@ class AdamW {
 
   // One update of `params` (the tensor given at construction) with `grads` at learning rate lr.
   void step(torch::Tensor& params, const torch::Tensor& grads, double lr);
+  // Elements [begin, end) of the bucket step at their own learning rate (torch.optim.AdamW's
+  // parameter groups); the segments must tile the bucket in order.
+  struct Segment {
+    int64_t begin = 0, end = 0;
+    double lr = 0;
+  };
+  void step(torch::Tensor& params, const torch::Tensor& grads, const std::vector<Segment>& segments);
 
   int64_t steps() const { return step_; }
   torch::Tensor& exp_avg() { return m_; }

@@ -14,6 +14,8 @@ Standard library only, so CI needs no Python model stack. Each check is one CTes
                  --resume-fallback resumes from that one and repeats the lost steps exactly
   swap           train.swap = both: 2 ranks x b rows == 1 rank x 2b rows, each pair in both orders in
                  the same step; random: about half swapped, anew each epoch; eval --swap-average
+  init           train.init_from a run, a checkpoint or a PEFT adapter starts from its exact adapters and
+                 head; optim.head_lr = 0 keeps the head while the adapters train; a shape mismatch is named
   hang           kill -STOP of rank 1 of 2 mid-training: rank 0's watchdog ends the job within
                  dist.timeout + 30 s, naming the rank that noticed, the step and the collective
   replay         split.json partitions the rows; train.log_batches: batches.jsonl covers every train row
@@ -339,6 +341,34 @@ def check_swap(tmp):
           f"eval --swap-average: consistency {sw['consistency']:.3f}")
 
 
+def check_init(tmp):
+    a = os.path.join(tmp, "a")
+    run(BASE + ["--out", a, "--steps", "3"])
+    last = os.path.join(a, "checkpoints", f"step-{3:08d}.h5")
+    adapter = os.path.join(tmp, "a-adapter")
+    run(["export", "--checkpoint", a, "--out", adapter])
+    for name, source in (("from-run", a), ("from-file", last), ("from-adapter", adapter)):
+        out = os.path.join(tmp, name)  # one warmup step runs at lr 0: it changes nothing, the result is the start
+        run(BASE + ["--out", out, "--steps", "1", "--optim.warmup_steps", "1", "--init-from", source])
+        h5diff(last, os.path.join(out, "checkpoints", f"step-{1:08d}.h5"), "/trainable")
+    frozen_head = os.path.join(tmp, "head0")
+    run(BASE + ["--out", frozen_head, "--steps", "3", "--optim.head_lr", "0", "--train.log_batches", "true"])
+    run(["export", "--checkpoint", frozen_head, "--out", os.path.join(tmp, "head0-adapter")])
+    start = safetensors_tensors(os.path.join(frozen_head, "initial_adapter", "adapter_model.safetensors"))
+    end = safetensors_tensors(os.path.join(tmp, "head0-adapter", "adapter_model.safetensors"))
+    head = [k for k in start if "score" in k]
+    lora = [k for k in start if "lora_A" in k]
+    if not head or any(start[k] != end[k] for k in head) or all(start[k] == end[k] for k in lora):
+        fail("optim.head_lr 0: the head must stay as it started while the adapters change")
+    other_rank = list(BASE)
+    other_rank[other_rank.index("--lora.rank") + 1] = "8"
+    p, _ = run(other_rank + ["--out", os.path.join(tmp, "bad"), "--steps", "1", "--init-from", a], check=False)
+    if p.returncode == 0 or last not in p.stderr or "has shape" not in p.stderr:
+        fail(f"--init-from with another LoRA rank: exit {p.returncode}\n{p.stderr[-800:]}")
+    print("OK: --init-from a run, a checkpoint file and a PEFT adapter start exactly from its adapters and head; "
+          "optim.head_lr 0 froze the head while the adapters trained; a rank mismatch names the file and tensor")
+
+
 def rank_pid(out, rank):
     """The pid of the arena process of `rank` whose command line names `out` (read from /proc)."""
     for pid in filter(str.isdigit, os.listdir("/proc")):
@@ -466,6 +496,8 @@ def main():
             check_corrupt(tmp)
         elif check == "swap":
             check_swap(tmp)
+        elif check == "init":
+            check_init(tmp)
         elif check == "hang":
             check_hang(tmp)
         elif check == "replay":

@@ -31,6 +31,23 @@ TEST(AdamW, MatchesTorchAdamWOverManySteps) {
   EXPECT_EQ(opt.steps(), 50);
 }
 
+// Segments with their own learning rates step exactly as separate optimizers (parameter groups).
+TEST(AdamW, SegmentsStepAsSeparateGroups) {
+  torch::manual_seed(3);
+  const auto a0 = torch::randn({5}), b0 = torch::randn({7});
+  auto flat = torch::cat({a0, b0}), a = a0.clone(), b = b0.clone();
+  const AdamWOptions o{0.9, 0.999, 1e-8, 0.01};
+  AdamW joint(flat, o), only_a(a, o), only_b(b, o);
+  for (int step = 0; step < 4; ++step) {
+    const auto ga = torch::randn({5}), gb = torch::randn({7});
+    joint.step(flat, torch::cat({ga, gb}), {{0, 5, 1e-2}, {5, 12, 3e-4}});
+    only_a.step(a, ga, 1e-2);
+    only_b.step(b, gb, 3e-4);
+  }
+  EXPECT_TRUE(torch::equal(flat, torch::cat({a, b})));
+  EXPECT_THROW(joint.step(flat, torch::zeros({12}), {{0, 5, 1e-2}}), std::exception);  // must tile the bucket
+}
+
 TEST(Clip, MatchesTorchClipGradNorm) {
   torch::manual_seed(1);
   auto a = torch::randn({100}, torch::requires_grad());
