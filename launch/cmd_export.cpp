@@ -1,13 +1,20 @@
 #include <fmt/format.h>
 #include <torch/torch.h>
 
+#include <cmath>
 #include <filesystem>
+#include <map>
 #include <memory>
+#include <string>
+#include <vector>
 
+#include "common/error.h"
 #include "dist/world.h"
 #include "launch/commands.h"
 #include "launch/inference.h"
+#include "launch/checkpoint.h"
 #include "launch/model_setup.h"
+#include "launch/train_config.h"
 #include "model/peft/peft_adapter.h"
 
 namespace arena {
@@ -15,12 +22,50 @@ namespace {
 
 struct ExportOptions {
   std::string checkpoint, out;
+  std::vector<std::string> average;
   bool with_base = false;
 };
 
+// Sets `run`'s adapters and head to the mean over `runs` (run directories or checkpoint files) of
+// the same base and the same trainable tensors: fold models averaged into one adapter.
+void average_into(TrainedModel& run, const std::vector<std::string>& runs) {
+  const double fingerprint = base_fingerprint(*run.model);
+  const auto trainable = peft_trainable_parameters(*run.model);
+  std::map<std::string, torch::Tensor> sum;
+  for (const auto& [name, t] : trainable) sum[name] = t.detach().to(torch::kFloat64).clone();
+  for (size_t k = 1; k < runs.size(); ++k) {
+    const auto path = find_checkpoint(runs[k]);
+    const auto ck = read_checkpoint(path);
+    TrainConfig other;
+    load_toml_text(other, ck.config_toml, path + " (config)");
+    check(std::abs(ck.base_fingerprint - fingerprint) <= 1e-9 * std::max(1.0, std::abs(fingerprint)),
+          "{}: trained on another base model than {}: only runs of one base can be averaged", path, run.checkpoint);
+    check(other.lora_alpha == run.config.lora_alpha && other.rslora == run.config.rslora,
+          "{}: LoRA alpha {} (rslora {}), {} has {} ({}): the adapters scale differently", path, other.lora_alpha,
+          other.rslora, run.checkpoint, run.config.lora_alpha, run.config.rslora);
+    check(ck.trainable.size() == trainable.size(), "{}: holds {} trainable tensors, {} holds {}", path,
+          ck.trainable.size(), run.checkpoint, trainable.size());
+    for (const auto& [name, t] : ck.trainable) {
+      const auto it = sum.find(name);
+      check(it != sum.end(), "{}: tensor '{}' is not in {}", path, name, run.checkpoint);
+      check(it->second.sizes() == t.sizes(), "{}: tensor '{}' has shape [{}], {} has [{}]", path, name,
+            fmt::join(t.sizes(), ","), run.checkpoint, fmt::join(it->second.sizes(), ","));
+      it->second.add_(t.to(torch::kFloat64));
+    }
+  }
+  torch::NoGradGuard no_grad;
+  for (const auto& [name, t] : trainable) t.copy_(sum.at(name) / static_cast<double>(runs.size()));
+}
+
 int run_export(const ExportOptions& o) {
   if (!world().is_root()) return 0;
-  auto run = load_trained(o.checkpoint, "cpu");
+  check(o.checkpoint.empty() != o.average.empty(), "export: give either --checkpoint or --average RUN RUN...");
+  check(o.average.empty() || o.average.size() >= 2, "export --average: needs at least two runs");
+  auto run = load_trained(o.average.empty() ? o.checkpoint : o.average.front(), "cpu");
+  if (!o.average.empty()) {
+    average_into(run, o.average);
+    fmt::print("average     of {} runs: {}\n", o.average.size(), fmt::join(o.average, ", "));
+  }
   const auto& c = run.config;
   const std::string base = c.model_path.empty() ? "random-init (see base/ or train.seed)" : c.model_path;
   save_peft_adapter(*run.model, qlora_options(c), o.out, base);
@@ -38,8 +83,13 @@ int run_export(const ExportOptions& o) {
 
 Command add_export_command(CLI::App& app) {
   auto o = std::make_shared<ExportOptions>();
-  auto* cmd = app.add_subcommand("export", "Write a checkpoint's adapters + head as a PEFT LoRA adapter");
-  add_checkpoint_option(cmd, o->checkpoint);
+  auto* cmd = app.add_subcommand("export",
+                                 "Write a checkpoint's adapters + head (or several runs' average) as a PEFT LoRA adapter");
+  cmd->add_option("--checkpoint", o->checkpoint, "Run directory (newest checkpoint) or checkpoint .h5");
+  cmd->add_option("--average", o->average,
+                  "Runs (or checkpoints) of one base and LoRA shape whose adapters and heads are averaged into one "
+                  "adapter (fold models)")
+      ->expected(2, 1 << 20);
   cmd->add_option("--out", o->out, "Output directory")->required();
   cmd->add_flag("--with-base", o->with_base, "Also write the frozen base (dequantized, fp32) as base/model.safetensors");
   return [cmd, o]() { return cmd->parsed() ? run_export(*o) : -1; };

@@ -16,6 +16,8 @@ Standard library only, so CI needs no Python model stack. Each check is one CTes
                  the same step; random: about half swapped, anew each epoch; eval --swap-average
   init           train.init_from a run, a checkpoint or a PEFT adapter starts from its exact adapters and
                  head; optim.head_lr = 0 keeps the head while the adapters train; a shape mismatch is named
+  average        export --average of fold runs (data.split_seed 0, 1, 2) writes the mean of their adapters
+                 and heads; runs of another base are refused
   hang           kill -STOP of rank 1 of 2 mid-training: rank 0's watchdog ends the job within
                  dist.timeout + 30 s, naming the rank that noticed, the step and the collective
   replay         split.json partitions the rows; train.log_batches: batches.jsonl covers every train row
@@ -369,6 +371,36 @@ def check_init(tmp):
           "optim.head_lr 0 froze the head while the adapters trained; a rank mismatch names the file and tensor")
 
 
+def check_average(tmp):
+    import struct
+    runs, tensors = [], []
+    for fold in range(3):
+        out = os.path.join(tmp, f"fold{fold}")
+        run(BASE + ["--out", out, "--steps", "3", "--data.split_seed", str(fold)])
+        run(["export", "--checkpoint", out, "--out", out + "-adapter"])
+        runs.append(out)
+        tensors.append(safetensors_tensors(os.path.join(out + "-adapter", "adapter_model.safetensors")))
+    avg_dir = os.path.join(tmp, "average")
+    run(["export", "--average"] + runs + ["--out", avg_dir])
+    avg = safetensors_tensors(os.path.join(avg_dir, "adapter_model.safetensors"))
+    floats = lambda raw: struct.unpack(f"<{len(raw) // 4}f", raw)
+    worst = 0.0
+    for name, (dtype, shape, raw) in avg.items():
+        if dtype != "F32" or any(t[name][1] != shape for t in tensors):
+            fail(f"average: tensor {name} {dtype} {shape}")
+        for got, *parts in zip(floats(raw), *(floats(t[name][2]) for t in tensors)):
+            worst = max(worst, abs(got - sum(parts) / 3))
+    if worst > 1e-6 or set(avg) != set(tensors[0]):
+        fail(f"average differs from the mean of the runs' adapters by {worst}")
+    other = os.path.join(tmp, "other-base")
+    run(BASE + ["--out", other, "--steps", "1", "--seed", "7"])  # a random-init base follows train.seed
+    p, _ = run(["export", "--average", runs[0], other, "--out", os.path.join(tmp, "bad")], check=False)
+    if p.returncode == 0 or "another base model" not in p.stderr:
+        fail(f"export --average of two bases: exit {p.returncode}\n{p.stderr[-600:]}")
+    print(f"OK: export --average of 3 fold runs = the mean of their {len(avg)} adapter and head tensors "
+          f"(worst difference {worst:.1e}); another base refused")
+
+
 def rank_pid(out, rank):
     """The pid of the arena process of `rank` whose command line names `out` (read from /proc)."""
     for pid in filter(str.isdigit, os.listdir("/proc")):
@@ -498,6 +530,8 @@ def main():
             check_swap(tmp)
         elif check == "init":
             check_init(tmp)
+        elif check == "average":
+            check_average(tmp)
         elif check == "hang":
             check_hang(tmp)
         elif check == "replay":
