@@ -1,8 +1,8 @@
 #include "dist/nccl_communicator.h"
 
+#include <c10/cuda/CUDAException.h>
 #include <c10/cuda/CUDAGuard.h>
 #include <c10/cuda/CUDAStream.h>
-#include <cuda_runtime_api.h>
 #include <nccl.h>
 
 #include "common/error.h"
@@ -15,12 +15,6 @@ namespace {
 void nccl_check(ncclResult_t rc, const char* call) {
   if (rc == ncclSuccess) return;
   throw Error(fmt::format("NCCL: {} failed: {} ({})", call, ncclGetErrorString(rc), ncclGetLastError(nullptr)));
-}
-
-// The CUDA runtime's error helper, for the waits on the collectives' stream.
-void cuda_check(cudaError_t rc, const char* call) {
-  if (rc == cudaSuccess) return;
-  throw Error(fmt::format("CUDA: {} failed: {}", call, cudaGetErrorString(rc)));
 }
 
 ncclDataType_t nccl_type(const torch::Tensor& t) {
@@ -60,7 +54,7 @@ class NcclCommunicator final : public Communicator {
     CollectiveScope scope("ncclAllReduce of the gradient bucket");
     nccl_check(ncclAllReduce(t.data_ptr(), t.data_ptr(), t.numel(), nccl_type(t), ncclSum, comm_, stream),
                "ncclAllReduce(gradient bucket)");
-    cuda_check(cudaStreamSynchronize(stream), "cudaStreamSynchronize(after ncclAllReduce)");
+    C10_CUDA_CHECK(cudaStreamSynchronize(stream));  // torch's CUDA error helper
   }
 
   void broadcast(torch::Tensor& t, int root) override {
@@ -70,7 +64,7 @@ class NcclCommunicator final : public Communicator {
     CollectiveScope scope("ncclBroadcast of the parameters");
     nccl_check(ncclBroadcast(t.data_ptr(), t.data_ptr(), t.numel(), nccl_type(t), root, comm_, stream),
                "ncclBroadcast(parameters)");
-    cuda_check(cudaStreamSynchronize(stream), "cudaStreamSynchronize(after ncclBroadcast)");
+    C10_CUDA_CHECK(cudaStreamSynchronize(stream));
   }
 
  private:
