@@ -20,7 +20,8 @@ BatchList plan_epoch(const TokenizedData& train, const TrainConfig& c, int rank,
     const auto shard = rank_shard(epoch_order(n, seed, epoch), rank, world);
     BatchList out;
     for (size_t start = 0; start < shard.size(); start += static_cast<size_t>(rows))
-      out.emplace_back(shard.begin() + start, shard.begin() + std::min(shard.size(), start + static_cast<size_t>(rows)));
+      out.emplace_back(shard.begin() + start,
+                       shard.begin() + std::min(shard.size(), start + static_cast<size_t>(rows)));
     return out;
   }
   std::vector<int64_t> lengths(static_cast<size_t>(n));

@@ -59,7 +59,7 @@ int run_eval(const EvalOptions& o) {
              r.accuracy, 1.96 * r.accuracy_se(), r.log_loss, 1.96 * r.log_loss_se, r.n);
   fmt::print("baselines   {}\n{}", baselines_text(base), swap_text);
   if (o.json) {
-    nlohmann::json j = {{"n", r.n},         {"accuracy", r.accuracy}, {"log_loss", r.log_loss},
+    nlohmann::json j = {{"n", r.n}, {"accuracy", r.accuracy}, {"log_loss", r.log_loss},
                         {"log_loss_se", r.log_loss_se}, {"split", o.split}, {"step", run.step},
                         {"baselines", baselines_json(base)}};
     if (o.swap_average) j["swap"] = swap_json;

@@ -84,7 +84,7 @@ int run_export(const ExportOptions& o) {
 Command add_export_command(CLI::App& app) {
   auto o = std::make_shared<ExportOptions>();
   auto* cmd = app.add_subcommand("export",
-                                 "Write a checkpoint's adapters + head (or several runs' average) as a PEFT LoRA adapter");
+                                 "Write a checkpoint's adapters + head (or several runs' mean) as a PEFT LoRA adapter");
   cmd->add_option("--checkpoint", o->checkpoint, "Run directory (newest checkpoint) or checkpoint .h5");
   cmd->add_option("--average", o->average,
                   "Runs (or checkpoints) of one base and LoRA shape whose adapters and heads are averaged into one "

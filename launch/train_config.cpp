@@ -213,7 +213,7 @@ std::vector<ConfigField> config_fields(TrainConfig& c) {
             "both) or random (a seeded half swapped, anew each epoch)",
             c.swap),
       field("train.log_batches",
-            "write every step's row ids per rank to <out>/batches.jsonl and the initial adapter to <out>/initial_adapter",
+            "write every step's row ids per rank to <out>/batches.jsonl, the initial adapter to <out>/initial_adapter",
             c.log_batches),
       field("dist.timeout", "seconds a collective may wait for the other ranks before the job ends (0: forever)",
             c.dist_timeout),
@@ -288,7 +288,8 @@ void validate(TrainConfig& c) {
   check(c.log_every > 0, "train.log_every: must be positive, got {}", c.log_every);
   check(c.swap == "none" || c.swap == "both" || c.swap == "random", "train.swap: none, both or random, got '{}'",
         c.swap);
-  check(c.swap != "both" || c.batch_rows >= 2, "train.swap = both: batch.rows must be at least 2 (each pair gives 2 rows)");
+  check(c.swap != "both" || c.batch_rows >= 2,
+        "train.swap = both: batch.rows must be at least 2 (each pair gives 2 rows)");
   check(c.head_lr == -1 || c.head_lr >= 0, "optim.head_lr: -1 (optim.lr) or a learning rate >= 0, got {}", c.head_lr);
   check(c.dist_timeout >= 0, "dist.timeout: must be 0 (no limit) or positive seconds, got {}", c.dist_timeout);
   check(!c.data_path.empty(), "data.path: no training data given (--data FILE or [data] path in the config)");

@@ -193,7 +193,7 @@ std::vector<AdamW::Segment> lr_segments(const GradBucket& bucket, const TrainCon
 // file, or of a PEFT adapter directory. Shapes must match this run's; the optimizer starts fresh.
 void init_trainables(GemmaClassifierImpl& model, GradBucket& bucket, const std::string& from, double fingerprint) {
   torch::NoGradGuard no_grad;
-  if (std::filesystem::is_regular_file(fs::path(from) / "adapter_model.safetensors")) {
+  if (fs::is_regular_file(fs::path(from) / "adapter_model.safetensors")) {
     const auto n = load_peft_adapter(model, from);
     if (world().is_root()) fmt::print(stderr, "init: {} adapter tensors from the PEFT adapter {}\n", n, from);
     return;

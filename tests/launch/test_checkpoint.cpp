@@ -173,7 +173,8 @@ TEST(Checkpoint, NoFlippedByteLoadsSilently) {
     }
   }
   EXPECT_GT(caught, 0);
-  std::printf("%d of %d flipped bytes failed the read, %d landed in unused bytes\n", caught, caught + harmless, harmless);
+  std::printf("%d of %d flipped bytes failed the read, %d landed in unused bytes\n", caught, caught + harmless,
+              harmless);
 }
 
 TEST(Checkpoint, ResumeNamesTheCorruptOneAndFallsBackOnRequest) {
