@@ -511,31 +511,14 @@ def check_replay(tmp):
 def main():
     check, arg = sys.argv[2], sys.argv[3:] if len(sys.argv) > 3 else []
     tmp = tempfile.mkdtemp(prefix=f"arena-{check}-")
+    checks = {"resume": check_resume, "fault": check_fault, "nonfinite": check_nonfinite, "signal": check_signal,
+              "commands": check_commands, "corrupt": check_corrupt, "swap": check_swap, "init": check_init,
+              "average": check_average, "hang": check_hang, "replay": check_replay}
     try:
         if check == "equivalence":
             check_equivalence(tmp, int(arg[0]))
-        elif check == "resume":
-            check_resume(tmp)
-        elif check == "fault":
-            check_fault(tmp)
-        elif check == "nonfinite":
-            check_nonfinite(tmp)
-        elif check == "signal":
-            check_signal(tmp)
-        elif check == "commands":
-            check_commands(tmp)
-        elif check == "corrupt":
-            check_corrupt(tmp)
-        elif check == "swap":
-            check_swap(tmp)
-        elif check == "init":
-            check_init(tmp)
-        elif check == "average":
-            check_average(tmp)
-        elif check == "hang":
-            check_hang(tmp)
-        elif check == "replay":
-            check_replay(tmp)
+        elif check in checks:
+            checks[check](tmp)
         else:
             fail(f"unknown check {check}")
     finally:
