@@ -13,6 +13,7 @@
 #include "data/summary.h"
 #include "data/tokenizer.h"
 #include "launch/commands.h"
+#include "launch/progress.h"
 
 namespace arena {
 namespace {
@@ -39,14 +40,20 @@ int run_data(const DataOptions& o) {
   const Tokenizer tok(o.tokenizer);
   const PairEncoder encoder(tok, o.max_len);
   const int threads = o.threads > 0 ? o.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  // A live bar on a terminal; in a log, a plain line every 10 s and one at the end.
+  ProgressBar bar("tokenize", "pairs", static_cast<int64_t>(data.pairs.size()), true);
+  auto last_line = t0;
   const auto progress = [&](int64_t done, int64_t total) {
-    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    const double rate = done / std::max(s, 1e-9);
-    fmt::print(stderr, "\rtokenizing {}/{} pairs, {:.0f} pairs/s, ETA {:.0f} s   ", done, total, rate,
+    if (bar.live()) return bar.update(done);
+    const auto now = std::chrono::steady_clock::now();
+    if (done < total && now - last_line < std::chrono::seconds(10)) return;
+    last_line = now;
+    const double s = std::chrono::duration<double>(now - t0).count(), rate = done / std::max(s, 1e-9);
+    fmt::print(stderr, "tokenizing {}/{} pairs, {:.0f} pairs/s, ETA {:.0f} s\n", done, total, rate,
                rate > 0 ? (total - done) / rate : 0.0);
-    if (done == total) fmt::print(stderr, "\n");
   };
   const auto s = summarize(data, encoder, o.seed, threads, progress);
+  bar.finish();
 
   fmt::print("file            {} ({} format)\n", o.data, data_format_name(data.format));
   fmt::print("rows            {} read, {} used, {} skipped\n", data.report.rows_read, data.pairs.size(),

@@ -29,13 +29,13 @@ int run_eval(const EvalOptions& o) {
   const auto data = load_run_data(c, "", false, o.swap_average);
   const auto& part = o.split == "val" ? data.val : o.split == "test" ? data.test : data.train;
   const int64_t rows = o.rows > 0 ? o.rows : c.eval_rows;
-  auto probs = class_probabilities(*run.model, part, rows, run.device);
+  auto probs = class_probabilities(*run.model, part, rows, run.device, "eval");
   nlohmann::json swap_json;
   std::string swap_text;
   if (o.swap_average) {  // score B-vs-A too, report how the order matters, and average the two views
     const auto& swapped = o.split == "val" ? data.val_swapped : o.split == "test" ? data.test_swapped
                                                                                   : data.train_swapped;
-    const auto back = unswap(class_probabilities(*run.model, swapped, rows, run.device));
+    const auto back = unswap(class_probabilities(*run.model, swapped, rows, run.device, "eval B-A"));
     const auto s = swap_report(probs, back, part);
     const auto single = score(probs, part);
     probs = (probs + back) / 2;

@@ -42,10 +42,11 @@ int run_predict(const PredictOptions& o) {
   const Tokenizer tok(c.tokenizer);
   const PairEncoder encoder(tok, c.max_len, c.show_lengths);
   const int64_t rows = o.rows > 0 ? o.rows : c.eval_rows;
-  auto probs = class_probabilities(*run.model, tokenize(data, encoder), rows, run.device);
+  auto probs = class_probabilities(*run.model, tokenize(data, encoder), rows, run.device, "predict");
   if (o.swap_average) {
     // Score B-vs-A as well; its "A wins" is our "B wins". Average the two views.
-    probs = (probs + unswap(class_probabilities(*run.model, tokenize(data, encoder, true), rows, run.device))) / 2;
+    probs = (probs + unswap(class_probabilities(*run.model, tokenize(data, encoder, true), rows, run.device,
+                                                "predict B-A"))) / 2;
   }
   if (!world().is_root()) return 0;
   const auto parent = std::filesystem::path(o.out).parent_path();

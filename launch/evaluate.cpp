@@ -9,11 +9,12 @@
 
 #include "dist/world.h"
 #include "launch/batches.h"
+#include "launch/progress.h"
 
 namespace arena {
 
 torch::Tensor class_probabilities(GemmaClassifierImpl& model, const TokenizedData& d, int64_t rows_per_batch,
-                                  const torch::Device& device) {
+                                  const torch::Device& device, const char* progress) {
   const auto& w = world();
   const int64_t n = d.size(), labels = model.config().num_labels;
   auto probs = torch::zeros({n, labels}, torch::kFloat64);
@@ -24,6 +25,7 @@ torch::Tensor class_probabilities(GemmaClassifierImpl& model, const TokenizedDat
   });
   const bool was_training = model.is_training();
   model.eval();
+  ProgressBar bar(progress ? progress : "", "rows", static_cast<int64_t>(mine.size()), progress && w.is_root());
   {
     torch::NoGradGuard no_grad;
     for (size_t start = 0; start < mine.size(); start += static_cast<size_t>(rows_per_batch)) {
@@ -32,8 +34,10 @@ torch::Tensor class_probabilities(GemmaClassifierImpl& model, const TokenizedDat
       const auto b = collate(d, rows, device);
       const auto p = torch::softmax(model.forward(b.ids, b.mask).to(torch::kFloat32), -1).to(torch::kFloat64).cpu();
       probs.index_copy_(0, torch::tensor(rows, torch::kInt64), p);
+      bar.update(static_cast<int64_t>(start + rows.size()));
     }
   }
+  bar.finish();
   if (was_training) model.train();
   host_sum(probs.data_ptr<double>(), static_cast<int>(probs.numel()),
            "MPI_Allreduce of the evaluation probabilities");

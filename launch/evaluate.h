@@ -16,8 +16,9 @@
 namespace arena {
 
 // [n, num_labels] float64 on the CPU, identical on every rank (every rank must call it).
+// `progress`: a label for a live progress bar over rank 0's rows (launch/progress.h); none if null.
 torch::Tensor class_probabilities(GemmaClassifierImpl& model, const TokenizedData& d, int64_t rows_per_batch,
-                                  const torch::Device& device);
+                                  const torch::Device& device, const char* progress = nullptr);
 
 struct EvalResult {
   int64_t n = 0;

@@ -22,6 +22,7 @@
 #include "launch/evaluate.h"
 #include "launch/metrics_log.h"
 #include "launch/model_setup.h"
+#include "launch/progress.h"
 #include "launch/run_data.h"
 #include "launch/run_record.h"
 #include "launch/stop_signal.h"
@@ -144,7 +145,7 @@ void save(const std::string& out, const TrainConfig& c, const TrainState& st, Gr
   write_checkpoint(path, ck);
   prune_checkpoints(out, c.keep_checkpoints);
   log.write({{"kind", "checkpoint"}, {"step", st.step}, {"path", path}});
-  fmt::print(stderr, "checkpoint: {}\n", path);
+  print_above(fmt::format("checkpoint: {}\n", path));
 }
 
 TrainState resume(const std::string& from, GradBucket& bucket, AdamW& opt, const LrSchedule& sched, double fingerprint,
@@ -289,6 +290,8 @@ int run_training(const TrainConfig& c) {
   int64_t skips_in_a_row = 0;
   Throughput window, overall;
   BatchLog batch_log(c, data.train, w.size, c.log_batches && w.is_root());
+  ProgressBar bar("train", "steps", total, w.is_root());
+  bar.update(st.step);
   start_watchdog(c.dist_timeout);  // from here on every rank's work per step is comparable
   const auto loop_start = std::chrono::steady_clock::now();
   model->train();
@@ -347,8 +350,8 @@ int run_training(const TrainConfig& c) {
       bucket.zero_grads();
       log.write({{"kind", "skip"}, {"step", st.step + 1}, {"ranks_nonfinite", global.nonfinite}});
       if (w.is_root())
-        fmt::print(stderr, "step {}: non-finite loss/gradient on {} rank(s): step skipped on all ranks\n", st.step + 1,
-                   global.nonfinite);
+        print_above(fmt::format("step {}: non-finite loss/gradient on {} rank(s): step skipped on all ranks\n",
+                                st.step + 1, global.nonfinite));
     } else {
       skips_in_a_row = 0;
       comm->all_reduce_sum(bucket.grads());
@@ -365,7 +368,11 @@ int run_training(const TrainConfig& c) {
                  {"accuracy", global.correct / global.rows}, {"lr", lr}, {"grad_norm", grad_norm},
                  {"rows", global.rows}, {"tokens", global.tokens}, {"reduced_bytes", bucket.bytes()},
                  {"tokens_per_s", window.tokens_per_s()}, {"samples_per_s", window.samples_per_s()}});
-      if (w.is_root() && (st.step % c.log_every == 0 || st.step == total)) {
+      if (bar.live()) {  // a terminal: one live line
+        bar.update(st.step, fmt::format("ep {} loss {:.4f} acc {:.3f} lr {:.2e} {:.0f} tok/s", st.epoch,
+                                        global.loss_sum / global.rows, global.correct / global.rows, lr,
+                                        overall.tokens_per_s()));
+      } else if (w.is_root() && (st.step % c.log_every == 0 || st.step == total)) {  // logs: periodic lines
         fmt::print(stderr, "step {}/{} ep {} | loss {:.4f} acc {:.3f} | lr {:.2e} gnorm {:.3f} | {:.0f} tok/s "
                    "{:.1f} samples/s | ETA {}\n", st.step, total, st.epoch, global.loss_sum / global.rows,
                    global.correct / global.rows, lr, grad_norm, window.tokens_per_s(), window.samples_per_s(),
@@ -380,8 +387,9 @@ int run_training(const TrainConfig& c) {
     if ((c.eval_every > 0 ? st.step % c.eval_every == 0 && global.nonfinite == 0 : epoch_end) && !finished) {
       const auto r = evaluate(*model, data.val, c.eval_rows, device);
       log.write(eval_record("val", r, st.step));
-      if (w.is_root()) fmt::print(stderr, "val  step {}: accuracy {:.4f} log loss {:.4f} (n {})\n", st.step, r.accuracy,
-                                  r.log_loss, r.n);
+      if (w.is_root())
+        print_above(fmt::format("val  step {}: accuracy {:.4f} log loss {:.4f} (n {})\n", st.step, r.accuracy,
+                                r.log_loss, r.n));
     }
     stopped = global.stop > 0;
     if (finished || stopped || (c.checkpoint_every > 0 ? st.step % c.checkpoint_every == 0 && global.nonfinite == 0
@@ -392,6 +400,7 @@ int run_training(const TrainConfig& c) {
     if (stopped) break;
   }
 
+  bar.finish();
   if (stopped) {
     if (w.is_root())
       fmt::print(stderr, "stopped at step {} of {} ({}); continue with: arena train --resume {}\n", st.step, total,

@@ -18,6 +18,8 @@ Standard library only, so CI needs no Python model stack. Each check is one CTes
                  head; optim.head_lr = 0 keeps the head while the adapters train; a shape mismatch is named
   average        export --average of fold runs (data.split_seed 0, 1, 2) writes the mean of their adapters
                  and heads; runs of another base are refused
+  progress       on a terminal (a pty) train, data and eval draw live bars (count, rate, ETA, loss);
+                 through a pipe they print the plain periodic lines and no terminal codes
   hang           kill -STOP of rank 1 of 2 mid-training: rank 0's watchdog ends the job within
                  dist.timeout + 30 s, naming the rank that noticed, the step and the collective
   replay         split.json partitions the rows; train.log_batches: batches.jsonl covers every train row
@@ -401,6 +403,45 @@ def check_average(tmp):
           f"(worst difference {worst:.1e}); another base refused")
 
 
+def run_on_terminal(args):
+    """Runs arena with stderr on a pseudo-terminal; returns (exit code, what the terminal got)."""
+    import pty
+    main_fd, sub_fd = pty.openpty()
+    p = subprocess.Popen([ARENA] + args, stdout=subprocess.DEVNULL, stderr=sub_fd, env={**os.environ, "TERM": "xterm"})
+    os.close(sub_fd)
+    got = b""
+    while True:
+        try:
+            chunk = os.read(main_fd, 65536)
+        except OSError:  # the other end closed
+            break
+        if not chunk:
+            break
+        got += chunk
+    os.close(main_fd)
+    return p.wait(timeout=120), got.decode(errors="replace")
+
+
+def check_progress(tmp):
+    args = list(BASE) + ["--steps", "12"]
+    args[args.index("--train.log_every") + 1] = "5"
+    rc, screen = run_on_terminal(args + ["--out", os.path.join(tmp, "tty")])
+    if rc != 0 or "\rtrain [" not in screen or "ETA" not in screen or "loss " not in screen or "\x1b[K" not in screen \
+            or "12/12 steps" not in screen or "step 5/12" in screen:
+        fail(f"train on a terminal: exit {rc}, no live bar or periodic lines left in:\n{screen[-1500:]!r}")
+    p, _ = run(args + ["--out", os.path.join(tmp, "pipe")])
+    if "step 5/12" not in p.stderr or "step 12/12" not in p.stderr or "\x1b[" in p.stderr or "\r" in p.stderr:
+        fail(f"train through a pipe: expected the periodic lines and no terminal codes:\n{p.stderr[-1500:]!r}")
+    rc, screen = run_on_terminal(["data", "--data", os.path.join(SHARED, "data", "autoj-pairwise.jsonl"),
+                                  "--tokenizer", os.path.join(SHARED, "gemma", "tokenizer.model")])
+    if rc != 0 or "tokenize [" not in screen or "1392/1392 pairs" not in screen:
+        fail(f"arena data on a terminal: exit {rc}:\n{screen[-800:]!r}")
+    rc, screen = run_on_terminal(["eval", "--checkpoint", os.path.join(tmp, "tty")])
+    if rc != 0 or "eval [" not in screen:
+        fail(f"arena eval on a terminal: exit {rc}:\n{screen[-800:]!r}")
+    print("OK: live bars on a terminal (train with loss, data, eval); plain periodic lines through a pipe")
+
+
 def rank_pid(out, rank):
     """The pid of the arena process of `rank` whose command line names `out` (read from /proc)."""
     for pid in filter(str.isdigit, os.listdir("/proc")):
@@ -513,7 +554,7 @@ def main():
     tmp = tempfile.mkdtemp(prefix=f"arena-{check}-")
     checks = {"resume": check_resume, "fault": check_fault, "nonfinite": check_nonfinite, "signal": check_signal,
               "commands": check_commands, "corrupt": check_corrupt, "swap": check_swap, "init": check_init,
-              "average": check_average, "hang": check_hang, "replay": check_replay}
+              "average": check_average, "progress": check_progress, "hang": check_hang, "replay": check_replay}
     try:
         if check == "equivalence":
             check_equivalence(tmp, int(arg[0]))
