@@ -4,14 +4,16 @@
 # one process each, bf16. tools/device_train_bundle.sh packs what travels and says how; this runs
 # as the last call, carrying .devtrain, .gg/p4 and .whl, with p0-p3 already in /tmp/gg.
 # Usage: tools/device_quality_vs_peer.sh [PHASE...]   (hh lmsys autoj; default: all three)
-# Results: $OUT/<phase>/{comparison.txt,comparison.json,peer.json,arena.log,peer.log,metrics.jsonl}.
+# Results: $OUT/quality_vs_peer.tgz holding <phase>/{comparison.txt,comparison.json,peer.json,arena.log,
+# peer.log,metrics.jsonl} (one file: the device returns at most 8 per call), rewritten after each phase.
 set -uo pipefail
 R=$PWD
 OUT="${OUT:-$R/out}"
-mkdir -p /tmp/gg "$OUT"
+RES=/tmp/vs-results
+mkdir -p /tmp/gg "$OUT" "$RES"
 [ -f .gg/p4 ] && cp .gg/p4 /tmp/gg/
 [ -f /tmp/g3.gguf ] || cat /tmp/gg/p0 /tmp/gg/p1 /tmp/gg/p2 /tmp/gg/p3 /tmp/gg/p4 > /tmp/g3.gguf
-sha256sum /tmp/g3.gguf | tee "$OUT/sha256.txt"
+sha256sum /tmp/g3.gguf
 [ -x /tmp/a/arena ] || { mkdir -p /tmp/a && tar xJf .devtrain/.devtrain.tar.xz -C /tmp/a; }
 python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl \
   2>&1 | tail -2
@@ -33,11 +35,12 @@ phase() {  # name limit_s data args...
   OUT="/tmp/vs/$name" DATA="/tmp/a/shared/data/$data" timeout "$limit" "$R/bench/quality_vs_peer.sh" "${gpu[@]}" "$@" \
     > "/tmp/vs-$name.log" 2>&1
   echo "=== $name: rc=$?, $((SECONDS - t0)) s"
-  mkdir -p "$OUT/$name"
-  cp /tmp/vs/$name/{comparison.txt,comparison.json,peer.json,arena.log,peer.log} "$OUT/$name/" 2>/dev/null
-  cp "/tmp/vs/$name/arena/metrics.jsonl" "$OUT/$name/" 2>/dev/null
-  cp "/tmp/vs-$name.log" "$OUT/$name/all.log"
-  cat "$OUT/$name/comparison.txt" 2>/dev/null || tail -20 "/tmp/vs-$name.log"
+  mkdir -p "$RES/$name"
+  cp /tmp/vs/$name/{comparison.txt,comparison.json,peer.json,arena.log,peer.log} "$RES/$name/" 2>/dev/null
+  cp "/tmp/vs/$name/arena/metrics.jsonl" "$RES/$name/" 2>/dev/null
+  cp "/tmp/vs-$name.log" "$RES/$name/all.log"
+  tar czf "$OUT/quality_vs_peer.tgz" -C "$RES" .
+  cat "$RES/$name/comparison.txt" 2>/dev/null || tail -20 "/tmp/vs-$name.log"
 }
 for p in ${*:-hh lmsys autoj}; do
   case $p in
