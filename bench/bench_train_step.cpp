@@ -91,12 +91,15 @@ double median(std::vector<double> v) {
   return v.empty() ? 0.0 : v[v.size() / 2];
 }
 
-// Model FLOPs per step, as the issue defines them: forward + input-gradient of the frozen
-// projections (2 + 2 FLOPs per weight per token), one more forward when recomputing, plus
-// attention (q·kᵀ and p·v, causal: half the square counted, backward twice the forward). LoRA and
-// the head are left out (about 1 % at r = 16).
+// FLOPs per step, two ways (LoRA and the head left out of both: about 1 % at r = 16):
+//   model (MFU, the LoRA convention of NVIDIA NeMo and others): forward + input gradient of the
+//     frozen projections, 2 + 2 FLOPs per weight per token, plus attention (q·kᵀ and p·v, causal:
+//     half the square, backward twice the forward). No recomputation, no weight gradients.
+//   hardware (HFU, this project's earlier "MFU"): the same plus one more forward of everything when
+//     recomputing. Both count every layer, though the layers below the adapters need no backward.
 struct Flops {
-  double linear_per_token = 0, attention_per_seq_fwd = 0, total = 0;
+  double linear_per_token = 0, attention_per_seq_fwd = 0;
+  double model = 0, hardware = 0;
 };
 
 Flops model_flops(const arena::GemmaConfig& c, const Options& o) {
@@ -109,10 +112,10 @@ Flops model_flops(const arena::GemmaConfig& c, const Options& o) {
   const double s = static_cast<double>(o.seq);
   // 2 GEMMs × 2·S·S·H·D, halved for the causal mask.
   f.attention_per_seq_fwd = layers * 2.0 * s * s * static_cast<double>(c.num_attention_heads * c.head_dim);
-  const double fwd_passes = o.recompute ? 2.0 : 1.0;
   const double tokens = static_cast<double>(o.batch * o.accum * o.seq);
   const double seqs = static_cast<double>(o.batch * o.accum);
-  f.total = tokens * f.linear_per_token * (fwd_passes + 1.0) + seqs * f.attention_per_seq_fwd * (fwd_passes + 2.0);
+  f.model = tokens * f.linear_per_token * 2.0 + seqs * f.attention_per_seq_fwd * 3.0;
+  f.hardware = f.model + (o.recompute ? tokens * f.linear_per_token + seqs * f.attention_per_seq_fwd : 0.0);
   return f;
 }
 
@@ -372,8 +375,9 @@ int main(int argc, char** argv) {
   const double step_ms = median(ms);
   const double tokens = static_cast<double>(o.batch * o.accum * o.seq);
   const auto flops = model_flops(config, o);
-  const double tflops = flops.total / (step_ms / 1e3) / 1e12;
+  const double tflops = flops.model / (step_ms / 1e3) / 1e12;
   const double mfu = tflops / o.peak_tflops;
+  const double hfu = flops.hardware / (step_ms / 1e3) / 1e12 / o.peak_tflops;
   const bool fused = arena::use_fused_attention(torch::empty({1}, torch::TensorOptions().dtype(dtype).device(device)),
                                                 o.seq);
 
@@ -389,8 +393,9 @@ int main(int argc, char** argv) {
   fmt::print("  step median {:.1f} ms (min {:.1f}, max {:.1f}, {} steps) = {:.0f} tokens/s\n", step_ms,
              *std::min_element(ms.begin(), ms.end()), *std::max_element(ms.begin(), ms.end()), ms.size(),
              tokens / (step_ms / 1e3));
-  fmt::print("  model FLOPs {:.2f} TFLOP/step -> {:.1f} TFLOP/s = {:.1f}% MFU of {:.0f}\n", flops.total / 1e12, tflops,
-             100 * mfu, o.peak_tflops);
+  fmt::print("  model FLOPs {:.2f} TFLOP/step -> {:.1f} TFLOP/s = {:.1f}% MFU of {:.0f}; with recomputation {:.2f} "
+             "TFLOP/step = {:.1f}% HFU\n", flops.model / 1e12, tflops, 100 * mfu, o.peak_tflops, flops.hardware / 1e12,
+             100 * hfu);
   if (cuda)
     fmt::print("  peak memory: allocated {:.2f} GiB, reserved {:.2f} GiB (after the steps: {:.2f} GiB allocated)\n",
                peak_alloc_gib, peak_reserved_gib, persistent_gib);
@@ -435,6 +440,7 @@ int main(int argc, char** argv) {
                         {"tokens_per_s", tokens / (step_ms / 1e3)},
                         {"tflops", tflops},
                         {"mfu", mfu},
+                        {"hfu", hfu},
                         {"peak_allocated_gib", peak_alloc_gib},
                         {"peak_reserved_gib", peak_reserved_gib},
                         {"trainable_values", trainable_numel},

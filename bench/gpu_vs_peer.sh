@@ -27,6 +27,7 @@ if p.get("peak_allocated_gib"):
              f"({a['peak_allocated_gib']:.2f} vs {p['peak_allocated_gib']:.2f} GiB)"
              f", peak reserved {a['peak_reserved_gib'] / p['peak_reserved_gib']:.2f}x "
              f"({a['peak_reserved_gib']:.2f} vs {p['peak_reserved_gib']:.2f} GiB)")
-line += f", MFU {100 * a['mfu']:.1f}% vs {100 * p['mfu']:.1f}%"
+line += (f", MFU {100 * a['mfu']:.1f}% vs {100 * p['mfu']:.1f}% (LoRA convention), "
+         f"HFU {100 * a['hfu']:.1f}% vs {100 * p['hfu']:.1f}% (with recomputation)")
 print(line)
 PY

@@ -58,14 +58,16 @@ def parse():
 
 
 def model_flops(cfg, a):
-    """Same definition as bench_train_step.cpp (model_flops)."""
+    """(model, hardware) FLOPs per step, the definitions of bench_train_step.cpp (model_flops): model
+    = forward + input gradient of the frozen projections and attention (MFU, the LoRA convention);
+    hardware = that plus the recomputation forward (HFU)."""
     h, q = cfg["hidden_size"], cfg["num_attention_heads"] * cfg["head_dim"]
     kv, m, layers = cfg["num_key_value_heads"] * cfg["head_dim"], cfg["intermediate_size"], cfg["num_hidden_layers"]
     linear = 2.0 * layers * (h * q + 2 * h * kv + q * h + 3 * h * m)
     attention = layers * 2.0 * a.seq * a.seq * q
-    fwd = 1.0 if a.no_recompute else 2.0
     tokens, seqs = a.batch * a.accum * a.seq, a.batch * a.accum
-    return tokens * linear * (fwd + 1.0) + seqs * attention * (fwd + 2.0)
+    model = tokens * linear * 2.0 + seqs * attention * 3.0
+    return model, model + (0.0 if a.no_recompute else tokens * linear + seqs * attention)
 
 
 def main():
@@ -170,8 +172,9 @@ def main():
         times.append((time.perf_counter() - t0) * 1e3)
     step_ms = statistics.median(times)
     tokens = a.batch * a.accum * a.seq
-    flops = model_flops(cfg, a)
+    flops, hardware_flops = model_flops(cfg, a)
     tflops = flops / (step_ms / 1e3) / 1e12
+    hfu = hardware_flops / (step_ms / 1e3) / 1e12 / a.peak_tflops
     peak_alloc = torch.cuda.max_memory_allocated() / 2**30 if cuda else 0.0
     peak_reserved = torch.cuda.max_memory_reserved() / 2**30 if cuda else 0.0
 
@@ -184,7 +187,8 @@ def main():
     print(f"  step median {step_ms:.1f} ms (min {min(times):.1f}, max {max(times):.1f}, {len(times)} steps) = "
           f"{tokens / (step_ms / 1e3):.0f} tokens/s")
     print(f"  model FLOPs {flops / 1e12:.2f} TFLOP/step -> {tflops:.1f} TFLOP/s = "
-          f"{100 * tflops / a.peak_tflops:.1f}% MFU of {a.peak_tflops:.0f}")
+          f"{100 * tflops / a.peak_tflops:.1f}% MFU of {a.peak_tflops:.0f}; with recomputation "
+          f"{hardware_flops / 1e12:.2f} TFLOP/step = {100 * hfu:.1f}% HFU")
     if cuda:
         print(f"  peak memory: allocated {peak_alloc:.2f} GiB, reserved {peak_reserved:.2f} GiB")
     if a.json:
@@ -193,7 +197,7 @@ def main():
                           "accum": a.accum, "seq": a.seq, "dtype": a.dtype, "quant": quant,
                           "recompute": recompute, "prepare_kbit": a.prepare_kbit, "lora_rank": a.rank,
                           "step_ms": step_ms, "tokens_per_s": tokens / (step_ms / 1e3), "tflops": tflops,
-                          "mfu": tflops / a.peak_tflops, "peak_allocated_gib": peak_alloc,
+                          "mfu": tflops / a.peak_tflops, "hfu": hfu, "peak_allocated_gib": peak_alloc,
                           "peak_reserved_gib": peak_reserved, "trainable_values": trainable_values,
                           "trainable_bytes": trainable_bytes}))
     sys.stdout.flush()
