@@ -76,6 +76,14 @@ GemmaClassifier build_classifier(const TrainConfig& c, const torch::Device& devi
                  parameter_count(*model));
   }
   apply_qlora(*model, qlora_options(c));
+  if (c.head_init_std != 0.02) {  // the default is drawn where the head is built; only a change draws again
+    torch::NoGradGuard no_grad;
+    if (c.head_init_std == 0) {
+      model->score->weight.zero_();
+    } else {
+      model->score->weight.normal_(0.0, c.head_init_std);
+    }
+  }
   if (verbose && on_host && device.is_cuda())
     fmt::print(stderr, "model: token embedding kept in host memory ({:.2f} GiB; model.embedding = {})\n",
                static_cast<double>(model->model->embed_tokens->weight.nbytes()) / (1 << 30), c.embedding);

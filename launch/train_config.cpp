@@ -150,6 +150,10 @@ std::vector<ConfigField> config_fields(TrainConfig& c) {
       field("model.head_dim", "random init: head dimension", c.head_dim),
       field("model.intermediate_size", "random init: GeGLU width", c.intermediate_size),
       field("model.num_labels", "classes: 2 (A/B) or 3 (A/B/tie)", c.num_labels),
+      field("model.head_init_std",
+            "std of the new score head's normal init (transformers' initializer_range: 0.02); 0: zeros, every "
+            "class starts equally likely",
+            c.head_init_std),
       field("model.precision", "auto (bf16 on CUDA, fp32 on CPU), bf16 or fp32", c.precision),
       field("model.recompute", "recompute each decoder layer in backward (less memory)", c.recompute),
       field("model.nf4", "freeze the base in 4-bit NF4 (bitsandbytes layout)", c.nf4),
@@ -291,6 +295,7 @@ void validate(TrainConfig& c) {
   check(c.swap != "both" || c.batch_rows >= 2,
         "train.swap = both: batch.rows must be at least 2 (each pair gives 2 rows)");
   check(c.head_lr == -1 || c.head_lr >= 0, "optim.head_lr: -1 (optim.lr) or a learning rate >= 0, got {}", c.head_lr);
+  check(c.head_init_std >= 0, "model.head_init_std: must be >= 0, got {}", c.head_init_std);
   check(c.dist_timeout >= 0, "dist.timeout: must be 0 (no limit) or positive seconds, got {}", c.dist_timeout);
   check(!c.data_path.empty(), "data.path: no training data given (--data FILE or [data] path in the config)");
 }

@@ -20,6 +20,7 @@ struct TrainConfig {
   std::string model_preset = "custom";  // shape of a random init: custom (the fields below) | gemma2-2b
   int64_t hidden_size = 128, num_layers = 4, num_heads = 4, num_kv_heads = 2, head_dim = 32, intermediate_size = 512;
   int64_t num_labels = 2;
+  double head_init_std = 0.02;      // the new score head: normal(0, std); 0: zeros
   std::string precision = "auto";   // auto (bf16 on CUDA, fp32 on CPU) | bf16 | fp32
   bool recompute = false;           // per-layer activation recomputation
   bool nf4 = true;                  // frozen base in NF4 (bitsandbytes layout)
