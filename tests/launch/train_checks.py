@@ -15,7 +15,8 @@ Standard library only, so CI needs no Python model stack. Each check is one CTes
   swap           train.swap = both: 2 ranks x b rows == 1 rank x 2b rows, each pair in both orders in
                  the same step; random: about half swapped, anew each epoch; eval --swap-average
   init           train.init_from a run, a checkpoint or a PEFT adapter starts from its exact adapters and
-                 head; optim.head_lr = 0 keeps the head while the adapters train; a shape mismatch is named
+                 head; optim.head_lr = 0 keeps the head while the adapters train; a shape mismatch is named;
+                 model.head_init_std = 0 starts from a zero head
   average        export --average of fold runs (data.split_seed 0, 1, 2) writes the mean of their adapters
                  and heads; runs of another base are refused
   progress       on a terminal (a pty) train, data and eval draw live bars (count, rate, ETA, loss);
@@ -364,6 +365,11 @@ def check_init(tmp):
     lora = [k for k in start if "lora_A" in k]
     if not head or any(start[k] != end[k] for k in head) or all(start[k] == end[k] for k in lora):
         fail("optim.head_lr 0: the head must stay as it started while the adapters change")
+    zero = os.path.join(tmp, "zero-head")
+    run(BASE + ["--out", zero, "--steps", "1", "--model.head_init_std", "0", "--train.log_batches", "true"])
+    start = safetensors_tensors(os.path.join(zero, "initial_adapter", "adapter_model.safetensors"))
+    if any(any(start[k][2]) for k in start if "score" in k):
+        fail("model.head_init_std 0: the initial head is not zero")
     other_rank = list(BASE)
     other_rank[other_rank.index("--lora.rank") + 1] = "8"
     p, _ = run(other_rank + ["--out", os.path.join(tmp, "bad"), "--steps", "1", "--init-from", a], check=False)
