@@ -161,19 +161,29 @@ Checkpoint read_checkpoint(const std::string& path) {
   return c;
 }
 
+namespace {
+
+// The checkpoint files (step-*.h5) of a checkpoints folder, oldest first (the names sort by step).
+std::vector<fs::path> checkpoint_files(const fs::path& dir) {
+  std::vector<fs::path> files;
+  for (const auto& e : fs::directory_iterator(dir)) {
+    const auto name = e.path().filename().string();
+    if (e.is_regular_file() && name.rfind("step-", 0) == 0 && e.path().extension() == ".h5") files.push_back(e.path());
+  }
+  std::sort(files.begin(), files.end());
+  return files;
+}
+
+}  // namespace
+
 std::string find_checkpoint(const std::string& run_dir_or_file) {
   if (fs::is_regular_file(run_dir_or_file)) return run_dir_or_file;
   check(fs::is_directory(run_dir_or_file), "{}: no such run directory or checkpoint file", run_dir_or_file);
   fs::path dir = run_dir_or_file;
   if (fs::is_directory(dir / "checkpoints")) dir /= "checkpoints";
-  std::string best;
-  for (const auto& e : fs::directory_iterator(dir)) {
-    const auto name = e.path().filename().string();
-    if (e.is_regular_file() && name.rfind("step-", 0) == 0 && e.path().extension() == ".h5" && name > fs::path(best).filename().string())
-      best = e.path().string();
-  }
-  check(!best.empty(), "{}: no checkpoint (step-*.h5) found", run_dir_or_file);
-  return best;
+  const auto files = checkpoint_files(dir);
+  check(!files.empty(), "{}: no checkpoint (step-*.h5) found", run_dir_or_file);
+  return files.back().string();
 }
 
 std::string resume_checkpoint(const std::string& run_dir_or_file, bool fallback) {
@@ -186,25 +196,20 @@ std::string resume_checkpoint(const std::string& run_dir_or_file, bool fallback)
   } catch (const Error& e) {
     why = e.what();
   }
-  std::vector<fs::path> older;
-  for (const auto& e : fs::directory_iterator(fs::path(newest).parent_path())) {
-    const auto name = e.path().filename().string();
-    if (e.is_regular_file() && name.rfind("step-", 0) == 0 && e.path().extension() == ".h5" && e.path() != newest)
-      older.push_back(e.path());
-  }
-  std::sort(older.rbegin(), older.rend());
-  for (const auto& candidate : older) {
+  auto older = checkpoint_files(fs::path(newest).parent_path());
+  older.pop_back();  // the newest
+  for (auto candidate = older.rbegin(); candidate != older.rend(); ++candidate) {
     try {
-      read_checkpoint(candidate.string());
+      read_checkpoint(candidate->string());
     } catch (const Error&) {
       continue;
     }
     check(fallback, "newest checkpoint {} is corrupt ({}); the newest good one is {}: resume from it with "
-          "--resume-fallback (or --resume {})", newest, why, candidate.string(), candidate.string());
+          "--resume-fallback (or --resume {})", newest, why, candidate->string(), candidate->string());
     if (world().is_root())
       fmt::print(stderr, "warning: newest checkpoint {} is corrupt ({}); resuming from {} (--resume-fallback)\n",
-               newest, why, candidate.string());
-    return candidate.string();
+                 newest, why, candidate->string());
+    return candidate->string();
   }
   throw Error(fmt::format("newest checkpoint {} is corrupt ({}) and no older checkpoint of {} reads back whole", newest,
                           why, run_dir_or_file));
@@ -213,12 +218,7 @@ std::string resume_checkpoint(const std::string& run_dir_or_file, bool fallback)
 void prune_checkpoints(const std::string& run_dir, int64_t keep) {
   const fs::path dir = fs::path(run_dir) / "checkpoints";
   if (!fs::is_directory(dir)) return;
-  std::vector<fs::path> files;
-  for (const auto& e : fs::directory_iterator(dir)) {
-    const auto name = e.path().filename().string();
-    if (name.rfind("step-", 0) == 0 && e.path().extension() == ".h5") files.push_back(e.path());
-  }
-  std::sort(files.begin(), files.end());
+  const auto files = checkpoint_files(dir);
   for (size_t i = 0; i + static_cast<size_t>(keep) < files.size(); ++i) fs::remove(files[i]);
 }
 

@@ -1,7 +1,6 @@
 #include <fmt/format.h>
 #include <torch/torch.h>
 
-#include <cmath>
 #include <filesystem>
 #include <map>
 #include <memory>
@@ -38,7 +37,7 @@ void average_into(TrainedModel& run, const std::vector<std::string>& runs) {
     const auto ck = read_checkpoint(path);
     TrainConfig other;
     load_toml_text(other, ck.config_toml, path + " (config)");
-    check(std::abs(ck.base_fingerprint - fingerprint) <= 1e-9 * std::max(1.0, std::abs(fingerprint)),
+    check(same_base(ck.base_fingerprint, fingerprint),
           "{}: trained on another base model than {}: only runs of one base can be averaged", path, run.checkpoint);
     check(other.lora_alpha == run.config.lora_alpha && other.rslora == run.config.rslora,
           "{}: LoRA alpha {} (rslora {}), {} has {} ({}): the adapters scale differently", path, other.lora_alpha,

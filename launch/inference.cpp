@@ -24,7 +24,7 @@ TrainedModel load_trained(const std::string& from, const std::string& device) {
   out.model = build_classifier(out.config, out.device, false);
   out.model->eval();
   const double fp = base_fingerprint(*out.model);
-  check(std::abs(ck.base_fingerprint - fp) <= 1e-9 * std::max(1.0, std::abs(fp)),
+  check(same_base(ck.base_fingerprint, fp),
         "{}: trained on another base model (fingerprint {} vs {}); model.path in its config is '{}'", out.checkpoint,
         ck.base_fingerprint, fp, out.config.model_path);
   std::map<std::string, torch::Tensor> stored(ck.trainable.begin(), ck.trainable.end());

@@ -2,6 +2,9 @@
 
 #include <torch/torch.h>
 
+#include <algorithm>
+#include <cmath>
+
 #include "common/error.h"
 #include "model/io/loader.h"
 
@@ -103,6 +106,10 @@ double abs_sum(const torch::Tensor& t) {
   return sum;
 }
 }  // namespace
+
+bool same_base(double stored, double current) {
+  return std::abs(stored - current) <= 1e-9 * std::max(1.0, std::abs(current));
+}
 
 double base_fingerprint(GemmaClassifierImpl& model) {
   torch::NoGradGuard no_grad;

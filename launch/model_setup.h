@@ -34,5 +34,7 @@ GemmaClassifier build_classifier(const TrainConfig& c, const torch::Device& devi
 // A checksum of the frozen base (embedding, norms, NF4 codes and scales): a checkpoint remembers it
 // so eval/predict refuse a checkpoint trained on another base.
 double base_fingerprint(GemmaClassifierImpl& model);
+// True when a stored fingerprint is this base's (equal up to summation-order rounding).
+bool same_base(double stored, double current);
 
 }  // namespace arena

@@ -156,7 +156,7 @@ TrainState resume(const std::string& from, GradBucket& bucket, AdamW& opt, const
   check(ck.world_size == w.size,
         "{}: saved by {} ranks, resumed on {}: the data order and RNG streams would differ (resume on {} ranks)", path,
         ck.world_size, w.size, ck.world_size);
-  check(std::abs(ck.base_fingerprint - fingerprint) <= 1e-9 * std::max(1.0, std::abs(fingerprint)),
+  check(same_base(ck.base_fingerprint, fingerprint),
         "{}: trained on another base model (fingerprint {} vs {}): check model.path / train.seed", path,
         ck.base_fingerprint, fingerprint);
   check(ck.total_steps == sched.total_steps && ck.warmup_steps == sched.warmup_steps,
@@ -201,7 +201,7 @@ void init_trainables(GemmaClassifierImpl& model, GradBucket& bucket, const std::
   }
   const auto path = find_checkpoint(from);
   const auto ck = read_checkpoint(path);
-  check(std::abs(ck.base_fingerprint - fingerprint) <= 1e-9 * std::max(1.0, std::abs(fingerprint)),
+  check(same_base(ck.base_fingerprint, fingerprint),
         "{}: trained on another base model (fingerprint {} vs {}): train.init_from needs the same base", path,
         ck.base_fingerprint, fingerprint);
   bucket.params().copy_(flat_from(bucket, ck.trainable, "trainable", path));
