@@ -14,6 +14,9 @@ ConfigOptions::ConfigOptions(CLI::App* app) {
     opt->type_name(f.type == "list" ? "LIST" : f.type == "bool" ? "BOOL" : f.type == "int" ? "INT"
                    : f.type == "float" ? "FLOAT" : "TEXT");
     opt->group(f.key.substr(0, f.key.find('.')) + " settings");
+    // Given twice, the later one wins, as in the TOML-then-command-line order: launch scripts
+    // append a user's overrides after their own (cluster/slurm_job.sh: EXTRA_ARGS and "$@").
+    opt->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
     if (f.type == "bool") {
       // A bare --flag means true. CLI11 would hand a value-less option its default string, so the
       // default is shown through the type name instead ("BOOL=false", as for the other types).
@@ -34,7 +37,7 @@ TrainConfig ConfigOptions::resolve(const std::string& base_toml, const std::stri
   for (size_t i = 0; i < fields.size(); ++i) {
     if (options_[i]->count() == 0) continue;
     const auto& given = options_[i]->results();  // a bare boolean --flag carries no value: true
-    fields[i].set(fields[i].type == "bool" && (given.empty() || given[0].empty()) ? "true" : values_[i]);
+    fields[i].set(fields[i].type == "bool" && (given.empty() || given.back().empty()) ? "true" : values_[i]);
   }
   if (checked) validate(c);
   return c;

@@ -34,6 +34,19 @@ TEST(TrainConfig, TomlRoundTripAndPrecedence) {
   EXPECT_EQ(r.data_path, "a.jsonl") << "the file beats the defaults";
 }
 
+TEST(TrainConfig, RepeatedOptionLastWins) {
+  // Launch scripts append the user's overrides after their own options (cluster/slurm_job.sh).
+  CLI::App app;
+  ConfigOptions options(&app);
+  // --optim.lr 5e-4 --lr 1e-4 --train.threads 1 --train.threads 2 --train.log_batches false --train.log_batches
+  app.parse(std::vector<std::string>{"--train.log_batches", "false", "--train.log_batches", "2", "--train.threads",
+                                     "1", "--train.threads", "1e-4", "--lr", "5e-4", "--optim.lr"});  // reversed
+  const auto r = options.resolve("", "", /*checked=*/false);
+  EXPECT_DOUBLE_EQ(r.lr, 1e-4) << "the later of --lr and --optim.lr";
+  EXPECT_EQ(r.threads, 2);
+  EXPECT_TRUE(r.log_batches) << "a bare boolean flag after an explicit value";
+}
+
 TEST(TrainConfig, ErrorsNameTheSetting) {
   TrainConfig c;
   try {
