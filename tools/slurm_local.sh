@@ -58,7 +58,8 @@ SlurmUser=$ME
 SlurmdUser=$ME
 AuthType=auth/munge
 CredType=cred/munge
-AuthInfo=socket=$DIR/munge/munge.socket
+# cred_expire: Slurm holds a requeued job for this long (default 120 s) before it may start again.
+AuthInfo=socket=$DIR/munge/munge.socket,cred_expire=5
 StateSaveLocation=$DIR/state
 SlurmdSpoolDir=$DIR/spool/slurmd-%n
 # Per node, so that two slurmd on one host do not share PMIx's client directories.
@@ -76,8 +77,9 @@ SelectType=select/cons_tres
 SelectTypeParameters=CR_Core
 MpiDefault=none
 SchedulerType=sched/backfill
+# Look at pending jobs every few seconds (a requeued job becomes eligible by time, not by an event).
+SchedulerParameters=sched_interval=3,bf_interval=3
 ReturnToService=2
-# Requeued jobs may start again at once (the default holds them back for a while).
 JobRequeue=1
 MinJobAge=600
 KillWait=10
