@@ -9,9 +9,10 @@
 # What does NOT apply: arena calls NCCL directly (ncclCommInitRank + ncclAllReduce), not through
 # torch.distributed, so PyTorch's ProcessGroupNCCL variables (TORCH_NCCL_ASYNC_ERROR_HANDLING,
 # TORCH_NCCL_BLOCKING_WAIT, TORCH_NCCL_TRACE_BUFFER_SIZE, their old NCCL_ASYNC_ERROR_HANDLING /
-# NCCL_BLOCKING_WAIT spellings, ...) have no effect: libnccl itself reads none of them. There is
-# no collective watchdog either: a rank that fails aborts all ranks (MPI_Abort); a rank that dies
-# without that is caught by the launcher (srun --kill-on-bad-exit, mpirun), see docs/cluster.md.
+# NCCL_BLOCKING_WAIT spellings, ...) have no effect: libnccl itself reads none of them. arena's own
+# watchdog (dist.timeout, default 600 s) ends a job whose collective stalls; a rank that fails aborts
+# all ranks (MPI_Abort); one that dies without that is caught by the launcher (srun
+# --kill-on-bad-exit, mpirun). See docs/cluster.md and docs/reliability.md.
 
 # --- NCCL (names as in NVIDIA's NCCL "Environment Variables" guide) ---------------------------------
 # Log level: VERSION, WARN (the default here: problems only) or INFO (topology, transports, rings).

@@ -6,7 +6,7 @@
 #   SINGLE_GPU=1 cluster/mpirun_example.sh [arena train options]          # no mpirun: one process, cuda:0
 #
 # hosts.txt has one line per host, "node01 slots=8" (slots = GPUs per host). Every host needs
-# passwordless ssh from this one, the same paths for ARENA_BIN, MODEL_DIR, DATA and RUN_DIR (a
+# passwordless ssh from this one, the same paths for ARENA_BIN, MODEL, DATA and RUN_DIR (a
 # shared file system), and the same GPU count. Run it from the repository root or set ARENA_HOME.
 #
 # Stop cleanly: kill -USR1 <pid of this script> (it execs mpirun, which forwards SIGUSR1 to every
@@ -19,9 +19,9 @@ ARENA_HOME=${ARENA_HOME:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
 ARENA_ENV_FILE=${ARENA_ENV_FILE:-$ARENA_HOME/cluster/env.sh}
 ARENA_BIN=${ARENA_BIN:-$ARENA_HOME/build/launch/arena}
 CONFIG=${CONFIG:-$ARENA_HOME/configs/gemma2-2b-qlora.toml}
-MODEL_DIR=${MODEL_DIR:-$ARENA_HOME/models/gemma-2-2b}
+MODEL=${MODEL:-${MODEL_DIR:-$ARENA_HOME/models/gemma-2-2b}}   # a model directory or .gguf file (MODEL_DIR: older name)
 DATA=${DATA:-$ARENA_HOME/train.parquet}
-TOKENIZER=${TOKENIZER:-$MODEL_DIR/tokenizer.model}
+TOKENIZER=${TOKENIZER:-$MODEL/tokenizer.model}
 RUN_DIR=${RUN_DIR:-$ARENA_HOME/runs/gemma2-2b-qlora}
 EXTRA_ARGS=${EXTRA_ARGS:-}                 # more arena options, split on spaces
 HOSTFILE=${HOSTFILE:-}                     # empty: this host only
@@ -54,7 +54,7 @@ if [ "$AUTO_RESUME" = 1 ] && compgen -G "$RUN_DIR/checkpoints/step-*.h5" > /dev/
 fi
 read -r -a extra <<< "$EXTRA_ARGS"
 read -r -a mpirun_extra <<< "$MPIRUN_ARGS"
-train=("$ARENA_BIN" train -c "$CONFIG" --model "$MODEL_DIR" --data "$DATA" --tokenizer "$TOKENIZER"
+train=("$ARENA_BIN" train -c "$CONFIG" --model "$MODEL" --data "$DATA" --tokenizer "$TOKENIZER"
        --out "$RUN_DIR" ${resume[@]+"${resume[@]}"} ${extra[@]+"${extra[@]}"} "$@")
 
 if [ "$SINGLE_GPU" = 1 ]; then
