@@ -17,8 +17,8 @@ PYARROW_VERSION="26.0.1"
 PYTHON="${PYTHON:-python3}"
 
 # Debian packages: compiler tool chain, the client's named C/C++ dependencies, and the small
-# header libraries the README lists (CLI11, toml++, nlohmann-json) plus GoogleTest; Slurm and munge
-# for the tests that run cluster/ under a local Slurm (their services are not started or enabled here).
+# header libraries the README lists (CLI11, toml++, nlohmann-json) plus GoogleTest. (Slurm and munge,
+# for the slurm tests only, are installed by tools/slurm_local.sh when those tests first run.)
 APT_PACKAGES=(
   build-essential cmake ninja-build ccache pkg-config
   libopenmpi-dev openmpi-bin
@@ -28,7 +28,6 @@ APT_PACKAGES=(
   zlib1g-dev
   libtomlplusplus-dev nlohmann-json3-dev libcli11-dev
   libgtest-dev
-  slurmctld slurmd slurm-client munge
 )
 
 check_only=0
