@@ -124,6 +124,20 @@ if(NOT nlohmann_json_FOUND OR NOT CLI11_FOUND OR NOT TOMLPP_FOUND)
   message(FATAL_ERROR "arena: nlohmann-json, CLI11 or toml++ missing. Fix: ${ARENA_FIX} "
     "(apt-get install nlohmann-json3-dev libcli11-dev libtomlplusplus-dev)")
 endif()
+# TensorBoard event files: protoc + libprotobuf for the Event messages, Boost.CRC for CRC-32C.
+find_package(Protobuf 3.21)
+find_package(Boost 1.74)
+if(NOT Protobuf_FOUND OR NOT Protobuf_PROTOC_EXECUTABLE OR NOT Boost_FOUND)
+  message(FATAL_ERROR "arena: protobuf (library and protoc) or Boost headers missing (TensorBoard event files). "
+    "Fix: ${ARENA_FIX} (apt-get install libprotobuf-dev protobuf-compiler libboost-dev)")
+endif()
+# torch's CMake config defines protobuf::libprotobuf as an empty stand-in (an alias of an INTERFACE
+# library), so FindProtobuf's real target never appears: link Debian's library by its path instead.
+# The lite runtime is enough to serialize messages (launch/tensorboard.proto is LITE_RUNTIME).
+add_library(arena_protobuf_lite INTERFACE)
+target_include_directories(arena_protobuf_lite SYSTEM INTERFACE ${Protobuf_INCLUDE_DIRS})
+target_link_libraries(arena_protobuf_lite INTERFACE ${Protobuf_LITE_LIBRARIES})
+add_library(arena::protobuf_lite ALIAS arena_protobuf_lite)
 find_package(GTest)
 if(NOT GTest_FOUND)
   message(FATAL_ERROR "arena: GoogleTest not found. Fix: ${ARENA_FIX} (apt-get install libgtest-dev)")

@@ -3,14 +3,18 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
 
 #include "common/error.h"
+#include "launch/event_file.h"
+#include "launch/tb_scalars.h"
 
 namespace arena {
 
-MetricsLog::MetricsLog(const std::string& path, bool enabled) {
+MetricsLog::MetricsLog(const std::string& path, bool enabled, const std::string& tensorboard_dir) {
   if (!enabled) return;
+  if (!tensorboard_dir.empty()) events_ = std::make_unique<EventFile>(tensorboard_dir);
   std::filesystem::create_directories(std::filesystem::path(path).parent_path());
   file_ = std::fopen(path.c_str(), "a");
   check(file_ != nullptr, "{}: cannot open for appending", path);
@@ -25,6 +29,16 @@ void MetricsLog::write(const nlohmann::json& record) {
   const auto line = record.dump() + "\n";
   std::fwrite(line.data(), 1, line.size(), file_);
   std::fflush(file_);
+  if (!events_) return;
+  const auto s = tb_scalars(record, last_step_);
+  last_step_ = s.step;
+  events_->scalars(s.values, s.step);
+}
+
+void MetricsLog::histogram(const std::string& tag, const std::vector<double>& values, int64_t step) {
+  const auto finite = [](double v) { return std::isfinite(v); };
+  if (!events_ || std::none_of(values.begin(), values.end(), finite)) return;
+  events_->histogram(tag, histogram_of(values), step);
 }
 
 std::string format_duration(double s) {
