@@ -9,16 +9,18 @@ set -euo pipefail
 
 TORCH_VERSION="${ARENA_TORCH_VERSION:-2.11.0}"
 # The reference stack the parity tests load at run time (the PEFT round trip): pinned to the
-# versions the committed fixtures were generated with.
-PY_REFERENCE=(transformers==5.23.0 peft==0.21.2 safetensors)
+# versions the committed fixtures were generated with; tensorboard reads our event files back in
+# the tensorboard_events test.
+PY_REFERENCE=(transformers==5.23.0 peft==0.21.2 safetensors tensorboard==2.20.0)
 # Apache Arrow/Parquet C++ (headers and shared libraries) for reading WSDM .parquet files: not in
 # Debian 12, so taken from the pyarrow wheel.
 PYARROW_VERSION="26.0.1"
 PYTHON="${PYTHON:-python3}"
 
 # Debian packages: compiler tool chain, the client's named C/C++ dependencies, and the small
-# header libraries the README lists (CLI11, toml++, nlohmann-json) plus GoogleTest. (Slurm and munge,
-# for the slurm tests only, are installed by tools/slurm_local.sh when those tests first run.)
+# header libraries the README lists (CLI11, toml++, nlohmann-json) plus GoogleTest; protobuf and
+# Boost.CRC for TensorBoard event files. (Slurm and munge, for the slurm tests only, are installed
+# by tools/slurm_local.sh when those tests first run.)
 APT_PACKAGES=(
   build-essential cmake ninja-build ccache pkg-config
   libopenmpi-dev openmpi-bin
@@ -28,6 +30,7 @@ APT_PACKAGES=(
   zlib1g-dev
   libtomlplusplus-dev nlohmann-json3-dev libcli11-dev
   libgtest-dev
+  libprotobuf-dev protobuf-compiler libboost-dev
 )
 
 check_only=0
@@ -47,7 +50,7 @@ PY
 ref_ok=0
 if "$PYTHON" - <<'PY' 2>/dev/null; then ref_ok=1; fi
 import importlib.metadata as m, sys
-want = {"transformers": "5.23.0", "peft": "0.21.2", "pyarrow": "26.0.1"}
+want = {"transformers": "5.23.0", "peft": "0.21.2", "pyarrow": "26.0.1", "tensorboard": "2.20.0"}
 sys.exit(0 if all(m.version(k) == v for k, v in want.items()) and m.version("safetensors") else 1)
 PY
 
@@ -82,7 +85,7 @@ if [[ $torch_ok -eq 0 ]]; then
   "$PYTHON" -m pip install --quiet "torch==${TORCH_VERSION}"
 fi
 if [[ $ref_ok -eq 0 ]]; then
-  echo "setup: installing ${PY_REFERENCE[*]} (reference stack for the PEFT round-trip test)"
+  echo "setup: installing ${PY_REFERENCE[*]} (reference stack for the PEFT round-trip and TensorBoard tests)"
   "$PYTHON" -m pip install --quiet "${PY_REFERENCE[@]}" "pyarrow==${PYARROW_VERSION}"
 fi
 if [[ $gguf_ok -eq 0 ]]; then
