@@ -106,8 +106,20 @@ std::string describe_eval(const EvalResult& r) {
 }
 
 EvalResult evaluate(GemmaClassifierImpl& model, const TokenizedData& d, int64_t rows_per_batch,
-                    const torch::Device& device) {
-  return score(class_probabilities(model, d, rows_per_batch, device), d);
+                    const torch::Device& device, torch::Tensor* probs) {
+  auto p = class_probabilities(model, d, rows_per_batch, device);
+  if (probs) *probs = p;
+  return score(p, d);
+}
+
+std::vector<double> label_probabilities(const torch::Tensor& probs, const TokenizedData& d) {
+  const auto p = probs.accessor<double, 2>();  // class_probabilities' [n, L] float64 on the CPU
+  std::vector<double> out;
+  for (int64_t i = 0; i < d.size(); ++i) {
+    const int label = d.labels[i];
+    if (label >= 0 && label < probs.size(1)) out.push_back(p[i][label]);
+  }
+  return out;
 }
 
 }  // namespace arena

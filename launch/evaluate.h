@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "data/token_cache.h"
 #include "model/gemma/classifier.h"
@@ -50,7 +51,12 @@ struct SwapReport {
 };
 SwapReport swap_report(const torch::Tensor& probs, const torch::Tensor& unswapped_probs, const TokenizedData& d);
 
+// score(class_probabilities(...)); `probs` not null: also receives the probabilities.
 EvalResult evaluate(GemmaClassifierImpl& model, const TokenizedData& d, int64_t rows_per_batch,
-                    const torch::Device& device);
+                    const torch::Device& device, torch::Tensor* probs = nullptr);
+
+// The probability `probs` [n, L] gives each row's own label, in row order; rows without a label
+// are left out (for the TensorBoard histogram of a model's confidence in the right answer).
+std::vector<double> label_probabilities(const torch::Tensor& probs, const TokenizedData& d);
 
 }  // namespace arena

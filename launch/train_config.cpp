@@ -198,6 +198,10 @@ std::vector<ConfigField> config_fields(TrainConfig& c) {
       field("train.checkpoint_every", "optimizer steps between checkpoints (0: each epoch's end)", c.checkpoint_every),
       field("train.keep_checkpoints", "checkpoints kept (oldest removed)", c.keep_checkpoints),
       field("train.log_every", "optimizer steps between progress lines", c.log_every),
+      field("train.tensorboard",
+            "also write metrics.jsonl's scalars, token lengths and predicted probabilities as TensorBoard event "
+            "files in <out>/tensorboard",
+            c.tensorboard),
       field("train.seed", "seed of model init and LoRA dropout", c.seed, {"--seed"}),
       field("train.nonfinite", "on a NaN/Inf loss or gradient: skip (all ranks) or stop", c.nonfinite),
       field("train.backend", "gradient all-reduce: auto, nccl, mpi or none", c.backend, {"--backend"}),

@@ -62,6 +62,7 @@ struct TrainConfig {
   int64_t checkpoint_every = 0;      // optimizer steps between checkpoints; 0: at each epoch's end
   int64_t keep_checkpoints = 2;
   int64_t log_every = 1;
+  bool tensorboard = true;           // <out>/tensorboard/: TensorBoard event files of metrics.jsonl (rank 0)
   int64_t seed = 0;                  // model init, LoRA dropout
   std::string nonfinite = "skip";    // skip (every rank skips the step) | stop
   std::string backend = "auto";      // auto | nccl | mpi | none

@@ -276,10 +276,13 @@ int run_training(const TrainConfig& c) {
   torch::manual_seed(static_cast<uint64_t>(c.seed) * 1000003ULL + static_cast<uint64_t>(w.rank) + 1);  // dropout
   if (!c.resume.empty()) st = resume(c.resume, bucket, opt, sched, fingerprint, device.is_cuda());
 
-  MetricsLog log((fs::path(c.out) / "metrics.jsonl").string(), w.is_root());
+  MetricsLog log((fs::path(c.out) / "metrics.jsonl").string(), w.is_root(),
+                 c.tensorboard ? (fs::path(c.out) / "tensorboard").string() : std::string());
   log.write({{"kind", "start"}, {"ranks", w.size}, {"backend", comm->name()}, {"device", device.str()},
              {"trainable_params", bucket.numel()}, {"trainable_bytes", bucket.bytes()}, {"total_steps", total},
              {"warmup_steps", warmup}, {"resumed_at", st.step}, {"train_rows", data.train.size()}, {"swap", c.swap}});
+  log.histogram("data/train_tokens_before_truncation",
+                std::vector<double>(data.train.full_length.begin(), data.train.full_length.end()), st.step);
   if (w.is_root())
     fmt::print(stderr, "train: {} ranks ({} backend, {}), {} trainable parameters = {} bytes all-reduced per step, "
                "{} steps ({} warmup)\n", w.size, comm->name(), device.str(), bucket.numel(), bucket.bytes(), total,
@@ -348,7 +351,8 @@ int run_training(const TrainConfig& c) {
       check(++skips_in_a_row <= kMaxSkipsInARow, "{} optimizer steps in a row had non-finite values: stopping",
             skips_in_a_row);
       bucket.zero_grads();
-      log.write({{"kind", "skip"}, {"step", st.step + 1}, {"ranks_nonfinite", global.nonfinite}});
+      log.write({{"kind", "skip"}, {"step", st.step + 1}, {"ranks_nonfinite", global.nonfinite},
+                 {"skipped_steps", st.skipped_steps}});
       if (w.is_root())
         print_above(fmt::format("step {}: non-finite loss/gradient on {} rank(s): step skipped on all ranks\n",
                                 st.step + 1, global.nonfinite));
@@ -385,8 +389,10 @@ int run_training(const TrainConfig& c) {
     const bool epoch_end = st.cursor + c.accum_steps > plans.steps(st.epoch) * c.accum_steps;
     const bool finished = st.step >= total;
     if ((c.eval_every > 0 ? st.step % c.eval_every == 0 && global.nonfinite == 0 : epoch_end) && !finished) {
-      const auto r = evaluate(*model, data.val, c.eval_rows, device);
+      torch::Tensor probs;
+      const auto r = evaluate(*model, data.val, c.eval_rows, device, &probs);
       log.write(eval_record("val", r, st.step));
+      log.histogram("val/p_true_label", label_probabilities(probs, data.val), st.step);
       if (w.is_root())
         print_above(fmt::format("val  step {}: accuracy {:.4f} log loss {:.4f} (n {})\n", st.step, r.accuracy,
                                 r.log_loss, r.n));
@@ -412,10 +418,13 @@ int run_training(const TrainConfig& c) {
   const double train_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - loop_start).count();
 
   // The end: validation and test splits.
-  const auto val = evaluate(*model, data.val, c.eval_rows, device);
-  const auto test = evaluate(*model, data.test, c.eval_rows, device);
+  torch::Tensor val_probs, test_probs;
+  const auto val = evaluate(*model, data.val, c.eval_rows, device, &val_probs);
+  const auto test = evaluate(*model, data.test, c.eval_rows, device, &test_probs);
   log.write(eval_record("val", val, st.step));
   log.write(eval_record("test", test, st.step));
+  log.histogram("val/p_true_label", label_probabilities(val_probs, data.val), st.step);
+  log.histogram("test/p_true_label", label_probabilities(test_probs, data.test), st.step);
   const auto base = compute_baselines(data.test, data.train, static_cast<int>(c.num_labels));
   auto base_record = baselines_json(base);
   base_record.update({{"kind", "baselines"}, {"split", "test"}});
