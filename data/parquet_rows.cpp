@@ -21,8 +21,11 @@ std::optional<std::string> cell(const arrow::Array& a, int64_t i, const std::str
     case arrow::Type::LARGE_STRING: return static_cast<const arrow::LargeStringArray&>(a).GetString(i);
     case arrow::Type::INT64: return std::to_string(static_cast<const arrow::Int64Array&>(a).Value(i));
     case arrow::Type::INT32: return std::to_string(static_cast<const arrow::Int32Array&>(a).Value(i));
+    // 17 significant digits: the text parses back to the same double (teacher probabilities).
+    case arrow::Type::DOUBLE: return fmt::format("{:.17g}", static_cast<const arrow::DoubleArray&>(a).Value(i));
+    case arrow::Type::FLOAT: return fmt::format("{:.9g}", static_cast<const arrow::FloatArray&>(a).Value(i));
     default:
-      throw Error(fmt::format("{}: column '{}' has type {}, expected string or integer", path, col,
+      throw Error(fmt::format("{}: column '{}' has type {}, expected string, integer or floating point", path, col,
                               a.type()->ToString()));
   }
 }

@@ -11,8 +11,9 @@
 
 namespace arena {
 
-// Calls on_row(row_index, values) for every row; values[k] is column `columns[k]` as text (integer
-// ids become decimal text), nullopt for a null or a column the file does not have.
+// Calls on_row(row_index, values) for every row; values[k] is column `columns[k]` as text (integers
+// become decimal text, floating point enough digits to parse back to the same value), nullopt
+// for a null or a column the file does not have.
 // Throws arena::Error naming the file for an unreadable file or a column of another type.
 void read_parquet_rows(const std::string& path, const std::vector<std::string>& columns,
                        const std::function<void(int64_t, const std::vector<std::optional<std::string>>&)>& on_row);

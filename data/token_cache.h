@@ -28,6 +28,10 @@ struct TokenizedData {
   std::vector<int64_t> answer_tokens;  // 2 per row: A, B (EncodedPair::tokens_a/b)
   std::vector<int32_t> labels;
   std::vector<std::string> row_ids;
+  // Soft targets, `target_width` per row (teacher probabilities, train.objective = distill); empty
+  // otherwise. Attached after the split (launch/run_data.h), never cached.
+  std::vector<float> targets;
+  int64_t target_width = 0;
   int64_t size() const { return static_cast<int64_t>(labels.size()); }
 };
 

@@ -73,6 +73,13 @@ Batch collate(const TokenizedData& d, const std::vector<int64_t>& rows, const to
   b.ids = ids.to(device);
   b.mask = mask.to(device);
   b.labels = labels.to(device);
+  if (d.target_width > 0) {
+    auto targets = torch::empty({b.rows, d.target_width}, torch::kFloat32);
+    auto* pt = targets.data_ptr<float>();
+    for (int64_t i = 0; i < b.rows; ++i)
+      std::copy_n(d.targets.begin() + rows[i] * d.target_width, d.target_width, pt + i * d.target_width);
+    b.targets = targets.to(device);
+  }
   return b;
 }
 

@@ -34,6 +34,7 @@ struct Batch {
   torch::Tensor ids;     // [rows, longest] int64, right-padded with pad id 0
   torch::Tensor mask;    // [rows, longest] int64, 1 real / 0 pad
   torch::Tensor labels;  // [rows] int64
+  torch::Tensor targets; // [rows, L] float32 soft targets when the data has them (distill), else undefined
   int64_t rows = 0;
   int64_t tokens = 0;    // real tokens
 };

@@ -21,7 +21,7 @@ namespace {
 struct PredictOptions {
   std::string checkpoint, data, out = "submission.csv", format = "auto", device = "auto";
   int64_t rows = 0;
-  bool swap_average = false;
+  bool swap_average = false, probabilities = false;
 };
 
 std::string csv_field(const std::string& s) {
@@ -60,6 +60,10 @@ int run_predict(const PredictOptions& o) {
       out << "id,winner_model_a,winner_model_b,winner_tie\n";
       for (int64_t i = 0; i < probs.size(0); ++i)
         out << fmt::format("{},{:.6f},{:.6f},{:.6f}\n", csv_field(data.pairs[i].id), p[i][0], p[i][1], p[i][2]);
+    } else if (o.probabilities) {
+      out << "id,winner_model_a,winner_model_b\n";
+      for (int64_t i = 0; i < probs.size(0); ++i)
+        out << fmt::format("{},{:.9f},{:.9f}\n", csv_field(data.pairs[i].id), p[i][0], p[i][1]);
     } else {
       out << "id,winner\n";
       for (int64_t i = 0; i < probs.size(0); ++i)
@@ -83,6 +87,9 @@ Command add_predict_command(CLI::App& app) {
   cmd->add_option("--out", o->out, "Submission CSV")->capture_default_str();
   add_format_option(cmd, o->format);
   cmd->add_flag("--swap-average", o->swap_average, "Average with the A/B-swapped pair's prediction");
+  cmd->add_flag("--probabilities", o->probabilities,
+                "Two classes: write id,winner_model_a,winner_model_b probabilities instead of the winner (a teacher "
+                "file for train.objective = distill); three classes always do");
   cmd->add_option("--batch-size", o->rows, "Rows per batch (default: the run's batch.eval_rows)");
   cmd->add_option("--device", o->device, "auto, cpu or cuda")->check(CLI::IsMember({"auto", "cpu", "cuda"}));
   return [cmd, o]() { return cmd->parsed() ? run_predict(*o) : -1; };

@@ -11,7 +11,7 @@ ConfigOptions::ConfigOptions(CLI::App* app) {
     for (const auto& a : f.aliases) names += "," + a;
     values_.emplace_back();
     auto* opt = app->add_option(names, values_.back(), f.help);
-    opt->type_name(f.type == "list" ? "LIST" : f.type == "bool" ? "BOOL" : f.type == "int" ? "INT"
+    opt->type_name(f.type == "list" || f.type == "numbers" ? "LIST" : f.type == "bool" ? "BOOL" : f.type == "int" ? "INT"
                    : f.type == "float" ? "FLOAT" : "TEXT");
     opt->group(f.key.substr(0, f.key.find('.')) + " settings");
     // Given twice, the later one wins, as in the TOML-then-command-line order: launch scripts

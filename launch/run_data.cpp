@@ -4,8 +4,10 @@
 
 #include <numeric>
 
+#include "common/error.h"
 #include "data/encode.h"
 #include "data/split.h"
+#include "data/teacher.h"
 #include "data/tokenizer.h"
 #include "launch/vocab_check.h"
 #include "model/io/gguf.h"
@@ -23,7 +25,11 @@ TokenizedData subset(const TokenizedData& d, const std::vector<int64_t>& rows) {
     out.answer_tokens.insert(out.answer_tokens.end(), {d.answer_tokens[2 * r], d.answer_tokens[2 * r + 1]});
     out.labels.push_back(d.labels[r]);
     out.row_ids.push_back(d.row_ids[r]);
+    if (d.target_width > 0)
+      out.targets.insert(out.targets.end(), d.targets.begin() + r * d.target_width,
+                         d.targets.begin() + (r + 1) * d.target_width);
   }
+  out.target_width = d.target_width;
   return out;
 }
 
@@ -39,8 +45,46 @@ TokenizedData concat(const TokenizedData& a, const TokenizedData& b) {
   out.answer_tokens.insert(out.answer_tokens.end(), b.answer_tokens.begin(), b.answer_tokens.end());
   out.labels.insert(out.labels.end(), b.labels.begin(), b.labels.end());
   out.row_ids.insert(out.row_ids.end(), b.row_ids.begin(), b.row_ids.end());
+  check(a.target_width == b.target_width, "concat: soft targets of width {} and {}", a.target_width, b.target_width);
+  out.targets.insert(out.targets.end(), b.targets.begin(), b.targets.end());
   return out;
 }
+
+namespace {
+
+// train.objective = distill: each train row gets its teachers' probabilities (and the swapped copy
+// the same with A and B exchanged). A row without a usable teacher value leaves the train split,
+// counted in the report by the reason, which names the teacher file.
+void attach_teacher_targets(const TrainConfig& c, RunData& out) {
+  const TeacherTargets teachers({c.distill_teachers, c.distill_weights, c.distill_columns, c.distill_tolerance},
+                                static_cast<int>(c.num_labels));
+  const int64_t width = c.num_labels;
+  std::vector<int64_t> keep;
+  std::vector<float> targets, swapped;
+  std::vector<double> p;
+  TeacherProblem why;
+  for (int64_t i = 0; i < out.train.size(); ++i) {
+    const auto& id = out.train.row_ids[static_cast<size_t>(i)];
+    if (!teachers.lookup(id, p, why)) {
+      out.report.skip({why.file, why.line, id, why.reason});
+      continue;
+    }
+    keep.push_back(i);
+    targets.insert(targets.end(), p.begin(), p.end());
+    std::swap(p[0], p[1]);  // B-A order: "A wins" is the original "B wins"; a tie stays a tie
+    swapped.insert(swapped.end(), p.begin(), p.end());
+  }
+  out.train = subset(out.train, keep);
+  out.train.targets = std::move(targets);
+  out.train.target_width = width;
+  if (out.train_swapped.size() > 0) {
+    out.train_swapped = subset(out.train_swapped, keep);
+    out.train_swapped.targets = std::move(swapped);
+    out.train_swapped.target_width = width;
+  }
+}
+
+}  // namespace
 
 RunData load_run_data(const TrainConfig& c, const std::string& cache_path, bool write_cache, bool with_swapped) {
   ReadOptions ro;
@@ -76,6 +120,7 @@ RunData load_run_data(const TrainConfig& c, const std::string& cache_path, bool 
     out.val_swapped = subset(swapped, parts[static_cast<int>(Split::kVal)]);
     out.test_swapped = subset(swapped, parts[static_cast<int>(Split::kTest)]);
   }
+  if (c.objective == "distill") attach_teacher_targets(c, out);
   return out;
 }
 

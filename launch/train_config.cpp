@@ -115,13 +115,42 @@ ConfigField field(std::string key, std::string help, std::vector<std::string>& r
           std::move(aliases)};
 }
 
+ConfigField field(std::string key, std::string help, std::vector<double>& ref, std::vector<std::string> aliases = {}) {
+  return {key, std::move(help), "numbers",
+          [&ref, key](const std::string& v) {
+            ref.clear();
+            for (const auto& item : split_list(v)) ref.push_back(parse_number<double>(key, item));
+          },
+          [&ref] {
+            std::string out = "[";
+            for (size_t i = 0; i < ref.size(); ++i) {
+              std::ostringstream one;
+              one << toml::value<double>(ref[i]);
+              out += (i ? ", " : "") + one.str();
+            }
+            return out + "]";
+          },
+          [&ref, key](const void* n) {
+            const auto* arr = static_cast<const toml::node*>(n)->as_array();
+            check(arr != nullptr, "{}: expected a list of numbers", key);
+            std::vector<double> v;
+            for (const auto& item : *arr) {
+              const auto x = item.value<double>();
+              check(x.has_value(), "{}: expected a list of numbers", key);
+              v.push_back(*x);
+            }
+            ref = v;
+          },
+          std::move(aliases)};
+}
+
 void apply_table(TrainConfig& c, const toml::table& root, const std::string& source) {
   auto fields = config_fields(c);
   std::map<std::string, ConfigField*> by_key;
   for (auto& f : fields) by_key[f.key] = &f;
   for (const auto& [section, node] : root) {
     const auto* table = node.as_table();
-    check(table != nullptr, "{}: '{}' must be a [section] (model, lora, data, batch, optim, train)", source,
+    check(table != nullptr, "{}: '{}' must be a [section] (model, lora, data, batch, optim, train, distill, dist)", source,
           std::string(section.str()));
     for (const auto& [name, value] : *table) {
       const std::string key = std::string(section.str()) + "." + std::string(name.str());
@@ -223,6 +252,23 @@ std::vector<ConfigField> config_fields(TrainConfig& c) {
       field("train.log_batches",
             "write every step's row ids per rank to <out>/batches.jsonl, the initial adapter to <out>/initial_adapter",
             c.log_batches),
+      field("train.objective",
+            "classify (cross-entropy on the labels) or distill (teacher probabilities: the distill.* settings)",
+            c.objective, {"--objective"}),
+      field("distill.teachers", "teacher probability files: CSV, JSONL or Parquet with id and one column per class",
+            c.distill_teachers, {"--teachers"}),
+      field("distill.weights", "weight of each teacher in the mean of their probabilities (empty: equal)",
+            c.distill_weights),
+      field("distill.columns",
+            "probability columns in label order (empty: winner_model_a, winner_model_b[, winner_tie]); one "
+            "list-valued JSONL column also works",
+            c.distill_columns),
+      field("distill.temperature", "T: teacher and student distributions softened by T, the KL term scaled by T^2",
+            c.distill_temperature),
+      field("distill.hard_weight", "share of the hard-label cross-entropy: hard_weight*CE + (1-hard_weight)*T^2*KL",
+            c.distill_hard_weight),
+      field("distill.tolerance", "a teacher row's probabilities must sum to 1 within this, or the row is skipped",
+            c.distill_tolerance),
       field("dist.timeout", "seconds a collective may wait for the other ranks before the job ends (0: forever)",
             c.dist_timeout),
   };
@@ -301,6 +347,18 @@ void validate(TrainConfig& c) {
   check(c.head_lr == -1 || c.head_lr >= 0, "optim.head_lr: -1 (optim.lr) or a learning rate >= 0, got {}", c.head_lr);
   check(c.head_init_std >= 0, "model.head_init_std: must be >= 0, got {}", c.head_init_std);
   check(c.dist_timeout >= 0, "dist.timeout: must be 0 (no limit) or positive seconds, got {}", c.dist_timeout);
+  one_of("train.objective", c.objective, {"classify", "distill"});
+  if (c.objective == "distill") {
+    check(!c.distill_teachers.empty(), "train.objective = distill: distill.teachers names no teacher file");
+    check(c.distill_weights.empty() || c.distill_weights.size() == c.distill_teachers.size(),
+          "distill.weights: {} weights for {} teachers (one per teacher, or none for equal weights)",
+          c.distill_weights.size(), c.distill_teachers.size());
+    for (const double w : c.distill_weights) check(w > 0, "distill.weights: must be positive, got {}", w);
+    check(c.distill_temperature > 0, "distill.temperature: must be positive, got {}", c.distill_temperature);
+    check(c.distill_hard_weight >= 0 && c.distill_hard_weight <= 1, "distill.hard_weight: must be in [0, 1], got {}",
+          c.distill_hard_weight);
+    check(c.distill_tolerance > 0, "distill.tolerance: must be positive, got {}", c.distill_tolerance);
+  }
   check(!c.data_path.empty(), "data.path: no training data given (--data FILE or [data] path in the config)");
 }
 

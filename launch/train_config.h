@@ -75,6 +75,14 @@ struct TrainConfig {
   int64_t stop_after = -1;           // end this invocation after this optimizer step, with a checkpoint
   std::string swap = "none";         // A/B swap augmentation: none | both | random (launch/batches.h)
   bool log_batches = false;          // <out>/batches.jsonl: every step's row ids (launch/run_record.h)
+  std::string objective = "classify";  // classify (cross-entropy) | distill (teacher soft targets): launch/objective.h
+  // [distill]
+  std::vector<std::string> distill_teachers;  // teacher probability files (data/teacher.h)
+  std::vector<double> distill_weights;        // one per teacher; empty: equal
+  std::vector<std::string> distill_columns;   // probability columns; empty: winner_model_a, winner_model_b[, winner_tie]
+  double distill_temperature = 1.0;
+  double distill_hard_weight = 0.0;           // share of the hard-label cross-entropy in the loss
+  double distill_tolerance = 1e-3;            // a teacher row must sum to 1 within this
 };
 
 // One setting: key "section.name", help text, and access to the member as text.

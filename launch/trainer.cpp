@@ -22,6 +22,7 @@
 #include "launch/evaluate.h"
 #include "launch/metrics_log.h"
 #include "launch/model_setup.h"
+#include "launch/objective.h"
 #include "launch/progress.h"
 #include "launch/run_data.h"
 #include "launch/run_record.h"
@@ -319,7 +320,7 @@ int run_training(const TrainConfig& c) {
     for (int64_t k = 0; k < c.accum_steps; ++k) {
       const Batch b = collate(trained, swap_rows(plan[st.cursor + k], data.train, c, st.epoch), device);
       const auto logits = model->forward(b.ids, b.mask);
-      const auto loss = classification_loss(logits, b.labels);
+      const auto loss = objective_loss(c, logits, b);
       (loss * static_cast<double>(b.rows)).backward();  // a sum over rows; scaled by the global row count below
       local.rows += b.rows;
       local.tokens += b.tokens;

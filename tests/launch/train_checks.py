@@ -23,6 +23,8 @@ Standard library only, so CI needs no Python model stack. Each check is one CTes
                  through a pipe they print the plain periodic lines and no terminal codes
   hang           kill -STOP of rank 1 of 2 mid-training: rank 0's watchdog ends the job within
                  dist.timeout + 30 s, naming the rank that noticed, the step and the collective
+  distill        a one-hot teacher equals classify; soft teachers: N ranks == 1 rank, broken teacher rows are
+                 skipped and counted by reason
   replay         split.json partitions the rows; train.log_batches: batches.jsonl covers every train row
                  each epoch with the rows each step trained on, and initial_adapter/ holds B = 0
 Usage: train_checks.py ARENA_BINARY CHECK [ARG]
@@ -346,6 +348,108 @@ def check_swap(tmp):
           f"eval --swap-average: consistency {sw['consistency']:.3f}")
 
 
+def read_csv_rows(path):
+    import csv
+    with open(path, newline="") as f:
+        return list(csv.reader(f))
+
+
+def write_csv_rows(path, rows):
+    import csv
+    with open(path, "w", newline="") as f:
+        csv.writer(f).writerows(rows)
+
+
+def check_distill(tmp):
+    # A one-hot teacher made from the labels, at T = 1 and hard_weight 0, is the classify objective.
+    data = os.path.join(SHARED, "data", "autoj-pairwise.jsonl")
+    onehot = [["id", "winner_model_a", "winner_model_b"]]
+    with open(data) as f:
+        for line in f:
+            j = json.loads(line)
+            if j["winner"] in ("model_a", "model_b"):
+                onehot.append([str(j["id"]), "1" if j["winner"] == "model_a" else "0",
+                               "0" if j["winner"] == "model_a" else "1"])
+    write_csv_rows(os.path.join(tmp, "onehot.csv"), onehot)
+    steps = 4
+    common = BASE + ["--batch.batching", "rows", "--lora.dropout", "0", "--steps", str(steps), "--optim.warmup_steps",
+                     "1", "--train.eval_every", "1000"]
+    plain, hard = os.path.join(tmp, "classify"), os.path.join(tmp, "onehot")
+    run(common + ["--out", plain, "--batch-size", "8"], ranks=2)
+    run(common + ["--out", hard, "--batch-size", "8", "--train.objective", "distill", "--distill.teachers",
+                  os.path.join(tmp, "onehot.csv")], ranks=2)
+    for a, b in zip(metrics(plain), metrics(hard)):
+        if not close(a["loss"], b["loss"], 1e-6) or not close(a["grad_norm"], b["grad_norm"], 1e-5):
+            fail(f"one-hot teacher, step {a['step']}: classify {a} vs distill {b}")
+
+    # Real soft teachers: a trained run's predictions (arena predict --probabilities), and a second
+    # teacher with broken rows of every kind, mixed 0.7 / 0.3 at T = 2 with a quarter hard loss.
+    teacher_run = os.path.join(tmp, "teacher")
+    run(BASE + ["--out", teacher_run, "--steps", "6"], ranks=2)
+    good = os.path.join(tmp, "good.csv")
+    run(["predict", "--checkpoint", teacher_run, "--data", data, "--out", good, "--probabilities"])
+    rows = read_csv_rows(good)
+    if rows[0] != ["id", "winner_model_a", "winner_model_b"] or len(rows) != 1393:
+        fail(f"predict --probabilities wrote {len(rows)} lines, header {rows[0]}")
+    with open(os.path.join(teacher_run, "split.json")) as f:
+        train_ids = f.read()
+    train_ids = set(json.loads(train_ids)["train"])
+    broken = [rows[0]]
+    expect = {}
+    kinds = ["no row with this id", "values do not sum to 1 (tolerance 0.001)", "a value is not finite",
+             "a value is negative", "winner_model_a is not a number", "id given more than once"]
+    bad = os.path.join(tmp, "broken.csv")
+    picked = [r for r in rows[1:] if r[0] in train_ids][:2 * len(kinds)]
+    picked_ids = {r[0] for r in picked}
+    for r in rows[1:]:
+        if r[0] not in picked_ids:
+            broken.append(r)
+    for k, r in enumerate(picked):
+        kind = kinds[k % len(kinds)]
+        expect[f"teacher {bad}: {kind}"] = expect.get(f"teacher {bad}: {kind}", 0) + 1
+        a = float(r[1])
+        if kind == "no row with this id":
+            continue
+        if kind.startswith("values do not sum"):
+            broken.append([r[0], f"{a:.6f}", f"{1.01 - a:.6f}"])
+        elif kind == "a value is not finite":
+            broken.append([r[0], "nan", r[2]])
+        elif kind == "a value is negative":
+            broken.append([r[0], "-0.25", "1.25"])
+        elif kind.endswith("not a number"):
+            broken.append([r[0], "high", r[2]])
+        else:
+            broken += [r, r]
+    write_csv_rows(bad, broken)
+    soft = common + ["--train.objective", "distill", "--distill.teachers", f"{good},{bad}", "--distill.weights",
+                     "0.7,0.3", "--distill.temperature", "2", "--distill.hard_weight", "0.25"]
+    one, multi = os.path.join(tmp, "one"), os.path.join(tmp, "multi")
+    p1, _ = run(soft + ["--out", one, "--batch-size", "8"])
+    run(soft + ["--out", multi, "--batch-size", "4"], ranks=2)
+    for a, b in zip(metrics(one), metrics(multi)):
+        if not close(a["loss"], b["loss"], 1e-5) or not close(a["grad_norm"], b["grad_norm"], 1e-5):
+            fail(f"distill, step {a['step']}: 1 rank {a} vs 2 ranks {b}")
+    for reason, n in expect.items():
+        line = f"skipped {n:>6}  {reason}"
+        if line not in p1.stderr:
+            fail(f"'{line}' missing from the data report:\n{p1.stderr[:3000]}")
+    start = metrics(one, "start")[0]
+    if start["train_rows"] != len(train_ids) - len(picked):
+        fail(f"train_rows {start['train_rows']}, expected {len(train_ids)} - {len(picked)} skipped")
+    # Bad settings and files are named.
+    p, _ = run(common + ["--out", os.path.join(tmp, "x"), "--train.objective", "distill"], check=False)
+    if p.returncode == 0 or "distill.teachers names no teacher file" not in p.stderr:
+        fail(f"distill without teachers: {p.stderr[-500:]}")
+    p, _ = run(soft[:-8] + ["--out", os.path.join(tmp, "y"), "--train.objective", "distill", "--distill.teachers",
+                            data], check=False)
+    if p.returncode == 0 or 'no row has "winner_model_a"' not in p.stderr:
+        fail(f"a teacher file without the columns: {p.stderr[-500:]}")
+    print(f"OK: a one-hot teacher (T 1, hard_weight 0) == classify over {steps} steps (2 ranks); two soft teachers "
+          f"(predict --probabilities of a run, and a file with {len(picked)} broken train rows) weighted 0.7/0.3, "
+          f"T 2, hard_weight 0.25: 2 ranks x 4 rows == 1 rank x 8 rows; every broken row skipped and counted by "
+          f"its reason ({len(expect)} reasons); missing teachers and columns are named")
+
+
 def check_init(tmp):
     a = os.path.join(tmp, "a")
     run(BASE + ["--out", a, "--steps", "3"])
@@ -560,7 +664,7 @@ def main():
     tmp = tempfile.mkdtemp(prefix=f"arena-{check}-")
     checks = {"resume": check_resume, "fault": check_fault, "nonfinite": check_nonfinite, "signal": check_signal,
               "commands": check_commands, "corrupt": check_corrupt, "swap": check_swap, "init": check_init,
-              "average": check_average, "progress": check_progress, "hang": check_hang, "replay": check_replay}
+              "average": check_average, "distill": check_distill, "progress": check_progress, "hang": check_hang, "replay": check_replay}
     try:
         if check == "equivalence":
             check_equivalence(tmp, int(arg[0]))
