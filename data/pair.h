@@ -18,6 +18,9 @@ struct Pair {
   std::vector<std::string> response_a;  // one answer per prompt turn
   std::vector<std::string> response_b;
   int label = kLabelNone;
+  // The two models' names where the file has them (LMSYS/WSDM model_a, model_b); "" otherwise.
+  // Not used for training: `arena report` draws win rates per model from them.
+  std::string model_a, model_b;
 };
 
 // How a row was skipped: file, 1-based line (JSONL) or record start line (CSV), id if known, reason.

@@ -100,6 +100,8 @@ void read_csv(const std::string& path, const ReadOptions& o, Dataset& out, bool 
     Pair p;
     p.id = r.fields[col["id"]];
     skip.id = p.id;
+    if (col.count("model_a") && col.count("model_b"))
+      p.model_a = r.fields[col["model_a"]], p.model_b = r.fields[col["model_b"]];
     if (lmsys) {
       auto prompt = parse_turns(r.fields[col["prompt"]]);
       auto a = parse_turns(r.fields[col["response_a"]]);
@@ -248,6 +250,8 @@ std::string wsdm_row(const json& j, Pair& p) {
   p.prompt = text(j["prompt"]);
   p.response_a = text(j["response_a"]);
   p.response_b = text(j["response_b"]);
+  if (j.contains("model_a") && j["model_a"].is_string() && j.contains("model_b") && j["model_b"].is_string())
+    p.model_a = j["model_a"].get<std::string>(), p.model_b = j["model_b"].get<std::string>();
   if (j.contains("winner") && !j["winner"].is_null()) {
     p.label = j["winner"].is_string() ? winner_label(j["winner"].get<std::string>()) : -2;
     if (p.label == -2) return "unknown winner value";

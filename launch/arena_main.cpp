@@ -18,7 +18,7 @@ int main(int argc, char** argv) {
   std::vector<arena::Command> commands{arena::add_train_command(app), arena::add_eval_command(app),
                                        arena::add_predict_command(app), arena::add_export_command(app),
                                        arena::add_data_command(app), arena::add_inspect_command(app),
-                                       arena::add_perplexity_command(app)};
+                                       arena::add_perplexity_command(app), arena::add_report_command(app)};
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

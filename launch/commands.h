@@ -42,4 +42,7 @@ Command add_export_command(CLI::App& app);
 // `arena perplexity`: next-token loss of a pretrained model on text files.
 Command add_perplexity_command(CLI::App& app);
 
+// `arena report`: an HTML page of charts for run directories (training, data, test split).
+Command add_report_command(CLI::App& app);
+
 }  // namespace arena

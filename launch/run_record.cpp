@@ -1,5 +1,6 @@
 #include "launch/run_record.h"
 
+#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include <filesystem>
@@ -17,6 +18,48 @@ void write_split_file(const std::string& out, const RunData& data) {
   {
     std::ofstream f(tmp);
     f << j.dump() << "\n";
+    check(static_cast<bool>(f), "{}: cannot write", tmp.string());
+  }
+  fs::rename(tmp, path);
+}
+
+void write_test_predictions(const std::string& out, const TokenizedData& test, int64_t max_len,
+                            const torch::Tensor& probs, const torch::Tensor& swapped_probs) {
+  const int64_t labels = probs.size(1);
+  const char* names[] = {"model_a", "model_b", "tie"};
+  check(probs.size(0) == test.size() && labels <= 3, "test predictions: [{}, {}] probabilities for {} test rows",
+        probs.size(0), labels, test.size());
+  const bool swapped = swapped_probs.defined();
+  check(!swapped || swapped_probs.sizes() == probs.sizes(), "test predictions: swapped probabilities [{}] vs [{}]",
+        fmt::join(swapped_probs.sizes(), ","), fmt::join(probs.sizes(), ","));
+  const auto p = probs.accessor<double, 2>();
+  const auto sw = swapped ? swapped_probs.contiguous() : torch::Tensor();
+  const double* sp = swapped ? sw.data_ptr<double>() : nullptr;
+  const auto path = fs::path(out) / "test_predictions.csv";
+  const auto tmp = fs::path(out) / "test_predictions.csv.tmp";
+  {
+    std::ofstream f(tmp);
+    f << "row_id,label";
+    for (int64_t k = 0; k < labels; ++k) f << ",p_" << names[k];
+    f << ",tokens,truncated";
+    for (int64_t k = 0; swapped && k < labels; ++k) f << ",swapped_p_" << names[k];
+    f << "\n";
+    for (int64_t i = 0; i < test.size(); ++i) {
+      // Row ids are the file's ids: quote them as CSV does when they hold a comma or a quote.
+      const auto& id = test.row_ids[i];
+      if (id.find_first_of(",\"\n\r") == std::string::npos) {
+        f << id;
+      } else {
+        f << '"';
+        for (const char ch : id) f << (ch == '"' ? "\"\"" : std::string(1, ch));
+        f << '"';
+      }
+      f << ',' << test.labels[i];
+      for (int64_t k = 0; k < labels; ++k) f << fmt::format(",{:.9g}", p[i][k]);
+      f << ',' << test.full_length[i] << ',' << (test.full_length[i] > max_len ? 1 : 0);
+      for (int64_t k = 0; swapped && k < labels; ++k) f << fmt::format(",{:.9g}", sp[i * labels + k]);
+      f << "\n";
+    }
     check(static_cast<bool>(f), "{}: cannot write", tmp.string());
   }
   fs::rename(tmp, path);

@@ -6,6 +6,12 @@
 //                   "<id>#swapped" is that row with A and B exchanged (train.swap)
 //   initial_adapter/  the LoRA adapters and head before the first step, in PEFT's format
 //                   (train.log_batches; written by the trainer with save_peft_adapter)
+//   test_predictions.csv  the model's class probabilities on every test row at the end of training:
+//                   row_id,label,p_model_a,p_model_b[,p_tie],tokens,truncated[,swapped_p_model_a,...]
+//                   label is 0 model_a / 1 model_b / 2 tie / -1 none; tokens is the length before
+//                   truncation (template included), truncated 1 when it exceeds data.max_len; the
+//                   swapped_ columns (train.swap runs) are the probabilities of the pair scored in
+//                   B-A order, mapped back to A-B order (unswap), for swap consistency
 // The token ids of each row are in the run's token cache (tokens.h5, data/token_cache.h).
 #pragma once
 
@@ -22,6 +28,11 @@ namespace arena {
 
 // Writes <out>/split.json atomically (temp file + rename).
 void write_split_file(const std::string& out, const RunData& data);
+
+// Writes <out>/test_predictions.csv atomically. probs: [test.size(), L] float64 (class_probabilities);
+// swapped_probs: undefined, or the same shape in A-B order (unswap of the B-A scores).
+void write_test_predictions(const std::string& out, const TokenizedData& test, int64_t max_len,
+                            const torch::Tensor& probs, const torch::Tensor& swapped_probs);
 
 class BatchLog {
  public:

@@ -422,6 +422,10 @@ int run_training(const TrainConfig& c) {
   torch::Tensor val_probs, test_probs;
   const auto val = evaluate(*model, data.val, c.eval_rows, device, &val_probs);
   const auto test = evaluate(*model, data.test, c.eval_rows, device, &test_probs);
+  // With train.swap the test pairs are also scored in B-A order (mapped back): swap consistency in `arena report`.
+  const auto test_swapped = swap ? unswap(class_probabilities(*model, data.test_swapped, c.eval_rows, device))
+                                 : torch::Tensor();
+  if (w.is_root()) write_test_predictions(c.out, data.test, c.max_len, test_probs, test_swapped);
   log.write(eval_record("val", val, st.step));
   log.write(eval_record("test", test, st.step));
   log.histogram("val/p_true_label", label_probabilities(val_probs, data.val), st.step);

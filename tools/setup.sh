@@ -31,6 +31,7 @@ APT_PACKAGES=(
   libtomlplusplus-dev nlohmann-json3-dev libcli11-dev
   libgtest-dev
   libprotobuf-dev protobuf-compiler libboost-dev
+  gnuplot-nox
 )
 
 check_only=0
