@@ -9,7 +9,7 @@ namespace arena {
 namespace fs = std::filesystem;
 namespace {
 
-constexpr const char* kStyle = R"(body{font-family:sans-serif;margin:1.5em auto;max-width:1500px;color:#222}
+constexpr const char* kStyle = R"(body{font-family:sans-serif;margin:1.5em auto;max-width:1950px;color:#222}
 h1{font-size:1.6em}h2{border-bottom:1px solid #ccc;padding-bottom:.2em;margin-top:1.6em}
 .note{background:#fff4e0;border-left:4px solid #e69500;padding:.3em .6em;margin:.3em 0}
 .figs{display:flex;flex-wrap:wrap;gap:1em}figure{margin:0;flex:0 1 620px}figure img{width:100%;height:auto;

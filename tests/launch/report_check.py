@@ -268,7 +268,8 @@ def main():
         print(f"bad input named (no metrics, cut-off line, foreign data, missing dir); total {time.time() - t0:.1f} s")
         print("PASS")
     finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        if not os.environ.get("ARENA_REPORT_KEEP"):
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":
