@@ -1,7 +1,10 @@
 #include <fmt/format.h>
 #include <torch/torch.h>
 
+#include <nlohmann/json.hpp>
+
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <memory>
 #include <string>
@@ -14,13 +17,15 @@
 #include "launch/checkpoint.h"
 #include "launch/model_setup.h"
 #include "launch/train_config.h"
+#include "data/pair.h"
+#include "model/peft/merged_export.h"
 #include "model/peft/peft_adapter.h"
 
 namespace arena {
 namespace {
 
 struct ExportOptions {
-  std::string checkpoint, out;
+  std::string checkpoint, out, merged;
   std::vector<std::string> average;
   bool with_base = false;
 };
@@ -56,6 +61,29 @@ void average_into(TrainedModel& run, const std::vector<std::string>& runs) {
   for (const auto& [name, t] : trainable) t.copy_(sum.at(name) / static_cast<double>(runs.size()));
 }
 
+// The tokenizer beside a merged checkpoint, as transformers' AutoTokenizer reads it: the run's
+// SentencePiece model and a tokenizer_config.json naming Gemma's tokenizer and special tokens.
+void write_tokenizer_files(const std::string& tokenizer, const std::string& dir) {
+  namespace fs = std::filesystem;
+  check(fs::is_regular_file(tokenizer), "{}: the run's tokenizer (data.tokenizer) is not a file", tokenizer);
+  fs::copy_file(tokenizer, fs::path(dir) / "tokenizer.model", fs::copy_options::overwrite_existing);
+  const nlohmann::json config = {{"tokenizer_class", "GemmaTokenizer"}, {"add_bos_token", true},
+                                 {"add_eos_token", false},            {"bos_token", "<bos>"},
+                                 {"eos_token", "<eos>"},              {"pad_token", "<pad>"},
+                                 {"unk_token", "<unk>"},              {"padding_side", "right"}};
+  std::ofstream(fs::path(dir) / "tokenizer_config.json") << config.dump(2) << "\n";
+}
+
+void export_merged(TrainedModel& run, const std::string& dir) {
+  std::vector<std::string> labels;
+  for (int64_t k = 0; k < run.config.num_labels; ++k) labels.emplace_back(label_name(static_cast<int>(k)));
+  save_merged_model(*run.model, dir, torch::kBFloat16, labels);
+  write_tokenizer_files(run.config.tokenizer, dir);
+  fmt::print("merged      {}/model.safetensors (bf16, adapters merged) + config.json ({}) + tokenizer files\n", dir,
+             run.model->config().is_gemma3() ? "Gemma3TextForSequenceClassification"
+                                             : "Gemma2ForSequenceClassification");
+}
+
 int run_export(const ExportOptions& o) {
   if (!world().is_root()) return 0;
   check(o.checkpoint.empty() != o.average.empty(), "export: give either --checkpoint or --average RUN RUN...");
@@ -65,6 +93,9 @@ int run_export(const ExportOptions& o) {
     average_into(run, o.average);
     fmt::print("average     of {} runs: {}\n", o.average.size(), fmt::join(o.average, ", "));
   }
+  check(!o.out.empty() || !o.merged.empty(), "export: give --out DIR (PEFT adapter), --merged DIR, or both");
+  if (!o.merged.empty()) export_merged(run, o.merged);
+  if (o.out.empty()) return 0;
   const auto& c = run.config;
   const std::string base = c.model_path.empty() ? "random-init (see base/ or train.seed)" : c.model_path;
   save_peft_adapter(*run.model, qlora_options(c), o.out, base);
@@ -83,13 +114,17 @@ int run_export(const ExportOptions& o) {
 Command add_export_command(CLI::App& app) {
   auto o = std::make_shared<ExportOptions>();
   auto* cmd = app.add_subcommand("export",
-                                 "Write a checkpoint's adapters + head (or several runs' mean) as a PEFT LoRA adapter");
+                                 "Write a checkpoint's adapters + head (or several runs' mean) as a PEFT LoRA adapter, "
+                                 "or merged into a Hugging Face checkpoint");
   cmd->add_option("--checkpoint", o->checkpoint, "Run directory (newest checkpoint) or checkpoint .h5");
   cmd->add_option("--average", o->average,
                   "Runs (or checkpoints) of one base and LoRA shape whose adapters and heads are averaged into one "
                   "adapter (fold models)")
       ->expected(2, 1 << 20);
-  cmd->add_option("--out", o->out, "Output directory")->required();
+  cmd->add_option("--out", o->out, "Output directory of the PEFT adapter");
+  cmd->add_option("--merged", o->merged,
+                  "Also (or only) write a complete Hugging Face checkpoint here: bf16 weights with the adapters "
+                  "merged, config.json, tokenizer files; transformers loads it without PEFT");
   cmd->add_flag("--with-base", o->with_base, "Also write the frozen base (dequantized, fp32) as base/model.safetensors");
   return [cmd, o]() { return cmd->parsed() ? run_export(*o) : -1; };
 }

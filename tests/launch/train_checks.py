@@ -262,6 +262,20 @@ def check_commands(tmp):
     for f in ("adapter_model.safetensors", "adapter_config.json"):
         if not os.path.exists(os.path.join(exported, f)):
             fail(f"export wrote no {f}")
+    # The merged Hugging Face checkpoint (transformers loads it: tests/model/peft/merged_check.py).
+    merged = os.path.join(tmp, "merged")
+    run(["export", "--checkpoint", out, "--merged", merged])
+    for f in ("model.safetensors", "config.json", "tokenizer.model", "tokenizer_config.json"):
+        if not os.path.exists(os.path.join(merged, f)):
+            fail(f"export --merged wrote no {f}")
+    with open(os.path.join(merged, "config.json")) as f:
+        cfg = json.load(f)
+    if cfg["architectures"] != ["Gemma2ForSequenceClassification"] or cfg["id2label"] != {"0": "model_a", "1": "model_b",
+                                                                                            "2": "tie"}:
+        fail(f"merged config.json: {cfg['architectures']} {cfg['id2label']}")
+    p, _ = run(["inspect", "--model", merged, "--json"])
+    if '"layers":2' not in p.stdout.replace(" ", ""):
+        fail(f"inspect of the merged checkpoint: {p.stdout[-500:]}")
     p, _ = run(BASE + ["--out", out, "--optim.lr", "fast"], check=False)
     if p.returncode == 0 or "optim.lr: expected a number, got 'fast'" not in p.stderr:
         fail(f"bad override: {p.stderr}")
@@ -271,7 +285,8 @@ def check_commands(tmp):
     p, _ = run(["train", "-c", bad, "--data", "x"], check=False)
     if p.returncode == 0 or "unknown setting 'optim.learning_rate'" not in p.stderr:
         fail(f"unknown key: {p.stderr}")
-    print("OK: eval --json (n 1392), predict (LMSYS swap-averaged, WSDM), export, config errors name the setting")
+    print("OK: eval --json (n 1392), predict (LMSYS swap-averaged, WSDM), export (PEFT and --merged), config errors "
+          "name the setting")
 
 
 def check_corrupt(tmp):
