@@ -127,6 +127,7 @@ endif()
 # TensorBoard event files: protoc + libprotobuf for the Event messages, Boost.CRC for CRC-32C.
 find_package(Protobuf 3.21)
 find_package(Boost 1.74)
+find_package(Threads REQUIRED)
 if(NOT Protobuf_FOUND OR NOT Protobuf_PROTOC_EXECUTABLE OR NOT Boost_FOUND)
   message(FATAL_ERROR "arena: protobuf (library and protoc) or Boost headers missing (TensorBoard event files). "
     "Fix: ${ARENA_FIX} (apt-get install libprotobuf-dev protobuf-compiler libboost-dev)")
@@ -134,9 +135,19 @@ endif()
 # torch's CMake config defines protobuf::libprotobuf as an empty stand-in (an alias of an INTERFACE
 # library), so FindProtobuf's real target never appears: link Debian's library by its path instead.
 # The lite runtime is enough to serialize messages (launch/tensorboard.proto is LITE_RUNTIME).
+# Static, not the .so: Debian's libsentencepiece.so.0 exports its own bundled copy of an older
+# protobuf-lite under the same symbol names, and a dynamic libprotobuf-lite loses to it (our
+# SerializeAsString ran sentencepiece's copy and crashed). Linked into the executable, our calls
+# bind to our copy at link time, and --exclude-libs keeps it out of the dynamic symbol table so
+# sentencepiece keeps its own.
+find_library(ARENA_PROTOBUF_LITE_STATIC NAMES libprotobuf-lite.a)
+if(NOT ARENA_PROTOBUF_LITE_STATIC)
+  message(FATAL_ERROR "arena: libprotobuf-lite.a not found. Fix: ${ARENA_FIX} (apt-get install libprotobuf-dev)")
+endif()
 add_library(arena_protobuf_lite INTERFACE)
 target_include_directories(arena_protobuf_lite SYSTEM INTERFACE ${Protobuf_INCLUDE_DIRS})
-target_link_libraries(arena_protobuf_lite INTERFACE ${Protobuf_LITE_LIBRARIES})
+target_link_libraries(arena_protobuf_lite INTERFACE ${ARENA_PROTOBUF_LITE_STATIC} Threads::Threads)
+target_link_options(arena_protobuf_lite INTERFACE "LINKER:--exclude-libs,libprotobuf-lite.a")
 add_library(arena::protobuf_lite ALIAS arena_protobuf_lite)
 find_package(GTest)
 if(NOT GTest_FOUND)

@@ -209,8 +209,9 @@ def main():
     n_hist = check_histograms(records, histograms)
     scalar_tags = {t for _, vals in scalars for t, _ in vals}
     check_accumulator(os.path.join(out, "tensorboard"), records, scalar_tags)
-    print(f"OK: {len(files)} event files (run + resume, rank 0 of 2), {len(scalars)} scalar events = "
-          f"{len(records)} metrics.jsonl records, {n_values} values in {len(scalar_tags)} tags equal to float32, "
+    print(f"OK: {len(files)} event files (run + resume, rank 0 of 2), {len(scalars)} scalar events from "
+          f"{len(records)} metrics.jsonl records (checkpoint records hold no number), {n_values} values in "
+          f"{len(scalar_tags)} tags equal to float32, "
           f"{n_hist} histograms with their counts; EventAccumulator sees the same tags")
 
     # The TensorBoard directory cannot be created (a file stands there): the error names it.
