@@ -17,6 +17,8 @@ const char* const kTail = "\n\n# Which response is better?<end_of_turn>\n<start_
 const char* const kMarker = " [...] ";
 const char* const kTurn = "\n\n# Turn {}\n";
 const char* const kMidLength = "\n\n# Response {} ({} tokens)\n";
+const char* const kMidResponse = "\n\n# Response\n";
+const char* const kTailResponse = "\n\n# How good is this response?<end_of_turn>\n<start_of_turn>model\n";
 
 std::vector<int32_t> to32(const std::vector<int>& v) { return {v.begin(), v.end()}; }
 
@@ -68,6 +70,8 @@ PairEncoder::PairEncoder(const Tokenizer& tokenizer, int64_t max_len, bool show_
   mid_b_ = to32(tok_.encode(kMidB));
   tail_ = to32(tok_.encode(kTail));
   marker_ = to32(tok_.encode(kMarker));
+  mid_response_ = to32(tok_.encode(kMidResponse));
+  tail_response_ = to32(tok_.encode(kTailResponse));
   fixed_ = head_.size() + mid_a_.size() + mid_b_.size() + tail_.size();
   if (show_lengths_) {
     // The longest note a heading can gain over the plain one (seven-digit counts), for both.
@@ -176,6 +180,32 @@ EncodedPair PairEncoder::encode(const Pair& pair, bool swap_ab) const {
   append(head_tail(b.ids, b.length, budgets[2], marker_));
   append(tail_);
   return out;
+}
+
+std::pair<EncodedPair, EncodedPair> PairEncoder::encode_responses(const Pair& pair) const {
+  const auto prompt = section(pair.prompt);
+  const Section answers[2] = {section(pair.response_a), section(pair.response_b)};
+  const int64_t fixed = static_cast<int64_t>(head_.size() + mid_response_.size() + tail_response_.size());
+  EncodedPair out[2];
+  for (int k = 0; k < 2; ++k) {
+    const auto& answer = answers[k];
+    auto& e = out[k];
+    e.label = pair.label;
+    e.estimated_sections = prompt.estimated + answer.estimated;
+    e.full_length = fixed + prompt.length + answer.length;
+    e.tokens_a = answers[0].length;
+    e.tokens_b = answers[1].length;
+    e.chars_a = code_points(pair.response_a);
+    e.chars_b = code_points(pair.response_b);
+    const auto budgets = section_budgets({prompt.length, answer.length}, max_len_ - fixed);
+    const auto append = [&](const std::vector<int32_t>& v) { e.ids.insert(e.ids.end(), v.begin(), v.end()); };
+    append(head_);
+    append(head_tail(prompt.ids, prompt.length, budgets[0], marker_));
+    append(mid_response_);
+    append(head_tail(answer.ids, answer.length, budgets[1], marker_));
+    append(tail_response_);
+  }
+  return {std::move(out[0]), std::move(out[1])};
 }
 
 std::vector<int32_t> PairEncoder::heading(bool b, int64_t tokens) const {

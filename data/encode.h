@@ -23,6 +23,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "data/pair.h"
@@ -61,6 +62,13 @@ class PairEncoder {
   static constexpr size_t kFullBelowBytes = 64 * 1024;
   // swap_ab: encode B as A and A as B, and swap the label (A<->B; a tie stays a tie).
   EncodedPair encode(const Pair& pair, bool swap_ab = false) const;
+  // Each answer with its prompt, for a reward model (train.objective = reward), in the same style:
+  //   <bos> "<start_of_turn>user\n# Prompt\n" PROMPT "\n\n# Response\n" RESPONSE
+  //         "\n\n# How good is this response?<end_of_turn>\n<start_of_turn>model\n"
+  // with the same fair head+tail truncation over the two sections: {A's sequence, B's sequence}.
+  // chars/tokens of both answers are filled in each as in encode(); full_length is the sequence's.
+  // (The token cache's fingerprint covers encode()'s template only: reward runs do not cache.)
+  std::pair<EncodedPair, EncodedPair> encode_responses(const Pair& pair) const;
   int64_t template_tokens() const { return static_cast<int64_t>(fixed_); }
   int64_t max_len() const { return max_len_; }
   // Identifies template + max_len + tokenizer for token caches.
@@ -83,7 +91,7 @@ class PairEncoder {
   int64_t max_len_;
   bool show_lengths_ = false;
   size_t length_reserve_ = 0;  // tokens kept free for the two length notes
-  std::vector<int32_t> head_, mid_a_, mid_b_, tail_, marker_;
+  std::vector<int32_t> head_, mid_a_, mid_b_, tail_, marker_, mid_response_, tail_response_;
   size_t fixed_ = 0;
   size_t full_below_bytes_ = kFullBelowBytes;
 };

@@ -21,6 +21,9 @@ struct Pair {
   // The two models' names where the file has them (LMSYS/WSDM model_a, model_b); "" otherwise.
   // Not used for training: `arena report` draws win rates per model from them.
   std::string model_a, model_b;
+  // Reward models: how much more the better answer should score (TRL's per-row "margin"); 0 if the
+  // row has none. JSONL rows carry it as "margin".
+  double margin = 0;
 };
 
 // How a row was skipped: file, 1-based line (JSONL) or record start line (CSV), id if known, reason.

@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <map>
 #include <optional>
@@ -286,6 +287,10 @@ void read_jsonl(const std::string& path, const ReadOptions& o, Dataset& out, boo
     p.id = j.contains("id") ? id_text(j["id"]) : fmt::format("{}:{}", stem, line_no);
     skip.id = p.id;
     skip.reason = pairwise ? pairwise_row(j, p.id, o, p) : wsdm_row(j, p);
+    if (skip.reason.empty() && j.contains("margin")) {
+      if (j["margin"].is_number() && std::isfinite(j["margin"].get<double>())) p.margin = j["margin"].get<double>();
+      else skip.reason = "margin is not a finite number";
+    }
     if (skip.reason.empty()) skip.reason = apply_label_mode(p.label, o);
     if (!skip.reason.empty()) {
       out.report.skip(skip);

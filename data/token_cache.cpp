@@ -1,5 +1,6 @@
 #include "data/token_cache.h"
 
+#include <algorithm>
 #include <filesystem>
 
 #include "common/error.h"
@@ -29,6 +30,26 @@ TokenizedData tokenize(const Dataset& data, const PairEncoder& encoder, bool swa
     t.answer_tokens.insert(t.answer_tokens.end(), {e.tokens_a, e.tokens_b});
     t.labels.push_back(e.label);
     t.row_ids.push_back(p.id);
+  }
+  return t;
+}
+
+TokenizedData tokenize_responses(const Dataset& data, const PairEncoder& encoder) {
+  TokenizedData t;
+  t.offsets.push_back(0);
+  t.offsets_b.push_back(0);
+  for (const auto& p : data.pairs) {
+    const auto [a, b] = encoder.encode_responses(p);
+    t.ids.insert(t.ids.end(), a.ids.begin(), a.ids.end());
+    t.offsets.push_back(static_cast<int64_t>(t.ids.size()));
+    t.ids_b.insert(t.ids_b.end(), b.ids.begin(), b.ids.end());
+    t.offsets_b.push_back(static_cast<int64_t>(t.ids_b.size()));
+    t.full_length.push_back(std::max(a.full_length, b.full_length));
+    t.answer_chars.insert(t.answer_chars.end(), {a.chars_a, a.chars_b});
+    t.answer_tokens.insert(t.answer_tokens.end(), {a.tokens_a, a.tokens_b});
+    t.labels.push_back(a.label);
+    t.row_ids.push_back(p.id);
+    t.margins.push_back(static_cast<float>(p.margin));
   }
   return t;
 }

@@ -32,11 +32,21 @@ struct TokenizedData {
   // otherwise. Attached after the split (launch/run_data.h), never cached.
   std::vector<float> targets;
   int64_t target_width = 0;
+  // Reward models (train.objective = reward): ids/offsets hold each pair's prompt + answer A
+  // sequence, ids_b/offsets_b its prompt + answer B (PairEncoder::encode_responses); margins the
+  // rows' margins. Empty for the pair classifier. Not cached.
+  std::vector<int32_t> ids_b;
+  std::vector<int64_t> offsets_b;
+  std::vector<float> margins;
+  bool has_responses() const { return !offsets_b.empty(); }
   int64_t size() const { return static_cast<int64_t>(labels.size()); }
 };
 
 // Every pair of `data` encoded in order (swap_ab: A and B exchanged, labels following).
 TokenizedData tokenize(const Dataset& data, const PairEncoder& encoder, bool swap_ab = false);
+// Every pair as its two prompt + answer sequences, for a reward model (see ids_b above).
+// full_length is the longer sequence's length before truncation.
+TokenizedData tokenize_responses(const Dataset& data, const PairEncoder& encoder);
 
 struct CacheKey {
   uint64_t encoder_fingerprint = 0;

@@ -26,6 +26,9 @@ BatchList plan_epoch(const TokenizedData& train, const TrainConfig& c, int rank,
   }
   std::vector<int64_t> lengths(static_cast<size_t>(n));
   for (int64_t i = 0; i < n; ++i) lengths[i] = train.offsets[i + 1] - train.offsets[i];
+  if (train.has_responses())  // a reward pair is two sequences padded to the longer: its padded cost
+    for (int64_t i = 0; i < n; ++i)
+      lengths[i] = 2 * std::max(lengths[i], train.offsets_b[i + 1] - train.offsets_b[i]);
   BatchOptions o;
   o.max_tokens = c.batch_tokens / per_row;
   o.max_rows = rows;
@@ -53,23 +56,33 @@ std::vector<int64_t> swap_rows(const std::vector<int64_t>& planned, const Tokeni
 Batch collate(const TokenizedData& d, const std::vector<int64_t>& rows, const torch::Device& device) {
   Batch b;
   b.rows = static_cast<int64_t>(rows.size());
+  // The sequences of the batch: one per row, or for reward data every row's A sequence then every
+  // row's B sequence (2 per row).
+  struct Seq {
+    const int32_t* ids;
+    int64_t len;
+  };
+  std::vector<Seq> seqs;
+  for (const int64_t r : rows) seqs.push_back({d.ids.data() + d.offsets[r], d.offsets[r + 1] - d.offsets[r]});
+  if (d.has_responses())
+    for (const int64_t r : rows) seqs.push_back({d.ids_b.data() + d.offsets_b[r], d.offsets_b[r + 1] - d.offsets_b[r]});
+  const auto n = static_cast<int64_t>(seqs.size());
   int64_t longest = 1;
-  for (const int64_t r : rows) longest = std::max(longest, d.offsets[r + 1] - d.offsets[r]);
-  auto ids = torch::zeros({b.rows, longest}, torch::kInt64);
-  auto mask = torch::zeros({b.rows, longest}, torch::kInt64);
+  for (const auto& q : seqs) longest = std::max(longest, q.len);
+  auto ids = torch::zeros({n, longest}, torch::kInt64);
+  auto mask = torch::zeros({n, longest}, torch::kInt64);
   auto labels = torch::empty({b.rows}, torch::kInt64);
   auto* pid = ids.data_ptr<int64_t>();
   auto* pmask = mask.data_ptr<int64_t>();
   auto* plabel = labels.data_ptr<int64_t>();
-  for (int64_t i = 0; i < b.rows; ++i) {
-    const int64_t r = rows[i], begin = d.offsets[r], len = d.offsets[r + 1] - begin;
-    for (int64_t t = 0; t < len; ++t) {
-      pid[i * longest + t] = d.ids[begin + t];
+  for (int64_t i = 0; i < n; ++i) {
+    for (int64_t t = 0; t < seqs[i].len; ++t) {
+      pid[i * longest + t] = seqs[i].ids[t];
       pmask[i * longest + t] = 1;
     }
-    plabel[i] = d.labels[r];
-    b.tokens += len;
+    b.tokens += seqs[i].len;
   }
+  for (int64_t i = 0; i < b.rows; ++i) plabel[i] = d.labels[rows[i]];
   b.ids = ids.to(device);
   b.mask = mask.to(device);
   b.labels = labels.to(device);
@@ -79,6 +92,11 @@ Batch collate(const TokenizedData& d, const std::vector<int64_t>& rows, const to
     for (int64_t i = 0; i < b.rows; ++i)
       std::copy_n(d.targets.begin() + rows[i] * d.target_width, d.target_width, pt + i * d.target_width);
     b.targets = targets.to(device);
+  }
+  if (d.has_responses()) {
+    auto margins = torch::empty({b.rows}, torch::kFloat32);
+    for (int64_t i = 0; i < b.rows; ++i) margins[i] = d.margins[rows[i]];
+    b.margins = margins.to(device);
   }
   return b;
 }

@@ -31,12 +31,15 @@ std::vector<int64_t> swap_rows(const std::vector<int64_t>& planned, const Tokeni
                                int64_t epoch);
 
 struct Batch {
-  torch::Tensor ids;     // [rows, longest] int64, right-padded with pad id 0
-  torch::Tensor mask;    // [rows, longest] int64, 1 real / 0 pad
+  // [rows, longest] int64, right-padded with pad id 0; for reward data [2·rows, longest]: the rows'
+  // prompt + A sequences, then their prompt + B sequences (TokenizedData::has_responses).
+  torch::Tensor ids;
+  torch::Tensor mask;    // the same shape, 1 real / 0 pad
   torch::Tensor labels;  // [rows] int64
+  torch::Tensor margins; // [rows] float32 for reward data (TRL's per-row margin), else undefined
   torch::Tensor targets; // [rows, L] float32 soft targets when the data has them (distill), else undefined
-  int64_t rows = 0;
-  int64_t tokens = 0;    // real tokens
+  int64_t rows = 0;      // pairs: what the loss averages over
+  int64_t tokens = 0;    // real tokens (both sequences of a reward pair)
 };
 
 Batch collate(const TokenizedData& d, const std::vector<int64_t>& rows, const torch::Device& device);

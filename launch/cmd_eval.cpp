@@ -3,6 +3,7 @@
 
 #include <memory>
 
+#include "common/error.h"
 #include "data/baselines.h"
 #include "dist/world.h"
 #include "launch/baselines_report.h"
@@ -29,7 +30,11 @@ int run_eval(const EvalOptions& o) {
   const auto data = load_run_data(c, "", false, o.swap_average);
   const auto& part = o.split == "val" ? data.val : o.split == "test" ? data.test : data.train;
   const int64_t rows = o.rows > 0 ? o.rows : c.eval_rows;
-  auto probs = class_probabilities(*run.model, part, rows, run.device, "eval");
+  const bool reward = part.has_responses();
+  check(!(reward && o.swap_average), "eval --swap-average: a reward model scores each answer on its own; the A/B "
+        "order does not change its rewards");
+  const auto rewards = reward ? reward_scores(*run.model, part, rows, run.device, "eval") : torch::Tensor();
+  auto probs = reward ? torch::softmax(rewards, -1) : class_probabilities(*run.model, part, rows, run.device, "eval");
   nlohmann::json swap_json;
   std::string swap_text;
   if (o.swap_average) {  // score B-vs-A too, report how the order matters, and average the two views
@@ -49,20 +54,25 @@ int run_eval(const EvalOptions& o) {
                             single.accuracy, single.log_loss, s.consistency, s.accuracy_a_won, s.n_a,
                             s.accuracy_b_won, s.n_b);
   }
-  const auto r = score(probs, part);
+  auto r = score(probs, part);
+  if (reward) r.mean_margin = mean_margin(rewards, part);
   if (!world().is_root()) return 0;
-  const auto base = compute_baselines(part, data.train, static_cast<int>(c.num_labels));
+  const auto base = compute_baselines(part, data.train, static_cast<int>(std::max<int64_t>(2, c.num_labels)));
   fmt::print("checkpoint  {} (step {})\n", run.checkpoint, run.step);
   fmt::print("data        {} ({} split, {} rows; {} rows skipped while reading)\n", c.data_path, o.split, r.n,
              data.report.skipped_total());
   fmt::print("accuracy    {:.4f} ± {:.4f}\nlog loss    {:.4f} ± {:.4f}   (95 % intervals from the {} rows)\n",
              r.accuracy, 1.96 * r.accuracy_se(), r.log_loss, 1.96 * r.log_loss_se, r.n);
+  if (reward)
+    fmt::print("reward      pairwise accuracy above (r_chosen > r_rejected), log loss of sigmoid(r_A - r_B); "
+               "mean margin r_chosen - r_rejected {:.4f}\n", r.mean_margin);
   fmt::print("baselines   {}\n{}", baselines_text(base), swap_text);
   if (o.json) {
     nlohmann::json j = {{"n", r.n}, {"accuracy", r.accuracy}, {"log_loss", r.log_loss},
                         {"log_loss_se", r.log_loss_se}, {"split", o.split}, {"step", run.step},
                         {"baselines", baselines_json(base)}};
     if (o.swap_average) j["swap"] = swap_json;
+    if (reward) j["mean_margin"] = r.mean_margin;
     fmt::print("{}\n", j.dump());
   }
   return 0;

@@ -77,6 +77,7 @@ void write_tokenizer_files(const std::string& tokenizer, const std::string& dir)
 void export_merged(TrainedModel& run, const std::string& dir) {
   std::vector<std::string> labels;
   for (int64_t k = 0; k < run.config.num_labels; ++k) labels.emplace_back(label_name(static_cast<int>(k)));
+  if (run.config.num_labels == 1) labels = {"reward"};  // a reward model's one output
   save_merged_model(*run.model, dir, torch::kBFloat16, labels);
   write_tokenizer_files(run.config.tokenizer, dir);
   fmt::print("merged      {}/model.safetensors (bf16, adapters merged) + config.json ({}) + tokenizer files\n", dir,

@@ -42,7 +42,13 @@ int run_predict(const PredictOptions& o) {
   const Tokenizer tok(c.tokenizer);
   const PairEncoder encoder(tok, c.max_len, c.show_lengths);
   const int64_t rows = o.rows > 0 ? o.rows : c.eval_rows;
-  auto probs = class_probabilities(*run.model, tokenize(data, encoder), rows, run.device, "predict");
+  const bool reward = c.objective == "reward";
+  check(!(reward && o.swap_average), "predict --swap-average: a reward model scores each answer on its own; the A/B "
+        "order does not change its rewards");
+  const auto rewards = reward ? reward_scores(*run.model, tokenize_responses(data, encoder), rows, run.device, "predict")
+                              : torch::Tensor();
+  auto probs = reward ? torch::softmax(rewards, -1)
+                      : class_probabilities(*run.model, tokenize(data, encoder), rows, run.device, "predict");
   if (o.swap_average) {
     // Score B-vs-A as well; its "A wins" is our "B wins". Average the two views.
     probs = (probs + unswap(class_probabilities(*run.model, tokenize(data, encoder, true), rows, run.device,
@@ -56,7 +62,13 @@ int run_predict(const PredictOptions& o) {
     std::ofstream out(tmp);
     check(out.good(), "{}: cannot write", tmp);
     const auto p = probs.accessor<double, 2>();
-    if (c.num_labels == 3) {
+    if (reward) {  // each answer's reward, and P(A preferred) = sigmoid(r_A - r_B)
+      const auto r = rewards.accessor<double, 2>();
+      out << "id,reward_a,reward_b,winner_model_a,winner_model_b\n";
+      for (int64_t i = 0; i < probs.size(0); ++i)
+        out << fmt::format("{},{:.6f},{:.6f},{:.9f},{:.9f}\n", csv_field(data.pairs[i].id), r[i][0], r[i][1], p[i][0],
+                           p[i][1]);
+    } else if (c.num_labels == 3) {
       out << "id,winner_model_a,winner_model_b,winner_tie\n";
       for (int64_t i = 0; i < probs.size(0); ++i)
         out << fmt::format("{},{:.6f},{:.6f},{:.6f}\n", csv_field(data.pairs[i].id), p[i][0], p[i][1], p[i][2]);
@@ -81,7 +93,7 @@ int run_predict(const PredictOptions& o) {
 
 Command add_predict_command(CLI::App& app) {
   auto o = std::make_shared<PredictOptions>();
-  auto* cmd = app.add_subcommand("predict", "Write a competition submission (LMSYS: 3 probabilities; WSDM: winner)");
+  auto* cmd = app.add_subcommand("predict", "Write a competition submission (LMSYS: 3 probabilities; WSDM: winner; a reward model: both rewards and P(A))");
   add_checkpoint_option(cmd, o->checkpoint);
   cmd->add_option("--data", o->data, "test.csv (LMSYS) or test.parquet / .jsonl (WSDM)")->required();
   cmd->add_option("--out", o->out, "Submission CSV")->capture_default_str();

@@ -21,11 +21,21 @@ namespace arena {
 torch::Tensor class_probabilities(GemmaClassifierImpl& model, const TokenizedData& d, int64_t rows_per_batch,
                                   const torch::Device& device, const char* progress = nullptr);
 
+// A reward model (one output; reward data) gets the same: its "probabilities" are Bradley-Terry's,
+// P(A preferred) = sigmoid(r_A - r_B), so accuracy is the pairwise accuracy (r_chosen > r_rejected).
+// The rewards themselves, [n, 2] (r_A, r_B) float64 on the CPU on every rank.
+torch::Tensor reward_scores(GemmaClassifierImpl& model, const TokenizedData& d, int64_t rows_per_batch,
+                            const torch::Device& device, const char* progress = nullptr);
+
+// Mean of r_chosen - r_rejected over the labelled rows (NaN without any).
+double mean_margin(const torch::Tensor& rewards, const TokenizedData& d);
+
 struct EvalResult {
   int64_t n = 0;
   double accuracy = 0;
   double log_loss = 0;
   double log_loss_se = 0;  // standard error of the mean per-row loss (95 % interval: ±1.96·se)
+  double mean_margin = std::nan("");  // reward models: mean r_chosen - r_rejected; NaN otherwise
   // Binomial standard error of the accuracy from the row count.
   double accuracy_se() const { return n > 0 ? std::sqrt(accuracy * (1 - accuracy) / static_cast<double>(n)) : 0.0; }
 };

@@ -24,12 +24,32 @@ torch::Tensor distillation_loss(const torch::Tensor& logits, const torch::Tensor
   return loss;
 }
 
-torch::Tensor objective_loss(const TrainConfig& c, const torch::Tensor& logits, const Batch& b) {
+torch::Tensor reward_loss(const torch::Tensor& chosen, const torch::Tensor& rejected, const torch::Tensor& margin,
+                          double center_coefficient) {
+  namespace F = torch::nn::functional;
+  auto loss = -F::logsigmoid(chosen - rejected - margin).mean();
+  if (center_coefficient > 0) loss = loss + center_coefficient * (chosen + rejected).pow(2).mean();
+  return loss;
+}
+
+StepLoss objective_loss(const TrainConfig& c, const torch::Tensor& logits, const Batch& b) {
+  if (c.objective == "reward") {
+    check(logits.size(0) == 2 * b.rows && logits.size(-1) == 1,
+          "train.objective = reward: expected [{}, 1] rewards (two sequences per pair), got [{}]", 2 * b.rows,
+          fmt::join(logits.sizes(), ","));
+    const auto r = logits.to(torch::kFloat32).reshape({2, b.rows});
+    const auto a_won = b.labels.eq(0);
+    const auto chosen = torch::where(a_won, r[0], r[1]);
+    const auto rejected = torch::where(a_won, r[1], r[0]);
+    return {reward_loss(chosen, rejected, b.margins, c.reward_center_coefficient),
+            chosen.detach().gt(rejected.detach()).sum().to(torch::kFloat64)};
+  }
+  const auto correct = logits.detach().argmax(-1).eq(b.labels).sum().to(torch::kFloat64);
   if (c.objective == "distill") {
     check(b.targets.defined(), "train.objective = distill: the batch carries no teacher probabilities");
-    return distillation_loss(logits, b.labels, b.targets, c.distill_temperature, c.distill_hard_weight);
+    return {distillation_loss(logits, b.labels, b.targets, c.distill_temperature, c.distill_hard_weight), correct};
   }
-  return classification_loss(logits, b.labels);
+  return {classification_loss(logits, b.labels), correct};
 }
 
 }  // namespace arena

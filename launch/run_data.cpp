@@ -28,8 +28,15 @@ TokenizedData subset(const TokenizedData& d, const std::vector<int64_t>& rows) {
     if (d.target_width > 0)
       out.targets.insert(out.targets.end(), d.targets.begin() + r * d.target_width,
                          d.targets.begin() + (r + 1) * d.target_width);
+    if (d.has_responses()) {
+      if (out.offsets_b.empty()) out.offsets_b.push_back(0);
+      out.ids_b.insert(out.ids_b.end(), d.ids_b.begin() + d.offsets_b[r], d.ids_b.begin() + d.offsets_b[r + 1]);
+      out.offsets_b.push_back(static_cast<int64_t>(out.ids_b.size()));
+      out.margins.push_back(d.margins[r]);
+    }
   }
   out.target_width = d.target_width;
+  if (d.has_responses() && out.offsets_b.empty()) out.offsets_b.push_back(0);
   return out;
 }
 
@@ -47,6 +54,13 @@ TokenizedData concat(const TokenizedData& a, const TokenizedData& b) {
   out.row_ids.insert(out.row_ids.end(), b.row_ids.begin(), b.row_ids.end());
   check(a.target_width == b.target_width, "concat: soft targets of width {} and {}", a.target_width, b.target_width);
   out.targets.insert(out.targets.end(), b.targets.begin(), b.targets.end());
+  check(a.has_responses() == b.has_responses(), "concat: reward sequences in one part only");
+  if (b.has_responses()) {
+    const int64_t base_b = static_cast<int64_t>(out.ids_b.size());
+    out.ids_b.insert(out.ids_b.end(), b.ids_b.begin(), b.ids_b.end());
+    for (int64_t k = 1; k < static_cast<int64_t>(b.offsets_b.size()); ++k) out.offsets_b.push_back(base_b + b.offsets_b[k]);
+    out.margins.insert(out.margins.end(), b.margins.begin(), b.margins.end());
+  }
   return out;
 }
 
@@ -103,7 +117,9 @@ RunData load_run_data(const TrainConfig& c, const std::string& cache_path, bool 
   const PairEncoder encoder(tok, c.max_len, c.show_lengths);
   TokenizedData all;
   const auto key = cache_key(c.data_path, ro, data.format, encoder);
-  if (cache_path.empty() || !load_token_cache(cache_path, key, all)) {
+  if (c.objective == "reward") {
+    all = tokenize_responses(data, encoder);  // two sequences per pair; the cache holds one
+  } else if (cache_path.empty() || !load_token_cache(cache_path, key, all)) {
     all = tokenize(data, encoder);
     if (!cache_path.empty() && write_cache) save_token_cache(cache_path, all, key);
   }

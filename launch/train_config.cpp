@@ -150,7 +150,7 @@ void apply_table(TrainConfig& c, const toml::table& root, const std::string& sou
   for (auto& f : fields) by_key[f.key] = &f;
   for (const auto& [section, node] : root) {
     const auto* table = node.as_table();
-    check(table != nullptr, "{}: '{}' must be a [section] (model, lora, data, batch, optim, train, distill, dist)", source,
+    check(table != nullptr, "{}: '{}' must be a [section] (model, lora, data, batch, optim, train, distill, reward, dist)", source,
           std::string(section.str()));
     for (const auto& [name, value] : *table) {
       const std::string key = std::string(section.str()) + "." + std::string(name.str());
@@ -253,7 +253,8 @@ std::vector<ConfigField> config_fields(TrainConfig& c) {
             "write every step's row ids per rank to <out>/batches.jsonl, the initial adapter to <out>/initial_adapter",
             c.log_batches),
       field("train.objective",
-            "classify (cross-entropy on the labels) or distill (teacher probabilities: the distill.* settings)",
+            "classify (cross-entropy on the labels), distill (teacher probabilities: the distill.* settings) or reward "
+            "(a Bradley-Terry reward model as TRL's RewardTrainer: model.num_labels = 1, binary labels)",
             c.objective, {"--objective"}),
       field("distill.teachers", "teacher probability files: CSV, JSONL or Parquet with id and one column per class",
             c.distill_teachers, {"--teachers"}),
@@ -269,6 +270,10 @@ std::vector<ConfigField> config_fields(TrainConfig& c) {
             c.distill_hard_weight),
       field("distill.tolerance", "a teacher row's probabilities must sum to 1 within this, or the row is skipped",
             c.distill_tolerance),
+      field("reward.center_coefficient",
+            "train.objective = reward: weight of mean((r_chosen + r_rejected)^2), which pulls rewards towards 0 "
+            "(TRL's center_rewards_coefficient; 0: off)",
+            c.reward_center_coefficient),
       field("dist.timeout", "seconds a collective may wait for the other ranks before the job ends (0: forever)",
             c.dist_timeout),
   };
@@ -326,7 +331,18 @@ void validate(TrainConfig& c) {
   one_of("train.nonfinite", c.nonfinite, {"skip", "stop"});
   one_of("train.backend", c.backend, {"auto", "nccl", "mpi", "none"});
   one_of("train.device", c.device, {"auto", "cpu", "cuda"});
-  check(c.num_labels == 2 || c.num_labels == 3, "model.num_labels: must be 2 or 3, got {}", c.num_labels);
+  one_of("train.objective", c.objective, {"classify", "distill", "reward"});
+  if (c.objective == "reward") {
+    check(c.num_labels == 1, "train.objective = reward: model.num_labels must be 1 (one reward per sequence), got {}",
+          c.num_labels);
+    check(c.labels == "binary", "train.objective = reward: data.labels must be binary (a tie prefers neither answer)");
+    check(c.swap == "none", "train.objective = reward: train.swap must be none (each answer is scored on its own)");
+    check(c.reward_center_coefficient >= 0, "reward.center_coefficient: must be >= 0, got {}",
+          c.reward_center_coefficient);
+  } else {
+    check(c.num_labels == 2 || c.num_labels == 3, "model.num_labels: must be 2 or 3, got {} (1 is for "
+          "train.objective = reward)", c.num_labels);
+  }
   check(c.labels != "3class" || c.num_labels == 3, "data.labels = 3class needs model.num_labels = 3");
   check(c.lora_rank > 0, "lora.rank: must be positive, got {}", c.lora_rank);
   check(c.lora_dropout >= 0 && c.lora_dropout < 1, "lora.dropout: must be in [0, 1), got {}", c.lora_dropout);
@@ -347,7 +363,6 @@ void validate(TrainConfig& c) {
   check(c.head_lr == -1 || c.head_lr >= 0, "optim.head_lr: -1 (optim.lr) or a learning rate >= 0, got {}", c.head_lr);
   check(c.head_init_std >= 0, "model.head_init_std: must be >= 0, got {}", c.head_init_std);
   check(c.dist_timeout >= 0, "dist.timeout: must be 0 (no limit) or positive seconds, got {}", c.dist_timeout);
-  one_of("train.objective", c.objective, {"classify", "distill"});
   if (c.objective == "distill") {
     check(!c.distill_teachers.empty(), "train.objective = distill: distill.teachers names no teacher file");
     check(c.distill_weights.empty() || c.distill_weights.size() == c.distill_teachers.size(),

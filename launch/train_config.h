@@ -75,7 +75,7 @@ struct TrainConfig {
   int64_t stop_after = -1;           // end this invocation after this optimizer step, with a checkpoint
   std::string swap = "none";         // A/B swap augmentation: none | both | random (launch/batches.h)
   bool log_batches = false;          // <out>/batches.jsonl: every step's row ids (launch/run_record.h)
-  std::string objective = "classify";  // classify (cross-entropy) | distill (teacher soft targets): launch/objective.h
+  std::string objective = "classify";  // classify (cross-entropy) | distill (teacher soft targets) | reward (Bradley-Terry)
   // [distill]
   std::vector<std::string> distill_teachers;  // teacher probability files (data/teacher.h)
   std::vector<double> distill_weights;        // one per teacher; empty: equal
@@ -83,6 +83,8 @@ struct TrainConfig {
   double distill_temperature = 1.0;
   double distill_hard_weight = 0.0;           // share of the hard-label cross-entropy in the loss
   double distill_tolerance = 1e-3;            // a teacher row must sum to 1 within this
+  // [reward]
+  double reward_center_coefficient = 0.0;     // TRL's center_rewards_coefficient; 0: off
 };
 
 // One setting: key "section.name", help text, and access to the member as text.

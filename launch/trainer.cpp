@@ -212,8 +212,10 @@ void init_trainables(GemmaClassifierImpl& model, GradBucket& bucket, const std::
 }
 
 nlohmann::json eval_record(const char* split, const EvalResult& r, int64_t step) {
-  return {{"kind", "eval"}, {"split", split}, {"step", step}, {"n", r.n}, {"accuracy", r.accuracy},
-          {"log_loss", r.log_loss}, {"log_loss_se", r.log_loss_se}};
+  nlohmann::json j = {{"kind", "eval"}, {"split", split}, {"step", step}, {"n", r.n}, {"accuracy", r.accuracy},
+                      {"log_loss", r.log_loss}, {"log_loss_se", r.log_loss_se}};
+  if (std::isfinite(r.mean_margin)) j["mean_margin"] = r.mean_margin;  // reward models
+  return j;
 }
 
 }  // namespace
@@ -320,12 +322,11 @@ int run_training(const TrainConfig& c) {
     for (int64_t k = 0; k < c.accum_steps; ++k) {
       const Batch b = collate(trained, swap_rows(plan[st.cursor + k], data.train, c, st.epoch), device);
       const auto logits = model->forward(b.ids, b.mask);
-      const auto loss = objective_loss(c, logits, b);
-      (loss * static_cast<double>(b.rows)).backward();  // a sum over rows; scaled by the global row count below
+      const auto step = objective_loss(c, logits, b);
+      (step.loss * static_cast<double>(b.rows)).backward();  // a sum over rows; scaled by the global row count below
       local.rows += b.rows;
       local.tokens += b.tokens;
-      sums.add_(torch::stack({loss.detach().to(torch::kFloat64) * static_cast<double>(b.rows),
-                              logits.argmax(-1).eq(b.labels).sum().to(torch::kFloat64)}));
+      sums.add_(torch::stack({step.loss.detach().to(torch::kFloat64) * static_cast<double>(b.rows), step.correct}));
     }
     const auto host_sums = sums.cpu();
     local.loss_sum = host_sums[0].item<double>();
@@ -430,7 +431,7 @@ int run_training(const TrainConfig& c) {
   log.write(eval_record("test", test, st.step));
   log.histogram("val/p_true_label", label_probabilities(val_probs, data.val), st.step);
   log.histogram("test/p_true_label", label_probabilities(test_probs, data.test), st.step);
-  const auto base = compute_baselines(data.test, data.train, static_cast<int>(c.num_labels));
+  const auto base = compute_baselines(data.test, data.train, static_cast<int>(std::max<int64_t>(2, c.num_labels)));
   auto base_record = baselines_json(base);
   base_record.update({{"kind", "baselines"}, {"split", "test"}});
   log.write(base_record);

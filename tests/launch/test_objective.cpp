@@ -93,14 +93,15 @@ TEST(Distillation, ObjectiveDispatch) {
   Batch b;
   b.labels = torch::tensor(kLabels);
   const auto z = tensor(kLogits);
-  EXPECT_DOUBLE_EQ(objective_loss(c, z, b).item<double>(), classification_loss(z, b.labels).item<double>());
+  EXPECT_DOUBLE_EQ(objective_loss(c, z, b).loss.item<double>(), classification_loss(z, b.labels).item<double>());
   c.objective = "distill";
   EXPECT_THROW(objective_loss(c, z, b), Error) << "distill without teacher targets in the batch";
   b.targets = tensor(kTeacher);
   c.distill_temperature = 2.0;
   c.distill_hard_weight = 0.25;
-  EXPECT_DOUBLE_EQ(objective_loss(c, z, b).item<double>(),
+  EXPECT_DOUBLE_EQ(objective_loss(c, z, b).loss.item<double>(),
                    distillation_loss(z, b.labels, b.targets, 2.0, 0.25).item<double>());
+  EXPECT_EQ(objective_loss(c, z, b).correct.item<double>(), 2) << "argmax = label on rows 0 and 2";
 }
 
 }  // namespace
