@@ -101,7 +101,47 @@ TEST(Distillation, ObjectiveDispatch) {
   c.distill_hard_weight = 0.25;
   EXPECT_DOUBLE_EQ(objective_loss(c, z, b).loss.item<double>(),
                    distillation_loss(z, b.labels, b.targets, 2.0, 0.25).item<double>());
-  EXPECT_EQ(objective_loss(c, z, b).correct.item<double>(), 2) << "argmax = label on rows 0 and 2";
+  EXPECT_EQ(objective_loss(c, z, b).correct.item<double>(), 3) << "argmax = label on rows 0, 1 and 2";
+}
+
+// Reward: -log sigmoid(r_c - r_r - m) + c (r_c + r_r)^2, mean over pairs; the batch holds every
+// pair's A sequence, then its B sequence, and the label says which one is preferred.
+TEST(Reward, LossPicksTheChosenAnswerAndEqualsTheFormula) {
+  const std::vector<double> ra{0.5, 1.0, 2.0}, rb{0.25, 0.5, -0.75}, margin{0.0, 0.3, 1.0};
+  const std::vector<int64_t> labels{0, 1, 0};  // A, B, A preferred
+  const double coef = 0.01;
+  double want = 0;
+  std::vector<double> grad_a(3), grad_b(3);
+  for (size_t i = 0; i < 3; ++i) {
+    const bool a = labels[i] == 0;
+    const double c = a ? ra[i] : rb[i], r = a ? rb[i] : ra[i];
+    const double x = c - r - margin[i], sig = 1 / (1 + std::exp(-x));
+    want += (-std::log(sig) + coef * (c + r) * (c + r)) / 3;
+    const double dc = (-(1 - sig) + 2 * coef * (c + r)) / 3, dr = ((1 - sig) + 2 * coef * (c + r)) / 3;
+    (a ? grad_a : grad_b)[i] = dc;
+    (a ? grad_b : grad_a)[i] = dr;
+  }
+  std::vector<float> flat(ra.begin(), ra.end());
+  flat.insert(flat.end(), rb.begin(), rb.end());
+  auto logits = torch::tensor(flat).view({6, 1}).requires_grad_(true);
+  TrainConfig c;
+  c.objective = "reward";
+  c.reward_center_coefficient = coef;
+  Batch b;
+  b.rows = 3;
+  b.labels = torch::tensor(labels);
+  b.margins = torch::tensor(std::vector<float>(margin.begin(), margin.end()));
+  const auto out = objective_loss(c, logits, b);
+  out.loss.backward();
+  EXPECT_NEAR(out.loss.item<double>(), want, 1e-6);
+  EXPECT_EQ(out.correct.item<double>(), 2) << "r_c > r_r for pairs 0 and 2; pair 1 prefers B but scores A higher";
+  const auto g = logits.grad().view({2, 3});
+  for (int64_t i = 0; i < 3; ++i) {
+    EXPECT_NEAR(g[0][i].item<double>(), grad_a[i], 1e-6) << "pair " << i << " A";
+    EXPECT_NEAR(g[1][i].item<double>(), grad_b[i], 1e-6) << "pair " << i << " B";
+  }
+  b.rows = 2;
+  EXPECT_THROW(objective_loss(c, logits, b), Error) << "6 rewards for 2 pairs";
 }
 
 }  // namespace
