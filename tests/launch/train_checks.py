@@ -25,6 +25,7 @@ Standard library only, so CI needs no Python model stack. Each check is one CTes
                  dist.timeout + 30 s, naming the rank that noticed, the step and the collective
   distill        a one-hot teacher equals classify; soft teachers: N ranks == 1 rank, broken teacher rows are
                  skipped and counted by reason
+  reward         a Bradley-Terry reward model: N ranks == 1 rank, margins, eval/predict outputs, ties counted
   replay         split.json partitions the rows; train.log_batches: batches.jsonl covers every train row
                  each epoch with the rows each step trained on, and initial_adapter/ holds B = 0
 Usage: train_checks.py ARENA_BINARY CHECK [ARG]
@@ -465,6 +466,62 @@ def check_distill(tmp):
           f"its reason ({len(expect)} reasons); missing teachers and columns are named")
 
 
+def check_reward(tmp):
+    import gzip
+    # HH-RLHF pairs with margins (TRL's per-row margin); one row's margin is not a number.
+    src = os.path.join(SHARED, "data", "hh-rlhf-helpful-base-test.jsonl.gz")
+    data = os.path.join(tmp, "hh.jsonl")
+    with gzip.open(src, "rt") as f, open(data, "w") as out:
+        for k, line in enumerate(f):
+            if k == 400:
+                break
+            j = json.loads(line)
+            j["id"] = f"hh-{k}"
+            j["margin"] = "big" if k == 7 else (k % 5) * 0.25
+            out.write(json.dumps(j) + "\n")
+    steps = 4
+    common = BASE + ["--data", data, "--train.objective", "reward", "--model.num_labels", "1",
+                     "--reward.center_coefficient", "0.01", "--batch.batching", "rows", "--lora.dropout", "0",
+                     "--steps", str(steps), "--optim.warmup_steps", "1", "--train.eval_every", "2"]
+    one, multi = os.path.join(tmp, "one"), os.path.join(tmp, "multi")
+    p1, _ = run(common + ["--out", one, "--batch-size", "8"])
+    run(common + ["--out", multi, "--batch-size", "4"], ranks=2)
+    for a, b in zip(metrics(one), metrics(multi)):
+        if a["rows"] != 8 or not close(a["loss"], b["loss"], 1e-5) or not close(a["grad_norm"], b["grad_norm"], 1e-5):
+            fail(f"reward, step {a['step']}: 1 rank {a} vs 2 ranks {b}")
+    if "skipped      1  margin is not a finite number" not in p1.stderr:
+        fail(f"the row with a bad margin is not counted:\n{p1.stderr[:2000]}")
+    test = [r for r in metrics(multi, "eval") if r["split"] == "test"][-1]
+    if not 0 <= test["accuracy"] <= 1 or "mean_margin" not in test:
+        fail(f"reward eval record: {test}")
+    p, _ = run(["eval", "--checkpoint", multi, "--json"])
+    ev = json.loads(p.stdout.strip().splitlines()[-1])
+    if not close(ev["accuracy"], test["accuracy"], 1e-9) or not close(ev["mean_margin"], test["mean_margin"], 1e-6):
+        fail(f"eval --json {ev} vs the run's test record {test}")
+    pred = os.path.join(tmp, "pred.csv")
+    p, _ = run(["predict", "--checkpoint", multi, "--data", data, "--out", pred])
+    rows = read_csv_rows(pred)
+    if rows[0] != ["id", "reward_a", "reward_b", "winner_model_a", "winner_model_b"] or \
+            f"predict: {len(rows) - 1} rows of" not in p.stderr or len(rows) < 390:
+        fail(f"reward predict: header {rows[0]}, {len(rows)} lines")
+    for r in rows[1:]:
+        ra, rb, pa, pb = map(float, r[1:])
+        if abs(pa - 1 / (1 + math.exp(rb - ra))) > 1e-6 or abs(pa + pb - 1) > 1e-6:
+            fail(f"P(A) is not sigmoid(r_A - r_B): {r}")
+    # Ties prefer neither answer: skipped and counted; a reward model needs one output.
+    autoj = os.path.join(SHARED, "data", "autoj-pairwise.jsonl")
+    p, _ = run(common + ["--data", autoj, "--out", os.path.join(tmp, "autoj"), "--steps", "1"])
+    if "skipped    373  tie dropped (binary labels)" not in p.stderr:
+        fail(f"ties are not counted:\n{p.stderr[:1500]}")
+    p, _ = run(common + ["--out", os.path.join(tmp, "bad"), "--model.num_labels", "2"], check=False)
+    if p.returncode == 0 or "model.num_labels must be 1" not in p.stderr:
+        fail(f"reward with two outputs: {p.stderr[-500:]}")
+    print(f"OK: reward model (margins, center 0.01): 2 ranks x 4 pairs == 1 rank x 8 pairs over {steps} steps; a bad "
+          f"margin skipped and counted; eval --json equals the run's test record (accuracy {test['accuracy']:.3f}, "
+          f"mean margin {test['mean_margin']:.4f}); predict writes both rewards and P(A) = sigmoid(r_A - r_B); ties "
+          "counted; two outputs refused")
+
+
 def check_init(tmp):
     a = os.path.join(tmp, "a")
     run(BASE + ["--out", a, "--steps", "3"])
@@ -679,7 +736,7 @@ def main():
     tmp = tempfile.mkdtemp(prefix=f"arena-{check}-")
     checks = {"resume": check_resume, "fault": check_fault, "nonfinite": check_nonfinite, "signal": check_signal,
               "commands": check_commands, "corrupt": check_corrupt, "swap": check_swap, "init": check_init,
-              "average": check_average, "distill": check_distill, "progress": check_progress, "hang": check_hang, "replay": check_replay}
+              "average": check_average, "distill": check_distill, "reward": check_reward, "progress": check_progress, "hang": check_hang, "replay": check_replay}
     try:
         if check == "equivalence":
             check_equivalence(tmp, int(arg[0]))

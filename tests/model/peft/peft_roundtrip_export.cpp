@@ -1,5 +1,5 @@
 // Helper of the PEFT round-trip test (tests/model/peft/peft_roundtrip.py): builds a QLoRA model from
-// a tiny fixture (CASE: gemma2/gqa4l, or gemma3/g3_4l for Gemma-3), gives it an adapter of its own (random A, B and head, not the fixture's), and
+// a tiny fixture (CASE: gemma2/gqa4l, gemma3/g3_4l for Gemma-3, or reward for a one-output reward head), gives it an adapter of its own (random A, B and head, not the fixture's), and
 // writes into OUT_DIR:
 //   base/config.json + base/model.safetensors   the base as PEFT must see it (NF4 dequantized)
 //   adapter/                                    our export (adapter_model.safetensors + config)
