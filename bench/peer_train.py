@@ -21,7 +21,9 @@ The transformers Trainer is not used on purpose: it would draw its own batches. 
 the Trainer's step (forward, mean cross-entropy, backward, clip, AdamW, scheduler) on arena's.
 
 Prints progress on stderr and writes one JSON object (curve, val/test metrics, times, memory) to
---json (default: stdout)."""
+--json (default: stdout). --run-dir DIR also writes DIR as a run directory `arena report` reads:
+metrics.jsonl with arena's record kinds (start, train, eval, summary), and the replayed run's
+config.toml and split.json, so `arena report ARENA_RUN DIR` overlays the two sides' curves."""
 import argparse
 import json
 import math
@@ -54,6 +56,7 @@ def parse():
     ap.add_argument("--seed", type=int, default=-1, help="dropout seed, and head/LoRA init when the run has no "
                     "initial_adapter/ (-1: the run's train.seed)")
     ap.add_argument("--json", default="-", help="where the result goes (- = stdout)")
+    ap.add_argument("--run-dir", default="", help="also write a run directory for `arena report` here")
     return ap.parse_args()
 
 
@@ -189,6 +192,26 @@ def evaluate(model, rows, part, batch_rows, device, autocast):
     return {"n": n, "accuracy": correct / max(n, 1), "log_loss": mean, "log_loss_se": math.sqrt(var / max(n, 1))}
 
 
+def write_run_dir(run_dir, replayed, out, total):
+    """The peer's curve and evaluations as arena's metrics.jsonl records, beside the replayed run's
+    config.toml and split.json (the same data and split), for `arena report`."""
+    os.makedirs(run_dir, exist_ok=True)
+    for name in ("config.toml", "split.json"):
+        shutil.copy(os.path.join(replayed, name), os.path.join(run_dir, name))
+    records = [{"kind": "start", "impl": out["impl"], "device": out["device"], "total_steps": total}]
+    # Only the whole loop is timed: every step gets the loop's mean rate.
+    rate = sum(c["tokens"] for c in out["curve"]) / max(out["train_seconds"], 1e-9)
+    for c in out["curve"]:
+        records.append({"kind": "train", **c, "tokens_per_s": rate})
+    for e in out["evals"]:
+        records.append({"kind": "eval", **e})
+    records.append({"kind": "summary", "steps": total, "test_accuracy": out["test"]["accuracy"],
+                    "test_log_loss": out["test"]["log_loss"], "train_seconds": out["train_seconds"]})
+    with open(os.path.join(run_dir, "metrics.jsonl"), "w") as f:
+        for r in records:
+            f.write(json.dumps(r) + "\n")
+
+
 def main():
     a = parse()
     t_start = time.perf_counter()
@@ -282,6 +305,8 @@ def main():
            "total_seconds": time.perf_counter() - t_start,
            "peak_memory_mib": peak, "peak_memory_kind": "cuda allocated" if device.type == "cuda" else "process RSS",
            "curve": curve, "evals": evals, "test": test, "val": val}
+    if a.run_dir:
+        write_run_dir(a.run_dir, a.run, out, len(steps))
     text = json.dumps(out)
     if a.json == "-":
         print(text)

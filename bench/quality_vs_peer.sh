@@ -5,7 +5,8 @@
 #   1. `arena train` (mpirun -np RANKS, or one process when RANKS=1) with train.log_batches, which
 #      leaves split.json, batches.jsonl, initial_adapter/ and tokens.h5 in the run directory;
 #   2. bench/peer_train.py replays that run with transformers + PEFT (+ bitsandbytes);
-#   3. bench/compare_runs.py prints the two side by side and writes OUT/comparison.json.
+#   3. bench/compare_runs.py prints the two side by side and writes OUT/comparison.json;
+#      OUT/peer is the peer as a run directory: `arena report OUT/arena OUT/peer` overlays the curves.
 # Usage: bench/quality_vs_peer.sh [extra `arena train` options]
 # Environment (defaults: the reduced CPU run, a few minutes a side on the 2-core machine):
 #   DATA    data file (../shared/data/autoj-pairwise.jsonl)   ROWS  keep the file's first ROWS rows (300; 0: all)
@@ -66,9 +67,10 @@ t0=$(date +%s.%N)
   --out "$OUT/arena" --train.log_batches true "$@" 2>&1 | tee "$OUT/arena.log" >&2
 t1=$(date +%s.%N)
 echo "== peer: transformers + PEFT, replaying $OUT/arena" >&2
-python3 bench/peer_train.py "$OUT/arena" --model "$MODEL" --threads "$THREADS" --json "$OUT/peer.json" \
+python3 bench/peer_train.py "$OUT/arena" --model "$MODEL" --threads "$THREADS" --json "$OUT/peer.json" --run-dir "$OUT/peer" \
   ${PEER_ARGS:-} 2> >(grep --line-buffered -v -e "kernels-community" -e "Converting and de-quantizing" -e "^Loading weights" \
   | tee "$OUT/peer.log" >&2)
 echo
 python3 bench/compare_runs.py "$OUT/arena" "$OUT/peer.json" --ours-wall "$(python3 -c "print($t1 - $t0)")" \
   --json "$OUT/comparison.json" | tee "$OUT/comparison.txt"
+echo "curves of both sides: build/launch/arena report $OUT/arena $OUT/peer   (writes $OUT/arena/report/index.html)" >&2
