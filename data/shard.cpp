@@ -81,7 +81,13 @@ std::vector<std::vector<int64_t>> length_grouped_batches(const std::vector<int64
 std::vector<std::vector<int64_t>> epoch_batches(const std::vector<int64_t>& lengths, int rank, int world,
                                                 const BatchOptions& o, uint64_t seed, int64_t epoch,
                                                 int64_t* dropped) {
-  const auto order = epoch_order(static_cast<int64_t>(lengths.size()), seed, epoch);
+  return epoch_batches(lengths, epoch_order(static_cast<int64_t>(lengths.size()), seed, epoch), rank, world, o, seed,
+                       epoch, dropped);
+}
+
+std::vector<std::vector<int64_t>> epoch_batches(const std::vector<int64_t>& lengths, const std::vector<int64_t>& order,
+                                                int rank, int world, const BatchOptions& o, uint64_t seed,
+                                                int64_t epoch, int64_t* dropped) {
   size_t steps = SIZE_MAX;
   std::vector<std::vector<int64_t>> mine;
   for (int r = 0; r < world; ++r) {

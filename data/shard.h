@@ -35,4 +35,11 @@ std::vector<std::vector<int64_t>> epoch_batches(const std::vector<int64_t>& leng
                                                 const BatchOptions& o, uint64_t seed, int64_t epoch,
                                                 int64_t* dropped = nullptr);
 
+// The same over `order`, a subsequence of epoch_order(lengths.size(), seed, epoch): what is left of
+// an epoch when a run resumes on another rank count (launch/elastic.h). The full order gives the
+// plan above.
+std::vector<std::vector<int64_t>> epoch_batches(const std::vector<int64_t>& lengths, const std::vector<int64_t>& order,
+                                                int rank, int world, const BatchOptions& o, uint64_t seed,
+                                                int64_t epoch, int64_t* dropped = nullptr);
+
 }  // namespace arena

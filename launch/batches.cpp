@@ -10,14 +10,25 @@
 
 namespace arena {
 
-BatchList plan_epoch(const TokenizedData& train, const TrainConfig& c, int rank, int world, int64_t epoch) {
+BatchList plan_epoch(const TokenizedData& train, const TrainConfig& c, int rank, int world, int64_t epoch,
+                     const std::vector<int64_t>& skip) {
   const int64_t n = train.size();
   check(n > 0, "train split is empty: nothing to train on (data.path {})", c.data_path);
   const auto seed = static_cast<uint64_t>(c.seed);
   const int64_t per_row = c.swap == "both" ? 2 : 1;  // rows each planned pair becomes
   const int64_t rows = std::max<int64_t>(1, c.batch_rows / per_row);
+  auto order = epoch_order(n, seed, epoch);
+  if (!skip.empty()) {
+    std::vector<char> done(static_cast<size_t>(n), 0);
+    for (const int64_t i : skip) {
+      check(i >= 0 && i < n, "row {} of an elastic resume's trained set is outside the train split of {} rows", i, n);
+      done[static_cast<size_t>(i)] = 1;
+    }
+    order.erase(std::remove_if(order.begin(), order.end(), [&](int64_t i) { return done[static_cast<size_t>(i)]; }),
+                order.end());
+  }
   if (c.batching == "rows") {
-    const auto shard = rank_shard(epoch_order(n, seed, epoch), rank, world);
+    const auto shard = rank_shard(order, rank, world);
     BatchList out;
     for (size_t start = 0; start < shard.size(); start += static_cast<size_t>(rows))
       out.emplace_back(shard.begin() + start,
@@ -32,7 +43,7 @@ BatchList plan_epoch(const TokenizedData& train, const TrainConfig& c, int rank,
   BatchOptions o;
   o.max_tokens = c.batch_tokens / per_row;
   o.max_rows = rows;
-  return epoch_batches(lengths, rank, world, o, seed, epoch);
+  return epoch_batches(lengths, order, rank, world, o, seed, epoch);
 }
 
 std::vector<int64_t> swap_rows(const std::vector<int64_t>& planned, const TokenizedData& train, const TrainConfig& c,

@@ -18,8 +18,11 @@ namespace arena {
 using BatchList = std::vector<std::vector<int64_t>>;
 
 // This rank's micro-batches of `epoch` (indices into `train`). Under train.swap = both a batch
-// plans half its rows and tokens in pairs: swap_rows() doubles them.
-BatchList plan_epoch(const TokenizedData& train, const TrainConfig& c, int rank, int world, int64_t epoch);
+// plans half its rows and tokens in pairs: swap_rows() doubles them. `skip` (sorted or not): rows
+// already trained in this epoch before a resume on another rank count (launch/elastic.h); the plan
+// is then the same batching over the rest of the epoch's order.
+BatchList plan_epoch(const TokenizedData& train, const TrainConfig& c, int rank, int world, int64_t epoch,
+                     const std::vector<int64_t>& skip = {});
 
 // A/B swap augmentation (train.swap): the rows a planned micro-batch trains on, as indices into
 // the train split followed by its A/B-swapped copy (index n + i is row i with A and B exchanged

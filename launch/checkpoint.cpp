@@ -94,6 +94,10 @@ void write_checkpoint(const std::string& path, const Checkpoint& c) {
     h5::write_attr<int64_t>(f, "tokens_seen", c.state.tokens, tmp);
     h5::write_attr<int64_t>(f, "skipped_steps", c.state.skipped_steps, tmp);
     h5::write_attr<int64_t>(f, "world_size", c.world_size, tmp);
+    h5::write_attr<int64_t>(f, "elastic_resumes", c.state.elastic_resumes, tmp);
+    if (!c.state.consumed.empty())
+      h5::write(f, "epoch_consumed", c.state.consumed.data(), {static_cast<hsize_t>(c.state.consumed.size())}, tmp,
+                /*checksum=*/true);
     h5::write_attr<double>(f, "base_fingerprint", c.base_fingerprint, tmp);
     h5::write_string_attr(f, "config", c.config_toml, tmp);
     write_tensors(f, "trainable", c.trainable, tmp);
@@ -138,6 +142,9 @@ Checkpoint read_checkpoint(const std::string& path) {
   c.state.tokens = h5::read_attr<int64_t>(f, "tokens_seen", path);
   c.state.skipped_steps = h5::read_attr<int64_t>(f, "skipped_steps", path);
   c.world_size = h5::read_attr<int64_t>(f, "world_size", path);
+  // Both absent from checkpoints written before elastic resume, and the dataset when it is empty.
+  if (H5Aexists(f, "elastic_resumes") > 0) c.state.elastic_resumes = h5::read_attr<int64_t>(f, "elastic_resumes", path);
+  if (h5::exists(f, "epoch_consumed")) c.state.consumed = h5::read_vector<int64_t>(f, "epoch_consumed", path);
   c.base_fingerprint = h5::read_attr<double>(f, "base_fingerprint", path);
   c.config_toml = h5::read_string_attr(f, "config", path);
   c.trainable = read_tensors(f, "trainable", path);

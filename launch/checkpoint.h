@@ -18,6 +18,10 @@ struct TrainState {
   int64_t epoch = 0;
   int64_t cursor = 0;  // micro-batch index inside the epoch's plan
   int64_t samples = 0, tokens = 0, skipped_steps = 0;
+  // Elastic resume (launch/elastic.h): resumes on another rank count so far (then the schedule is the
+  // checkpoint's), and the rows of `epoch` trained before its current plan, which covers the rest.
+  int64_t elastic_resumes = 0;
+  std::vector<int64_t> consumed;
 };
 
 struct Checkpoint {

@@ -77,12 +77,19 @@ BatchLog::~BatchLog() {
   if (file_) std::fclose(file_);
 }
 
+void BatchLog::skip_in(int64_t epoch, const std::vector<int64_t>& skip) {
+  skip_epoch_ = epoch;
+  skip_ = skip;
+  plans_.erase(epoch);
+}
+
 void BatchLog::record(int64_t step, int64_t epoch, int64_t cursor) {
   if (!file_) return;
   auto it = plans_.find(epoch);
   if (it == plans_.end()) {
     std::vector<BatchList> per_rank;
-    for (int r = 0; r < world_; ++r) per_rank.push_back(plan_epoch(train_, c_, r, world_, epoch));
+    for (int r = 0; r < world_; ++r)
+      per_rank.push_back(plan_epoch(train_, c_, r, world_, epoch, epoch == skip_epoch_ ? skip_ : std::vector<int64_t>{}));
     it = plans_.emplace(epoch, std::move(per_rank)).first;
   }
   nlohmann::json ranks = nlohmann::json::array();

@@ -44,6 +44,8 @@ class BatchLog {
   // The micro-batches of every rank for optimizer step `step` (1-based), which starts at
   // micro-batch `cursor` of `epoch`'s plan.
   void record(int64_t step, int64_t epoch, int64_t cursor);
+  // After an elastic resume: `epoch`'s plan covers that epoch's rows minus `skip` (launch/elastic.h).
+  void skip_in(int64_t epoch, const std::vector<int64_t>& skip);
 
  private:
   const TrainConfig& c_;
@@ -51,6 +53,8 @@ class BatchLog {
   int world_;
   std::FILE* file_ = nullptr;
   std::map<int64_t, std::vector<BatchList>> plans_;  // epoch -> one plan per rank
+  int64_t skip_epoch_ = -1;
+  std::vector<int64_t> skip_;
 };
 
 }  // namespace arena

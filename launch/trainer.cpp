@@ -19,6 +19,7 @@
 #include "launch/baselines_report.h"
 #include "launch/batches.h"
 #include "launch/checkpoint.h"
+#include "launch/elastic.h"
 #include "launch/evaluate.h"
 #include "launch/metrics_log.h"
 #include "launch/model_setup.h"
@@ -78,16 +79,27 @@ class EpochPlans {
       : train_(train), c_(c), rank_(rank), world_(world) {}
   const BatchList& at(int64_t epoch) {
     auto it = plans_.find(epoch);
-    if (it == plans_.end()) it = plans_.emplace(epoch, plan_epoch(train_, c_, rank_, world_, epoch)).first;
+    if (it == plans_.end())
+      it = plans_.emplace(epoch, plan_epoch(train_, c_, rank_, world_, epoch, epoch == skip_epoch_ ? skip_ : kNone))
+               .first;
     return it->second;
   }
   int64_t steps(int64_t epoch) { return static_cast<int64_t>(at(epoch).size()) / c_.accum_steps; }
+  // After an elastic resume `epoch` plans only its rows not in `skip` (launch/elastic.h).
+  void skip_in(int64_t epoch, const std::vector<int64_t>& skip) {
+    skip_epoch_ = epoch;
+    skip_ = skip;
+    plans_.erase(epoch);
+  }
 
  private:
   const TokenizedData& train_;
   const TrainConfig& c_;
   int rank_, world_;
   std::map<int64_t, BatchList> plans_;
+  int64_t skip_epoch_ = -1;
+  std::vector<int64_t> skip_;
+  inline static const std::vector<int64_t> kNone;
 };
 
 // Flat optimizer moments split back into the trainable tensors' names and shapes.
@@ -149,14 +161,13 @@ void save(const std::string& out, const TrainConfig& c, const TrainState& st, Gr
   print_above(fmt::format("checkpoint: {}\n", path));
 }
 
+// On another rank count than the checkpoint's, the data position and dropout streams continue as
+// launch/elastic.h says; on the same count the RNG states are restored and the run is bit-exact.
 TrainState resume(const std::string& from, GradBucket& bucket, AdamW& opt, const LrSchedule& sched, double fingerprint,
-                  bool cuda) {
+                  bool cuda, const TokenizedData& train, int64_t seed) {
   const auto& w = world();
   const auto path = find_checkpoint(from);
   const auto ck = read_checkpoint(path);
-  check(ck.world_size == w.size,
-        "{}: saved by {} ranks, resumed on {}: the data order and RNG streams would differ (resume on {} ranks)", path,
-        ck.world_size, w.size, ck.world_size);
   check(same_base(ck.base_fingerprint, fingerprint),
         "{}: trained on another base model (fingerprint {} vs {}): check model.path / train.seed", path,
         ck.base_fingerprint, fingerprint);
@@ -167,10 +178,14 @@ TrainState resume(const std::string& from, GradBucket& bucket, AdamW& opt, const
   bucket.params().copy_(flat_from(bucket, ck.trainable, "trainable", path));
   opt.load_state(ck.optimizer_steps, flat_from(bucket, ck.exp_avg, "optimizer/exp_avg", path),
                  flat_from(bucket, ck.exp_avg_sq, "optimizer/exp_avg_sq", path));
-  restore_rng(ck.rng[w.rank], cuda);
   if (w.is_root()) fmt::print(stderr, "resumed from {} at step {} (epoch {}, batch {})\n", path, ck.state.step,
                               ck.state.epoch, ck.state.cursor);
-  return ck.state;
+  if (ck.world_size == w.size) {
+    restore_rng(ck.rng[w.rank], cuda);
+    return ck.state;
+  }
+  reseed_dropout(seed, ck.state.step, w.rank);
+  return continue_elastic(ck, train, w.size, w.is_root());
 }
 
 // The bucket's learning-rate segments at schedule factor `factor`: the score head at
@@ -220,8 +235,11 @@ nlohmann::json eval_record(const char* split, const EvalResult& r, int64_t step)
 
 }  // namespace
 
-int run_training(const TrainConfig& c) {
+int run_training(const TrainConfig& given) {
   const World& w = world();
+  // A resume on another rank count scales the batch settings and keeps the schedule (launch/elastic.h).
+  const ElasticStart elastic = elastic_start(given, w.size);
+  const TrainConfig& c = elastic.config;
   install_stop_handlers();
   const auto device = pick_device(c, w);
   const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
@@ -264,20 +282,24 @@ int run_training(const TrainConfig& c) {
 
   // Schedule over the whole run.
   EpochPlans plans(data.train, c, w.rank, w.size);
-  int64_t total = c.max_steps;
+  int64_t total = elastic.keep_schedule ? elastic.total_steps : c.max_steps;
   if (total <= 0) {
     total = 0;
     for (int64_t e = 0; e < c.epochs; ++e) total += plans.steps(e);
   }
   check(total > 0, "no optimizer step fits: {} train rows, {} ranks, accum_steps {}", data.train.size(), w.size,
         c.accum_steps);
-  const int64_t warmup =
-      c.warmup_steps >= 0 ? c.warmup_steps : static_cast<int64_t>(std::ceil(c.warmup_ratio * static_cast<double>(total)));
+  const int64_t warmup = elastic.keep_schedule ? elastic.warmup_steps
+                         : c.warmup_steps >= 0
+                             ? c.warmup_steps
+                             : static_cast<int64_t>(std::ceil(c.warmup_ratio * static_cast<double>(total)));
   const LrSchedule sched{c.lr, warmup, total, parse_decay(c.decay)};
 
   TrainState st;
   torch::manual_seed(static_cast<uint64_t>(c.seed) * 1000003ULL + static_cast<uint64_t>(w.rank) + 1);  // dropout
-  if (!c.resume.empty()) st = resume(c.resume, bucket, opt, sched, fingerprint, device.is_cuda());
+  if (!c.resume.empty())
+    st = resume(c.resume, bucket, opt, sched, fingerprint, device.is_cuda(), data.train, c.seed);
+  if (!st.consumed.empty()) plans.skip_in(st.epoch, st.consumed);  // mid-epoch after an elastic resume
 
   MetricsLog log((fs::path(c.out) / "metrics.jsonl").string(), w.is_root(),
                  c.tensorboard ? (fs::path(c.out) / "tensorboard").string() : std::string());
@@ -296,6 +318,7 @@ int run_training(const TrainConfig& c) {
   int64_t skips_in_a_row = 0;
   Throughput window, overall;
   BatchLog batch_log(c, data.train, w.size, c.log_batches && w.is_root());
+  if (!st.consumed.empty()) batch_log.skip_in(st.epoch, st.consumed);
   ProgressBar bar("train", "steps", total, w.is_root());
   bar.update(st.step);
   start_watchdog(c.dist_timeout);  // from here on every rank's work per step is comparable
@@ -307,6 +330,7 @@ int run_training(const TrainConfig& c) {
     if (st.cursor + c.accum_steps > plans.steps(st.epoch) * c.accum_steps) {  // epoch done
       ++st.epoch;
       st.cursor = 0;
+      st.consumed.clear();  // rows trained before an elastic resume: only its epoch plans without them
       check(plans.steps(st.epoch) > 0, "epoch {} has no optimizer step ({} train rows, {} ranks, accum_steps {})",
             st.epoch, data.train.size(), w.size, c.accum_steps);
       continue;
