@@ -28,6 +28,10 @@ Standard library only, so CI needs no Python model stack. Each check is one CTes
   reward         a Bradley-Terry reward model: N ranks == 1 rank, margins, eval/predict outputs, ties counted
   replay         split.json partitions the rows; train.log_batches: batches.jsonl covers every train row
                  each epoch with the rows each step trained on, and initial_adapter/ holds B = 0
+  elastic        a checkpoint of N ranks resumed on M (2->1, 2->4, 4->2; rows and tokens batching): the resume
+                 epoch trains every train row once (batches.jsonl), later epochs too, every step keeps the
+                 uninterrupted run's lr; rows batching: the same steps as the uninterrupted run within 1e-5;
+                 a rank count that cannot share the rows is refused with the counts that can
 Usage: train_checks.py ARENA_BINARY CHECK [ARG]
 """
 import json
@@ -731,12 +735,99 @@ def check_replay(tmp):
           f"the {len(parts[0])} train rows in each of {len(seen)} epochs; initial_adapter: {len(a)} A drawn, B = 0")
 
 
+def logged_steps(out):
+    with open(os.path.join(out, "batches.jsonl")) as f:
+        return {s["step"]: s for s in map(json.loads, f)}
+
+
+def step_rows(s):
+    return sorted(r for per_rank in s["ranks"] for mb in per_rank for r in mb)
+
+
+def check_elastic(tmp):
+    # A data file small enough for 2 epochs in seconds; a checkpoint every 5 steps to resume from.
+    data = os.path.join(tmp, "data.jsonl")
+    with open(os.path.join(SHARED, "data", "autoj-pairwise.jsonl")) as src, open(data, "w") as dst:
+        dst.writelines(line for _, line in zip(range(160), src))
+    base = list(BASE)
+    base[base.index("--data") + 1] = data
+    stop = 5
+    common = base + ["--epochs", "2", "--train.eval_every", "1000", "--train.checkpoint_every", str(stop),
+                     "--train.keep_checkpoints", "100", "--train.log_batches", "true"]
+    # Per rank batch settings of N ranks: N x rows = 8 rows per step (rows), N x tokens = 1600 (tokens).
+    # rows runs without dropout so the M-rank run can be compared step by step with the N-rank one.
+    settings = {"rows": lambda n: ["--batch.batching", "rows", "--batch-size", str(8 // n), "--lora.dropout", "0"],
+                "tokens": lambda n: ["--batch.batching", "tokens", "--batch.tokens", str(1600 // n), "--batch-size",
+                                     str(16 // n), "--lora.dropout", "0.1"]}
+    cases = [(2, 1), (2, 4), (4, 2)]
+    notes = []
+    for batching, opts in settings.items():
+        full = {}
+        for n in sorted({n for n, _ in cases}):
+            full[n] = os.path.join(tmp, f"{batching}-full{n}")
+            run(common + opts(n) + ["--out", full[n]], ranks=n)
+        for n, m in cases:
+            out = os.path.join(tmp, f"{batching}-{n}to{m}")
+            ck = os.path.join(full[n], "checkpoints", f"step-{stop:08d}.h5")
+            p, _ = run(["train", "--resume", ck, "--out", out], ranks=m)
+            if "elastic resume" not in p.stderr:
+                fail(f"{batching} {n}->{m}: no elastic resume line\n{p.stderr[-2000:]}")
+            ref = {r["step"]: r for r in metrics(full[n])}
+            got = {r["step"]: r for r in metrics(out)}
+            total = metrics(full[n], "start")[0]["total_steps"]
+            rows = set(json.load(open(os.path.join(full[n], "split.json")))["train"])
+            if sorted(got) != list(range(stop + 1, total + 1)):
+                fail(f"{batching} {n}->{m}: resumed steps {sorted(got)[:3]}..{sorted(got)[-1:]}, expected "
+                     f"{stop + 1}..{total} (the schedule is kept)")
+            for s, r in got.items():
+                if r["lr"] != ref[s]["lr"]:
+                    fail(f"{batching} {n}->{m} step {s}: lr {r['lr']} vs {ref[s]['lr']} uninterrupted")
+            before, after = logged_steps(full[n]), logged_steps(out)
+            steps = {s: before[s] for s in range(1, stop + 1)}
+            steps.update(after)
+            if any(len(steps[s]["ranks"]) != (n if s <= stop else m) for s in steps):
+                fail(f"{batching} {n}->{m}: batches.jsonl lists the wrong rank count")
+            by_epoch = {}
+            for s in sorted(steps):
+                by_epoch.setdefault(steps[s]["epoch"], []).extend(step_rows(steps[s]))
+            # Every train row once per epoch; repeats only from evening out the shards (at most world - 1
+            # per plan: N - 1 before the resume, M - 1 after it).
+            for epoch, ids in sorted(by_epoch.items()):
+                pad = (n - 1 + m - 1) if epoch == 0 else m - 1
+                if epoch == max(by_epoch) and len(by_epoch) > 2:
+                    continue  # the M-rank plans may need a step more than the N-rank schedule: a started epoch
+                if set(ids) != rows or len(ids) - len(rows) > pad:
+                    fail(f"{batching} {n}->{m} epoch {epoch}: {len(set(ids))} of {len(rows)} train rows, "
+                         f"{len(ids)} trained, {len(set(ids) - rows)} outside the train split")
+            compared = 0
+            if batching == "rows":  # the same rows each step: the same step within float summation order
+                for s in range(stop + 1, total + 1):
+                    if step_rows(after[s]) != step_rows(before[s]):
+                        break
+                    for key in ("loss", "grad_norm"):
+                        if not close(got[s][key], ref[s][key], 1e-5):
+                            fail(f"rows {n}->{m} step {s} {key}: {got[s][key]} vs {ref[s][key]} uninterrupted")
+                    compared += 1
+                if compared < 3:
+                    fail(f"rows {n}->{m}: only {compared} steps after the resume trained the uninterrupted run's rows")
+            notes.append(f"{batching} {n}->{m}" + (f" ({compared} steps == uninterrupted)" if compared else ""))
+    # 2 ranks x 3 rows cannot be shared by 4 ranks: refused, naming the rank counts that can.
+    odd = os.path.join(tmp, "odd")
+    run(common + settings["rows"](2)[:2] + ["--batch-size", "3", "--steps", str(stop), "--out", odd], ranks=2)
+    p, _ = run(["train", "--resume", odd], ranks=4, check=False)
+    if p.returncode == 0 or "resume on 1, 2, 3, 6 ranks" not in p.stderr:
+        fail(f"resume of 2 x 3 rows on 4 ranks was not refused with the rank counts that fit:\n{p.stderr[-2000:]}")
+    print(f"OK: elastic resume at step {stop}: {', '.join(notes)}: every train row once per epoch, the lr of every "
+          "step kept; 2 x 3 rows on 4 ranks refused")
+
+
 def main():
     check, arg = sys.argv[2], sys.argv[3:] if len(sys.argv) > 3 else []
     tmp = tempfile.mkdtemp(prefix=f"arena-{check}-")
     checks = {"resume": check_resume, "fault": check_fault, "nonfinite": check_nonfinite, "signal": check_signal,
               "commands": check_commands, "corrupt": check_corrupt, "swap": check_swap, "init": check_init,
-              "average": check_average, "distill": check_distill, "reward": check_reward, "progress": check_progress, "hang": check_hang, "replay": check_replay}
+              "average": check_average, "distill": check_distill, "reward": check_reward, "progress": check_progress, "hang": check_hang, "replay": check_replay,
+              "elastic": check_elastic}
     try:
         if check == "equivalence":
             check_equivalence(tmp, int(arg[0]))
