@@ -12,6 +12,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <sstream>
 
 #include "common/error.h"
@@ -119,11 +120,22 @@ std::shared_ptr<SafetensorsFile> SafetensorsFile::open(const std::string& path) 
     }
     const DtypeInfo* d = find_dtype(entry.dtype);
     check(d != nullptr, "{}: tensor '{}' has unsupported dtype '{}'", path, name, entry.dtype);
+    // The element count and byte size must fit torch's int64 sizes: a shape whose product wraps
+    // around would otherwise match a short byte range (found by tests/fuzz/fuzz_safetensors.cpp).
     uint64_t numel = 1;
+    bool empty = false;
+    const uint64_t max_numel = static_cast<uint64_t>(std::numeric_limits<int64_t>::max()) / d->bytes;
     for (int64_t s : entry.shape) {
       check(s >= 0, "{}: tensor '{}' has a negative dimension in {}", path, name, shape_text(entry.shape));
+      if (s == 0) {
+        empty = true;
+        continue;
+      }
+      check(numel <= max_numel / static_cast<uint64_t>(s), "{}: tensor '{}' has shape {}: more than {} bytes",
+            path, name, shape_text(entry.shape), std::numeric_limits<int64_t>::max());
       numel *= static_cast<uint64_t>(s);
     }
+    if (empty) numel = 0;
     check(entry.begin <= entry.end && entry.end <= data_size,
           "{}: tensor '{}' bytes [{}, {}) fall outside the data section of {} bytes (truncated file?)",
           path, name, entry.begin, entry.end, data_size);
