@@ -185,7 +185,8 @@ std::optional<std::vector<std::pair<std::string, std::string>>> dialogue(const j
   if (!v.is_array()) return std::nullopt;
   std::vector<std::pair<std::string, std::string>> turns;
   for (const auto& m : v) {
-    if (!m.is_object() || !m.contains("role") || !m.contains("content") || !m["content"].is_string())
+    if (!m.is_object() || !m.contains("role") || !m["role"].is_string() || !m.contains("content") ||
+        !m["content"].is_string())
       return std::nullopt;
     turns.emplace_back(m["role"].get<std::string>(), m["content"].get<std::string>());
   }
