@@ -12,6 +12,8 @@ namespace {
 const char* const kSuffixes[] = {".absmax", ".quant_map", ".nested_absmax", ".nested_quant_map",
                                  ".quant_state.bitsandbytes__nf4", ".quant_state.bitsandbytes__fp4"};
 
+constexpr int64_t kMaxBlocksize = 4096;
+
 torch::ScalarType dtype_from_name(const std::string& name, const std::string& where) {
   if (name == "float32") return torch::kFloat32;
   if (name == "bfloat16") return torch::kBFloat16;
@@ -65,8 +67,12 @@ Nf4Weight read_bnb_nf4(const SafetensorsCheckpoint& ckpt, const std::string& w,
   }
   check(out.shape == expected_shape, "{}: quantized weight has shape [{}], expected [{}]", where,
         fmt::join(out.shape, ", "), fmt::join(expected_shape, ", "));
-  check(out.blocksize > 0 && out.blocksize % 8 == 0, "{}: blocksize {} is not supported (multiple of 8 expected)",
-        where, out.blocksize);
+  // bitsandbytes writes blocks of 64 to 4096 values (nested: 256); the bounds also keep the block
+  // counts below from overflowing (found by tests/fuzz/fuzz_bnb_quant_state.cpp).
+  check(out.blocksize > 0 && out.blocksize <= kMaxBlocksize && out.blocksize % 8 == 0,
+        "{}: blocksize {} is not supported (a multiple of 8 up to {} expected)", where, out.blocksize, kMaxBlocksize);
+  check(!out.nested || (out.nested_blocksize > 0 && out.nested_blocksize <= kMaxBlocksize),
+        "{}: nested_blocksize {} is not supported (1 to {} expected)", where, out.nested_blocksize, kMaxBlocksize);
 
   const auto load = [&](const std::string& name, torch::ScalarType type, int64_t numel) {
     check(ckpt.contains(name), "{}: missing tensor '{}' of the 4-bit weight '{}'", ckpt.path(), name, w);
