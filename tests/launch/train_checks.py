@@ -31,7 +31,8 @@ Standard library only, so CI needs no Python model stack. Each check is one CTes
   elastic        a checkpoint of N ranks resumed on M (2->1, 2->4, 4->2; rows and tokens batching): the resume
                  epoch trains every train row once (batches.jsonl), later epochs too, every step keeps the
                  uninterrupted run's lr; rows batching: the same steps as the uninterrupted run within 1e-5;
-                 a rank count that cannot share the rows is refused with the counts that can
+                 a second elastic resume in the same epoch (2->4->1) and a same-count one after an elastic
+                 one (2->4->4, bit-exact); a rank count that cannot share the rows is refused
 Usage: train_checks.py ARENA_BINARY CHECK [ARG]
 """
 import json
@@ -744,6 +745,55 @@ def step_rows(s):
     return sorted(r for per_rank in s["ranks"] for mb in per_rank for r in mb)
 
 
+def check_elastic_parts(label, parts, rows, compare):
+    """parts: [(run dir, ranks, first step)]: parts[0] the uninterrupted run, each later part resumed from
+    the one before at its first step. Checks the stitched run against the uninterrupted one; returns the
+    number of post-resume steps that trained the uninterrupted run's rows and matched it (compare)."""
+    ref_dir = parts[0][0]
+    ref = {r["step"]: r for r in metrics(ref_dir)}
+    total = metrics(ref_dir, "start")[0]["total_steps"]
+    steps, got, part = {}, {}, {}
+    for i, (out, world, first) in enumerate(parts):
+        last = parts[i + 1][2] - 1 if i + 1 < len(parts) else total
+        logged, trained = logged_steps(out), {r["step"]: r for r in metrics(out)}
+        if i > 0 and sorted(trained)[:1] != [first]:
+            fail(f"{label}: {out} starts at step {sorted(trained)[:1]}, expected {first}")
+        for s in range(first, last + 1):
+            if s not in logged or s not in trained:
+                fail(f"{label}: step {s} missing from {out} (the schedule is kept: steps 1..{total})")
+            steps[s], got[s], part[s] = logged[s], trained[s], i
+    for s in range(1, total + 1):
+        if got[s]["lr"] != ref[s]["lr"]:
+            fail(f"{label} step {s}: lr {got[s]['lr']} vs {ref[s]['lr']} uninterrupted")
+        if len(steps[s]["ranks"]) != parts[part[s]][1]:
+            fail(f"{label} step {s}: batches.jsonl lists {len(steps[s]['ranks'])} ranks, the step ran on "
+                 f"{parts[part[s]][1]}")
+    by_epoch = {}
+    for s in sorted(steps):
+        by_epoch.setdefault(steps[s]["epoch"], []).extend(step_rows(steps[s]))
+    # Every train row once per epoch; repeats only from evening out the shards: at most world - 1 per plan.
+    for epoch, ids in sorted(by_epoch.items()):
+        if epoch == max(by_epoch) and len(by_epoch) > 2:
+            continue  # M ranks' plans may need a step more than the N-rank schedule: a started epoch
+        pad = sum(parts[i][1] - 1 for i in {part[s] for s in steps if steps[s]["epoch"] == epoch})
+        if set(ids) != rows or len(ids) - len(rows) > pad:
+            fail(f"{label} epoch {epoch}: {len(set(ids))} of {len(rows)} train rows, {len(ids)} trained "
+                 f"(repeats allowed {pad}), {len(set(ids) - rows)} outside the train split")
+    compared = 0
+    if compare:  # the same rows each step: the same step up to float summation order
+        before = logged_steps(ref_dir)
+        for s in range(parts[1][2], total + 1):
+            if step_rows(steps[s]) != step_rows(before[s]):
+                break
+            for key in ("loss", "grad_norm"):
+                if not close(got[s][key], ref[s][key], 1e-5):
+                    fail(f"{label} step {s} {key}: {got[s][key]} vs {ref[s][key]} uninterrupted")
+            compared += 1
+        if compared < 3:
+            fail(f"{label}: only {compared} steps after the resume trained the uninterrupted run's rows")
+    return compared
+
+
 def check_elastic(tmp):
     # A data file small enough for 2 epochs in seconds; a checkpoint every 5 steps to resume from.
     data = os.path.join(tmp, "data.jsonl")
@@ -761,65 +811,51 @@ def check_elastic(tmp):
                                      str(16 // n), "--lora.dropout", "0.1"]}
     cases = [(2, 1), (2, 4), (4, 2)]
     notes = []
+
+    def resume(ck_dir, step, out, ranks):
+        p, _ = run(["train", "--resume", os.path.join(ck_dir, "checkpoints", f"step-{step:08d}.h5"), "--out", out],
+                   ranks=ranks)
+        return p.stderr
+
     for batching, opts in settings.items():
         full = {}
         for n in sorted({n for n, _ in cases}):
             full[n] = os.path.join(tmp, f"{batching}-full{n}")
             run(common + opts(n) + ["--out", full[n]], ranks=n)
+        rows = set(json.load(open(os.path.join(full[2], "split.json")))["train"])
         for n, m in cases:
             out = os.path.join(tmp, f"{batching}-{n}to{m}")
-            ck = os.path.join(full[n], "checkpoints", f"step-{stop:08d}.h5")
-            p, _ = run(["train", "--resume", ck, "--out", out], ranks=m)
-            if "elastic resume" not in p.stderr:
-                fail(f"{batching} {n}->{m}: no elastic resume line\n{p.stderr[-2000:]}")
-            ref = {r["step"]: r for r in metrics(full[n])}
-            got = {r["step"]: r for r in metrics(out)}
-            total = metrics(full[n], "start")[0]["total_steps"]
-            rows = set(json.load(open(os.path.join(full[n], "split.json")))["train"])
-            if sorted(got) != list(range(stop + 1, total + 1)):
-                fail(f"{batching} {n}->{m}: resumed steps {sorted(got)[:3]}..{sorted(got)[-1:]}, expected "
-                     f"{stop + 1}..{total} (the schedule is kept)")
-            for s, r in got.items():
-                if r["lr"] != ref[s]["lr"]:
-                    fail(f"{batching} {n}->{m} step {s}: lr {r['lr']} vs {ref[s]['lr']} uninterrupted")
-            before, after = logged_steps(full[n]), logged_steps(out)
-            steps = {s: before[s] for s in range(1, stop + 1)}
-            steps.update(after)
-            if any(len(steps[s]["ranks"]) != (n if s <= stop else m) for s in steps):
-                fail(f"{batching} {n}->{m}: batches.jsonl lists the wrong rank count")
-            by_epoch = {}
-            for s in sorted(steps):
-                by_epoch.setdefault(steps[s]["epoch"], []).extend(step_rows(steps[s]))
-            # Every train row once per epoch; repeats only from evening out the shards (at most world - 1
-            # per plan: N - 1 before the resume, M - 1 after it).
-            for epoch, ids in sorted(by_epoch.items()):
-                pad = (n - 1 + m - 1) if epoch == 0 else m - 1
-                if epoch == max(by_epoch) and len(by_epoch) > 2:
-                    continue  # the M-rank plans may need a step more than the N-rank schedule: a started epoch
-                if set(ids) != rows or len(ids) - len(rows) > pad:
-                    fail(f"{batching} {n}->{m} epoch {epoch}: {len(set(ids))} of {len(rows)} train rows, "
-                         f"{len(ids)} trained, {len(set(ids) - rows)} outside the train split")
-            compared = 0
-            if batching == "rows":  # the same rows each step: the same step within float summation order
-                for s in range(stop + 1, total + 1):
-                    if step_rows(after[s]) != step_rows(before[s]):
-                        break
-                    for key in ("loss", "grad_norm"):
-                        if not close(got[s][key], ref[s][key], 1e-5):
-                            fail(f"rows {n}->{m} step {s} {key}: {got[s][key]} vs {ref[s][key]} uninterrupted")
-                    compared += 1
-                if compared < 3:
-                    fail(f"rows {n}->{m}: only {compared} steps after the resume trained the uninterrupted run's rows")
+            if "elastic resume" not in resume(full[n], stop, out, m):
+                fail(f"{batching} {n}->{m}: no elastic resume line")
+            compared = check_elastic_parts(f"{batching} {n}->{m}", [(full[n], n, 1), (out, m, stop + 1)], rows,
+                                           compare=batching == "rows")
             notes.append(f"{batching} {n}->{m}" + (f" ({compared} steps == uninterrupted)" if compared else ""))
-    # 2 ranks x 3 rows cannot be shared by 4 ranks: refused, naming the rank counts that can.
-    odd = os.path.join(tmp, "odd")
-    run(common + settings["rows"](2)[:2] + ["--batch-size", "3", "--steps", str(stop), "--out", odd], ranks=2)
-    p, _ = run(["train", "--resume", odd], ranks=4, check=False)
-    if p.returncode == 0 or "resume on 1, 2, 3, 6 ranks" not in p.stderr:
-        fail(f"resume of 2 x 3 rows on 4 ranks was not refused with the rank counts that fit:\n{p.stderr[-2000:]}")
+    # Inside the same epoch (step 10 of 13): a second elastic resume (2 -> 4 -> 1), and a same-count resume
+    # after an elastic one (2 -> 4 -> 4), which must equal the 2 -> 4 run bit for bit.
+    rows_full, rows_4 = os.path.join(tmp, "rows-full2"), os.path.join(tmp, "rows-2to4")
+    if {r["step"]: r for r in metrics(rows_4)}[2 * stop]["epoch"] != 0:
+        fail("step 10 is not in the first epoch: the chained cases would not test a second resume in one epoch")
+    chain, same = os.path.join(tmp, "rows-2to4to1"), os.path.join(tmp, "rows-2to4to4")
+    if "of epoch 0 trained on 4 ranks" not in resume(rows_4, 2 * stop, chain, 1):
+        fail("2->4->1: the second elastic resume did not continue epoch 0")
+    compared = check_elastic_parts("rows 2->4->1", [(rows_full, 2, 1), (rows_4, 4, stop + 1), (chain, 1, 2 * stop + 1)],
+                                   rows, compare=True)
+    notes.append(f"rows 2->4->1 ({compared} steps == uninterrupted)")
+    resume(rows_4, 2 * stop, same, 4)
+    m4 = {r["step"]: r for r in metrics(rows_4)}
+    for r in metrics(same):
+        if any(r[k] != m4[r["step"]][k] for k in ("loss", "grad_norm", "lr", "rows")):
+            fail(f"2->4->4 step {r['step']}: {r} vs the 2->4 run {m4[r['step']]}")
+    last = sorted(os.listdir(os.path.join(same, "checkpoints")))[-1]
+    for obj in ("/trainable", "/optimizer", "/rng_states"):
+        h5diff(os.path.join(rows_4, "checkpoints", last), os.path.join(same, "checkpoints", last), obj)
+    notes.append("rows 2->4->4 == 2->4 bit for bit")
+    # 2 ranks x 4 rows cannot be shared by 3 ranks: refused, naming the rank counts that can.
+    p, _ = run(["train", "--resume", rows_full, "--out", os.path.join(tmp, "odd")], ranks=3, check=False)
+    if p.returncode == 0 or "resume on 1, 2, 4, 8 ranks" not in p.stderr:
+        fail(f"resume of 2 x 4 rows on 3 ranks was not refused with the rank counts that fit:\n{p.stderr[-2000:]}")
     print(f"OK: elastic resume at step {stop}: {', '.join(notes)}: every train row once per epoch, the lr of every "
-          "step kept; 2 x 3 rows on 4 ranks refused")
-
+          "step kept; 2 x 4 rows on 3 ranks refused")
 
 def main():
     check, arg = sys.argv[2], sys.argv[3:] if len(sys.argv) > 3 else []
