@@ -1,6 +1,9 @@
 #include "data/csv.h"
 
+#include <algorithm>
+
 #include "common/error.h"
+#include "data/text_input.h"
 
 namespace arena {
 
@@ -57,6 +60,25 @@ bool next_csv_record(std::string_view text, size_t& pos, int64_t& line, const st
   }
   check(!quoted, "{}:{}: quoted field opened here is never closed (truncated file?)", source, start_line);
   out.fields.push_back(std::move(field));
+  return true;
+}
+
+bool CsvReader::next(CsvRecord& out) {
+  if (!in_.read_line(line_)) return false;
+  record_.clear();
+  // Every quote of a valid record toggles the quoted state (a doubled quote toggles twice), so the
+  // record ends at the first line end where the quotes seen are even. Odd at the end of the file:
+  // the parser reports the quote that is never closed.
+  size_t quotes = 0;
+  while (true) {
+    record_ += line_;
+    if (in_.line_ended()) record_ += '\n';  // as in the file: a last '\r' without '\n' is text
+    quotes += static_cast<size_t>(std::count(line_.begin(), line_.end(), '"'));
+    if (quotes % 2 == 0 || !in_.read_line(line_)) break;
+  }
+  size_t pos = 0;
+  next_csv_record(record_, pos, line_no_, in_.path(), out);
+  check(pos == record_.size(), "{}:{}: CSV record ends before its last line", in_.path(), out.line);
   return true;
 }
 

@@ -3,11 +3,16 @@
 #include <arrow/api.h>
 #include <arrow/io/file.h>
 #include <parquet/arrow/reader.h>
+#include <parquet/file_reader.h>
+#include <parquet/metadata.h>
+#include <parquet/schema.h>
 
 #include "common/error.h"
 
 namespace arena {
 namespace {
+
+constexpr int64_t kBatchRows = 1024;
 
 // The Arrow error helper: an arrow::Status that is not OK becomes an arena::Error naming the file.
 void check_arrow(const arrow::Status& s, const char* what, const std::string& path) {
@@ -38,28 +43,33 @@ void read_parquet_rows(const std::string& path, const std::vector<std::string>& 
   check_arrow(file.status(), "open", path);
   auto reader = parquet::arrow::OpenFile(*file, arrow::default_memory_pool());
   check_arrow(reader.status(), "open as Parquet", path);
-  std::shared_ptr<arrow::Table> table;
-  check_arrow((*reader)->ReadTable(&table), "read", path);
-  std::vector<std::shared_ptr<arrow::ChunkedArray>> cols;
-  for (const auto& name : columns) cols.push_back(table->GetColumnByName(name));  // null when absent
+  // Only the wanted columns, a record batch at a time: memory holds one batch of rows, not the file.
+  (*reader)->set_batch_size(kBatchRows);
+  const auto* schema = (*reader)->parquet_reader()->metadata()->schema();
+  std::vector<int> leaves;
+  for (const auto& name : columns) {
+    const int leaf = schema->ColumnIndex(name);  // -1 when absent
+    if (leaf >= 0) leaves.push_back(leaf);
+  }
+  std::vector<int> groups((*reader)->num_row_groups());
+  for (size_t g = 0; g < groups.size(); ++g) groups[g] = static_cast<int>(g);
+  auto batches = (*reader)->GetRecordBatchReader(groups, leaves);
+  check_arrow(batches.status(), "read", path);
   std::vector<std::optional<std::string>> values(columns.size());
-  const int64_t rows = table->num_rows();
-  // Walk all columns chunk by chunk in step (chunk boundaries may differ between columns).
-  std::vector<int> chunk(columns.size(), 0);
-  std::vector<int64_t> offset(columns.size(), 0);
-  for (int64_t r = 0; r < rows; ++r) {
-    for (size_t k = 0; k < columns.size(); ++k) {
-      if (!cols[k]) {
-        values[k].reset();
-        continue;
+  std::vector<std::shared_ptr<arrow::Array>> cols(columns.size());
+  int64_t row = 0;
+  while (true) {
+    std::shared_ptr<arrow::RecordBatch> batch;
+    check_arrow((*batches)->ReadNext(&batch), "read", path);
+    if (!batch) break;
+    for (size_t k = 0; k < columns.size(); ++k) cols[k] = batch->GetColumnByName(columns[k]);  // null when absent
+    for (int64_t i = 0; i < batch->num_rows(); ++i, ++row) {
+      for (size_t k = 0; k < columns.size(); ++k) {
+        if (cols[k]) values[k] = cell(*cols[k], i, path, columns[k]);
+        else values[k].reset();
       }
-      while (offset[k] >= cols[k]->chunk(chunk[k])->length()) {
-        offset[k] = 0;
-        ++chunk[k];
-      }
-      values[k] = cell(*cols[k]->chunk(chunk[k]), offset[k]++, path, columns[k]);
+      on_row(row, values);
     }
-    on_row(r, values);
   }
 }
 

@@ -11,7 +11,8 @@
 
 namespace arena {
 
-// Calls on_row(row_index, values) for every row; values[k] is column `columns[k]` as text (integers
+// Calls on_row(row_index, values) for every row, in file order, reading only `columns` one record
+// batch (1,024 rows) at a time, so memory holds a batch, not the file; values[k] is column `columns[k]` as text (integers
 // become decimal text, floating point enough digits to parse back to the same value), nullopt
 // for a null or a column the file does not have.
 // Throws arena::Error naming the file for an unreadable file or a column of another type.

@@ -19,9 +19,6 @@ namespace {
 using nlohmann::json;
 namespace fs = std::filesystem;
 
-// Whole file, decompressed when gzip-compressed (data/text_input.h).
-std::string read_file(const std::string& path) { return TextInput(path).read_all(); }
-
 // The extension that names the format: ".jsonl" for "x.jsonl.gz".
 std::string extension(const std::string& path) {
   auto e = fs::path(without_gz_suffix(path)).extension().string();
@@ -77,26 +74,33 @@ std::optional<std::vector<std::string>> parse_turns(const std::string& field) {
   }
 }
 
-void read_csv(const std::string& path, const ReadOptions& o, Dataset& out, bool lmsys) {
-  const auto text = read_file(path);
+// Where the readers put what they find: usable pairs go to `emit`, skipped rows to `report`.
+struct Sink {
+  ReadReport& report;
+  const PairSink& emit;
+};
+
+void read_csv(const std::string& path, const ReadOptions& o, Sink& out, bool lmsys) {
+  TextInput in(path);
+  CsvReader records(in);
   std::map<std::string, size_t> col;
   bool header = true;
   const char* const lmsys_cols[] = {"id", "prompt", "response_a", "response_b"};
-  for_each_csv_record(text, path, [&](const CsvRecord& r) {
+  for (CsvRecord r; records.next(r);) {
     if (header) {
       for (size_t i = 0; i < r.fields.size(); ++i) col[r.fields[i]] = i;
       for (const char* c : lmsys_cols)
         check(col.count(c) > 0, "{}: header lacks column '{}' (found: {})", path, c, fmt::join(r.fields, ","));
       header = false;
-      return;
+      continue;
     }
-    if (r.fields.size() == 1 && r.fields[0].empty()) return;  // blank line
+    if (r.fields.size() == 1 && r.fields[0].empty()) continue;  // blank line
     ++out.report.rows_read;
     SkippedRow skip{path, r.line, "", ""};
     if (r.fields.size() != col.size()) {
       skip.reason = "wrong number of fields";
       out.report.skip(skip);
-      return;
+      continue;
     }
     Pair p;
     p.id = r.fields[col["id"]];
@@ -110,7 +114,7 @@ void read_csv(const std::string& path, const ReadOptions& o, Dataset& out, bool 
       if (!prompt || !a || !b) {
         skip.reason = "turn field is not a JSON list of strings";
         out.report.skip(skip);
-        return;
+        continue;
       }
       p.prompt = std::move(*prompt);
       p.response_a = std::move(*a);
@@ -122,7 +126,7 @@ void read_csv(const std::string& path, const ReadOptions& o, Dataset& out, bool 
         if (p.label == -2) {
           skip.reason = "winner columns are not one-hot";
           out.report.skip(skip);
-          return;
+          continue;
         }
       }
     } else {
@@ -134,22 +138,22 @@ void read_csv(const std::string& path, const ReadOptions& o, Dataset& out, bool 
         if (p.label == -2) {
           skip.reason = "unknown winner value";
           out.report.skip(skip);
-          return;
+          continue;
         }
       }
     }
     if (p.prompt.empty()) {
       skip.reason = "empty prompt";
       out.report.skip(skip);
-      return;
+      continue;
     }
     skip.reason = apply_label_mode(p.label, o);
     if (!skip.reason.empty()) {
       out.report.skip(skip);
-      return;
+      continue;
     }
-    out.pairs.push_back(std::move(p));
-  });
+    out.emit(std::move(p));
+  }
   check(!header, "{}: empty file (no header)", path);
 }
 
@@ -261,7 +265,7 @@ std::string wsdm_row(const json& j, Pair& p) {
   return "";
 }
 
-void read_jsonl(const std::string& path, const ReadOptions& o, Dataset& out, bool pairwise) {
+void read_jsonl(const std::string& path, const ReadOptions& o, Sink& out, bool pairwise) {
   TextInput in(path);
   std::string line;
   int64_t line_no = 0;
@@ -297,7 +301,7 @@ void read_jsonl(const std::string& path, const ReadOptions& o, Dataset& out, boo
       out.report.skip(skip);
       continue;
     }
-    out.pairs.push_back(std::move(p));
+    out.emit(std::move(p));
   }
 }
 
@@ -325,7 +329,7 @@ DataFormat detect_csv(const std::string& path) {
 
 // WSDM train.parquet / test.parquet: id, prompt, response_a, response_b, winner (plus columns we
 // do not use: model_a, model_b, language). Rows are numbered from 1 in reports.
-void read_parquet(const std::string& path, const ReadOptions& o, Dataset& out) {
+void read_parquet(const std::string& path, const ReadOptions& o, Sink& out) {
   const std::vector<std::string> columns{"id", "prompt", "response_a", "response_b", "winner"};
   read_parquet_rows(path, columns, [&](int64_t row, const std::vector<std::optional<std::string>>& v) {
     ++out.report.rows_read;
@@ -348,7 +352,7 @@ void read_parquet(const std::string& path, const ReadOptions& o, Dataset& out) {
       out.report.skip(skip);
       return;
     }
-    out.pairs.push_back(std::move(p));
+    out.emit(std::move(p));
   });
 }
 
@@ -394,10 +398,11 @@ DataFormat detect_data_format(const std::string& path) {
                           "or Parquet); pass --format", path));
 }
 
-Dataset read_pairs(const std::string& path, const ReadOptions& o) {
-  Dataset out;
-  out.format = o.format == DataFormat::kAuto ? detect_data_format(path) : o.format;
-  switch (out.format) {
+ReadInfo for_each_pair(const std::string& path, const ReadOptions& o, const PairSink& on_pair) {
+  ReadInfo info;
+  info.format = o.format == DataFormat::kAuto ? detect_data_format(path) : o.format;
+  Sink out{info.report, on_pair};
+  switch (info.format) {
     case DataFormat::kLmsys: read_csv(path, o, out, /*lmsys=*/true); break;
     case DataFormat::kWsdm:
       if (extension(path) == ".csv") read_csv(path, o, out, /*lmsys=*/false);
@@ -407,6 +412,14 @@ Dataset read_pairs(const std::string& path, const ReadOptions& o) {
     case DataFormat::kParquet: read_parquet(path, o, out); break;
     default: break;
   }
+  return info;
+}
+
+Dataset read_pairs(const std::string& path, const ReadOptions& o) {
+  Dataset out;
+  const auto info = for_each_pair(path, o, [&](Pair&& p) { out.pairs.push_back(std::move(p)); });
+  out.report = info.report;
+  out.format = info.format;
   return out;
 }
 

@@ -12,6 +12,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -42,9 +43,23 @@ struct Dataset {
   DataFormat format = DataFormat::kAuto;  // the one detected or forced
 };
 
+// What reading a file tells besides its pairs.
+struct ReadInfo {
+  ReadReport report;
+  DataFormat format = DataFormat::kAuto;  // the one detected or forced
+};
+
+using PairSink = std::function<void(Pair&&)>;
+
 // Detects the format of `path` from its extension and first record.
 DataFormat detect_data_format(const std::string& path);
 
+// Streams `path`: calls `on_pair` with every usable pair, in file order, while holding one record
+// (CSV record by record, JSONL line by line, Parquet a record batch of 1,024 rows), so memory does
+// not grow with the file. Rows and skips are exactly those of read_pairs.
+ReadInfo for_each_pair(const std::string& path, const ReadOptions& options, const PairSink& on_pair);
+
+// Every usable pair in memory (for_each_pair collecting them).
 Dataset read_pairs(const std::string& path, const ReadOptions& options);
 
 }  // namespace arena

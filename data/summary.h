@@ -19,11 +19,21 @@ struct DataSummary {
   double truncated_fraction = 0;          // share of pairs longer than max_len
   int64_t tokens = 0;                     // total tokens before truncation
   int64_t estimated = 0;                  // pairs with a turn over 64 KiB: their lengths are estimates
+  int64_t used = 0;                       // pairs summarized (rows read minus rows skipped)
+  ReadInfo read;                          // rows read and skipped, the format (summarize_file)
 };
 
-// Encodes every pair (using `threads` threads) and summarizes. `progress(done, total)` is called
-// from the calling thread about every 1000 pairs.
+// Encodes every pair (on `threads` threads, each taking batches of kSummaryBatch pairs) and
+// summarizes. `progress(done)` is called from the calling thread as batches are handed out and at
+// the end.
 DataSummary summarize(const Dataset& data, const PairEncoder& encoder, uint64_t split_seed, int threads = 1,
-                      const std::function<void(int64_t, int64_t)>& progress = {});
+                      const std::function<void(int64_t)>& progress = {});
+
+// The same for a file, streamed (data/reader.h for_each_pair): the calling thread reads batches of
+// kSummaryBatch pairs while the threads encode the batches before, at most `threads` batches
+// waiting, so memory holds a few batches of texts and a length per pair, whatever the file's size. The numbers equal summarize(read_pairs(path, options), ...)'s.
+DataSummary summarize_file(const std::string& path, const ReadOptions& options, const PairEncoder& encoder,
+                           uint64_t split_seed, int threads = 1, const std::function<void(int64_t)>& progress = {});
+constexpr int64_t kSummaryBatch = 2048;
 
 }  // namespace arena

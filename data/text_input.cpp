@@ -132,6 +132,7 @@ bool TextInput::read_line(std::string& line) {
     if (nl != std::string::npos) {
       line.assign(buf_, pos_, nl - pos_);
       pos_ = nl + 1;
+      line_ended_ = true;
       return true;
     }
     if (pos_ > 0) {  // keep only the unread tail before reading more
@@ -143,6 +144,7 @@ bool TextInput::read_line(std::string& line) {
       if (buf_.empty()) return false;
       line = std::move(buf_);
       buf_.clear();
+      line_ended_ = false;
       return true;
     }
   }

@@ -33,6 +33,8 @@ class TextInput {
 
   // The next line without its '\n' (a final line without one counts); false at the end.
   bool read_line(std::string& line);
+  // Whether the line read last ended with '\n' (false for a final line without one).
+  bool line_ended() const { return line_ended_; }
   // Everything not read yet.
   std::string read_all();
   // Up to `n` bytes from the current position (fewer at the end).
@@ -54,6 +56,7 @@ class TextInput {
   std::string buf_;              // decompressed bytes from pos_ on are not read yet
   size_t pos_ = 0;
   bool eof_ = false;
+  bool line_ended_ = false;
 };
 
 }  // namespace arena

@@ -18,19 +18,38 @@ bool CacheKey::operator==(const CacheKey& o) const {
          source_mtime_ns == o.source_mtime_ns && label_mode == o.label_mode && format == o.format;
 }
 
+void append_pair(TokenizedData& t, const EncodedPair& e, const std::string& id) {
+  if (t.offsets.empty()) t.offsets.push_back(0);
+  t.ids.insert(t.ids.end(), e.ids.begin(), e.ids.end());
+  t.offsets.push_back(static_cast<int64_t>(t.ids.size()));
+  t.full_length.push_back(e.full_length);
+  t.answer_chars.insert(t.answer_chars.end(), {e.chars_a, e.chars_b});
+  t.answer_tokens.insert(t.answer_tokens.end(), {e.tokens_a, e.tokens_b});
+  t.labels.push_back(e.label);
+  t.row_ids.push_back(id);
+}
+
+void append_responses(TokenizedData& t, const std::pair<EncodedPair, EncodedPair>& e, const std::string& id,
+                      double margin) {
+  const auto& [a, b] = e;
+  if (t.offsets.empty()) t.offsets.push_back(0);
+  if (t.offsets_b.empty()) t.offsets_b.push_back(0);
+  t.ids.insert(t.ids.end(), a.ids.begin(), a.ids.end());
+  t.offsets.push_back(static_cast<int64_t>(t.ids.size()));
+  t.ids_b.insert(t.ids_b.end(), b.ids.begin(), b.ids.end());
+  t.offsets_b.push_back(static_cast<int64_t>(t.ids_b.size()));
+  t.full_length.push_back(std::max(a.full_length, b.full_length));
+  t.answer_chars.insert(t.answer_chars.end(), {a.chars_a, a.chars_b});
+  t.answer_tokens.insert(t.answer_tokens.end(), {a.tokens_a, a.tokens_b});
+  t.labels.push_back(a.label);
+  t.row_ids.push_back(id);
+  t.margins.push_back(static_cast<float>(margin));
+}
+
 TokenizedData tokenize(const Dataset& data, const PairEncoder& encoder, bool swap_ab) {
   TokenizedData t;
   t.offsets.push_back(0);
-  for (const auto& p : data.pairs) {
-    const auto e = encoder.encode(p, swap_ab);
-    t.ids.insert(t.ids.end(), e.ids.begin(), e.ids.end());
-    t.offsets.push_back(static_cast<int64_t>(t.ids.size()));
-    t.full_length.push_back(e.full_length);
-    t.answer_chars.insert(t.answer_chars.end(), {e.chars_a, e.chars_b});
-    t.answer_tokens.insert(t.answer_tokens.end(), {e.tokens_a, e.tokens_b});
-    t.labels.push_back(e.label);
-    t.row_ids.push_back(p.id);
-  }
+  for (const auto& p : data.pairs) append_pair(t, encoder.encode(p, swap_ab), p.id);
   return t;
 }
 
@@ -38,19 +57,7 @@ TokenizedData tokenize_responses(const Dataset& data, const PairEncoder& encoder
   TokenizedData t;
   t.offsets.push_back(0);
   t.offsets_b.push_back(0);
-  for (const auto& p : data.pairs) {
-    const auto [a, b] = encoder.encode_responses(p);
-    t.ids.insert(t.ids.end(), a.ids.begin(), a.ids.end());
-    t.offsets.push_back(static_cast<int64_t>(t.ids.size()));
-    t.ids_b.insert(t.ids_b.end(), b.ids.begin(), b.ids.end());
-    t.offsets_b.push_back(static_cast<int64_t>(t.ids_b.size()));
-    t.full_length.push_back(std::max(a.full_length, b.full_length));
-    t.answer_chars.insert(t.answer_chars.end(), {a.chars_a, a.chars_b});
-    t.answer_tokens.insert(t.answer_tokens.end(), {a.tokens_a, a.tokens_b});
-    t.labels.push_back(a.label);
-    t.row_ids.push_back(p.id);
-    t.margins.push_back(static_cast<float>(p.margin));
-  }
+  for (const auto& p : data.pairs) append_responses(t, encoder.encode_responses(p), p.id, p.margin);
   return t;
 }
 

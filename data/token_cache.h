@@ -13,6 +13,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "data/encode.h"
@@ -41,6 +42,13 @@ struct TokenizedData {
   bool has_responses() const { return !offsets_b.empty(); }
   int64_t size() const { return static_cast<int64_t>(labels.size()); }
 };
+
+// One pair, as PairEncoder::encode made it, appended to `t` (row id `id`); the streaming path
+// (launch/run_data.cpp) builds TokenizedData this way, one record of the file at a time.
+void append_pair(TokenizedData& t, const EncodedPair& e, const std::string& id);
+// One pair as PairEncoder::encode_responses' two sequences, with its margin.
+void append_responses(TokenizedData& t, const std::pair<EncodedPair, EncodedPair>& e, const std::string& id,
+                      double margin);
 
 // Every pair of `data` encoded in order (swap_ab: A and B exchanged, labels following).
 TokenizedData tokenize(const Dataset& data, const PairEncoder& encoder, bool swap_ab = false);

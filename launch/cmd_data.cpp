@@ -36,27 +36,29 @@ int run_data(const DataOptions& o) {
   ro.seed = o.seed;
   ro.require_labels = false;  // test files have no labels: count them as "none"
   const auto t0 = std::chrono::steady_clock::now();
-  const auto data = read_pairs(o.data, ro);
   const Tokenizer tok(o.tokenizer);
   const PairEncoder encoder(tok, o.max_len);
   const int threads = o.threads > 0 ? o.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  // A live bar on a terminal; in a log, a plain line every 10 s and one at the end.
-  ProgressBar bar("tokenize", "pairs", static_cast<int64_t>(data.pairs.size()), true);
+  // The file is streamed, so the number of pairs is known only at the end: the bar counts pairs
+  // without a total. A live bar on a terminal; in a log, a plain line every 10 s and one at the end.
+  ProgressBar bar("tokenize", "pairs", 0, true);
   auto last_line = t0;
-  const auto progress = [&](int64_t done, int64_t total) {
+  const auto progress = [&](int64_t done) {
     if (bar.live()) return bar.update(done);
     const auto now = std::chrono::steady_clock::now();
-    if (done < total && now - last_line < std::chrono::seconds(10)) return;
+    if (now - last_line < std::chrono::seconds(10)) return;
     last_line = now;
-    const double s = std::chrono::duration<double>(now - t0).count(), rate = done / std::max(s, 1e-9);
-    fmt::print(stderr, "tokenizing {}/{} pairs, {:.0f} pairs/s, ETA {:.0f} s\n", done, total, rate,
-               rate > 0 ? (total - done) / rate : 0.0);
+    const double s = std::chrono::duration<double>(now - t0).count();
+    fmt::print(stderr, "tokenizing: {} pairs, {:.0f} pairs/s\n", done, done / std::max(s, 1e-9));
   };
-  const auto s = summarize(data, encoder, o.seed, threads, progress);
+  const auto s = summarize_file(o.data, ro, encoder, o.seed, threads, progress);
   bar.finish();
+  const auto& data = s.read;
+  fmt::print(stderr, "tokenized {} pairs in {:.1f} s\n", s.used,
+             std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
 
   fmt::print("file            {} ({} format)\n", o.data, data_format_name(data.format));
-  fmt::print("rows            {} read, {} used, {} skipped\n", data.report.rows_read, data.pairs.size(),
+  fmt::print("rows            {} read, {} used, {} skipped\n", data.report.rows_read, s.used,
              data.report.skipped_total());
   for (const auto& [reason, count] : data.report.skipped) fmt::print("  skipped       {:>6}  {}\n", count, reason);
   for (size_t i = 0; i < std::min<size_t>(data.report.examples.size(), 5); ++i) {

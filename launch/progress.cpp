@@ -34,7 +34,7 @@ void print_above(const std::string& text) {
 }
 
 ProgressBar::ProgressBar(std::string label, std::string unit, int64_t total, bool enabled)
-    : label_(std::move(label)), unit_(std::move(unit)), total_(std::max<int64_t>(total, 1)),
+    : label_(std::move(label)), unit_(std::move(unit)), total_(total),
       live_(enabled && stderr_is_terminal()), start_(std::chrono::steady_clock::now()), last_draw_(start_) {
   if (live_) g_active = this;
 }
@@ -45,7 +45,7 @@ void ProgressBar::update(int64_t done, const std::string& note) {
   if (!live_ || finished_) return;
   last_done_ = done;
   last_note_ = note;
-  if (done < total_ && seconds(last_draw_) < 0.1) return;
+  if ((total_ <= 0 || done < total_) && seconds(last_draw_) < 0.1) return;
   draw(done, note);
 }
 
@@ -60,6 +60,14 @@ void ProgressBar::finish() {
 void ProgressBar::draw(int64_t done, const std::string& note) {
   last_draw_ = std::chrono::steady_clock::now();
   const double elapsed = seconds(start_), rate = done / std::max(elapsed, 1e-9);
+  if (total_ <= 0) {  // no total known: the count and the rate only
+    std::fputs(fmt::format("\r{} {} {} | {:.2f} {}/s{}\x1b[K", label_, done, unit_, rate, unit_,
+                           note.empty() ? "" : " | " + note)
+                   .c_str(),
+               stderr);
+    std::fflush(stderr);
+    return;
+  }
   const int filled = static_cast<int>(kWidth * std::min<int64_t>(done, total_) / total_);
   std::string bar(static_cast<size_t>(filled), '#');
   bar.resize(kWidth, '.');

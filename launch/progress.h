@@ -13,7 +13,9 @@ namespace arena {
 
 class ProgressBar {
  public:
-  // `unit`: what is counted ("steps", "pairs", "rows"). `enabled`: this process may draw (rank 0).
+  // `unit`: what is counted ("steps", "pairs", "rows"); `total` <= 0: not known (a streamed file),
+  // the bar shows the count and the rate without a fill or an ETA. `enabled`: this process may draw
+  // (rank 0).
   ProgressBar(std::string label, std::string unit, int64_t total, bool enabled);
   ~ProgressBar();
   ProgressBar(const ProgressBar&) = delete;

@@ -105,24 +105,32 @@ RunData load_run_data(const TrainConfig& c, const std::string& cache_path, bool 
   ro.format = parse_data_format(c.data_format);
   ro.labels = parse_label_mode(c.labels);
   ro.seed = static_cast<uint64_t>(c.split_seed);
-  auto data = read_pairs(c.data_path, ro);
-  RunData out;
-  out.report = data.report;
-  out.format = data.format;
+  const DataFormat format = ro.format == DataFormat::kAuto ? detect_data_format(c.data_path) : ro.format;
   const Tokenizer tok(c.tokenizer);
   // A GGUF base carries its own vocabulary: the tokenizer must be that model's.
   if (is_gguf_path(c.model_path)) {
     check_vocabulary(gguf_vocabulary(open_gguf_model(c.model_path)), c.model_path, tok);
   }
   const PairEncoder encoder(tok, c.max_len, c.show_lengths);
-  TokenizedData all;
-  const auto key = cache_key(c.data_path, ro, data.format, encoder);
-  if (c.objective == "reward") {
-    all = tokenize_responses(data, encoder);  // two sequences per pair; the cache holds one
-  } else if (cache_path.empty() || !load_token_cache(cache_path, key, all)) {
-    all = tokenize(data, encoder);
-    if (!cache_path.empty() && write_cache) save_token_cache(cache_path, all, key);
-  }
+  const bool reward = c.objective == "reward";  // two sequences per pair; the cache holds one
+  const auto key = cache_key(c.data_path, ro, format, encoder);
+  TokenizedData all, swapped;
+  const bool cached = !reward && !cache_path.empty() && load_token_cache(cache_path, key, all);
+  // One pass over the file, one record in memory at a time: each pair is encoded (both orders when
+  // asked for) and only its ids and per-row numbers are kept. A cache hit still reads the file,
+  // for the rows read and skipped (and the swapped order, which is not cached).
+  const auto info = for_each_pair(c.data_path, ro, [&](Pair&& p) {
+    if (reward) append_responses(all, encoder.encode_responses(p), p.id, p.margin);
+    else if (!cached) append_pair(all, encoder.encode(p), p.id);
+    if (with_swapped) append_pair(swapped, encoder.encode(p, /*swap_ab=*/true), p.id);
+  });
+  if (all.offsets.empty()) all.offsets.push_back(0);
+  if (reward && all.offsets_b.empty()) all.offsets_b.push_back(0);
+  if (swapped.offsets.empty()) swapped.offsets.push_back(0);
+  if (!cached && !reward && !cache_path.empty() && write_cache) save_token_cache(cache_path, all, key);
+  RunData out;
+  out.report = info.report;
+  out.format = info.format;
   std::vector<int64_t> parts[3];
   const SplitFractions fractions{c.train_fraction, c.val_fraction};
   for (int64_t i = 0; i < all.size(); ++i)
@@ -130,8 +138,7 @@ RunData load_run_data(const TrainConfig& c, const std::string& cache_path, bool 
   out.train = subset(all, parts[static_cast<int>(Split::kTrain)]);
   out.val = subset(all, parts[static_cast<int>(Split::kVal)]);
   out.test = subset(all, parts[static_cast<int>(Split::kTest)]);
-  if (with_swapped) {  // tokenized each time: about a second per million tokens
-    const auto swapped = tokenize(data, encoder, /*swap_ab=*/true);
+  if (with_swapped) {
     out.train_swapped = subset(swapped, parts[static_cast<int>(Split::kTrain)]);
     out.val_swapped = subset(swapped, parts[static_cast<int>(Split::kVal)]);
     out.test_swapped = subset(swapped, parts[static_cast<int>(Split::kTest)]);
