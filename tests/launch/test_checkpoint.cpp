@@ -64,6 +64,25 @@ TEST(Checkpoint, RoundTripsExactly) {
   EXPECT_TRUE(torch::equal(r.rng, c.rng));
 }
 
+// Elastic resume's state (launch/elastic.h): the resume count and the rows trained in the epoch
+// before its current plan; a checkpoint without them (no /epoch_consumed dataset) reads as none.
+TEST(Checkpoint, ElasticStateRoundTrips) {
+  testing::TempDir dir;
+  auto c = sample(12);
+  c.state.elastic_resumes = 2;
+  c.state.consumed = {0, 3, 4, 17, 99};
+  const auto path = checkpoint_path(dir.path().string(), 12);
+  write_checkpoint(path, c);
+  const auto r = read_checkpoint(path);
+  EXPECT_EQ(r.state.elastic_resumes, 2);
+  EXPECT_EQ(r.state.consumed, c.state.consumed);
+  const auto plain = checkpoint_path(dir.path().string(), 13);
+  write_checkpoint(plain, sample(13));
+  const auto p = read_checkpoint(plain);
+  EXPECT_EQ(p.state.elastic_resumes, 0);
+  EXPECT_TRUE(p.state.consumed.empty());
+}
+
 TEST(Checkpoint, NewestFoundOldPrunedPartialWritesIgnored) {
   testing::TempDir dir;
   const auto run = dir.path().string();
