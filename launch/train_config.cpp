@@ -49,9 +49,10 @@ ConfigField field(std::string key, std::string help, int64_t& ref, std::vector<s
   return {key, std::move(help), "int", [&ref, key](const std::string& v) { ref = parse_number<int64_t>(key, v); },
           [&ref] { return std::to_string(ref); },
           [&ref, key](const void* n) {
-            const auto* node = static_cast<const toml::node*>(n);
-            const auto v = node->value<int64_t>();
-            check(node->is_integer() && v.has_value(), "{}: expected an integer", key);
+            // value_exact: value<int64_t>() casts a float to int64, undefined when it is out of
+            // range (found by tests/fuzz/fuzz_toml.cpp).
+            const auto v = static_cast<const toml::node*>(n)->value_exact<int64_t>();
+            check(v.has_value(), "{}: expected an integer", key);
             ref = *v;
           },
           std::move(aliases)};
