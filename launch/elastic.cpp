@@ -58,11 +58,13 @@ ElasticStart elastic_start(const TrainConfig& c, int world) {
   auto& b = out.config;
   const int64_t round = saved.batch_rows * saved_world;  // rows of one micro-batch over all ranks
   if (c.batch_rows == saved.batch_rows) {
+    const int64_t unit = c.swap == "both" ? 2 : 1;  // train.swap = both: a pair and its swapped copy
     if (c.batching == "rows")
-      check(round % world == 0,
+      check(round % (world * unit) == 0,
             "{}: saved by {} ranks x batch.rows {} = {} rows per micro-batch round, which {} ranks cannot share "
-            "evenly (batch.batching = rows): resume on {} ranks",
-            path, saved_world, saved.batch_rows, round, world, divisors(round));
+            "evenly{} (batch.batching = rows): resume on {} ranks",
+            path, saved_world, saved.batch_rows, round, world, unit == 2 ? " in pairs (train.swap = both)" : "",
+            divisors(round / unit));
     b.batch_rows = std::max<int64_t>(1, (round + world - 1) / world);  // tokens batching: a cap, rounded up
   } else {
     check(c.batch_rows * world == round,

@@ -5,7 +5,7 @@
 //             rest of the epoch's seeded order is planned for M ranks with the same batching
 //             (launch/batches.h, plan_epoch's `skip`); later epochs are planned for M ranks
 //   batch     batch.rows (and batch.tokens) scaled by N/M, so an optimizer step trains the same
-//             number of rows; N x batch.rows must be a multiple of M
+//             number of rows; N x batch.rows must be a multiple of M (of 2M under train.swap = both)
 //   schedule  the checkpoint's total and warmup steps: the learning rate of every step is kept
 //   RNG       the per-rank dropout streams cannot carry over; each rank reseeds from
 //             (train.seed, step, rank)
