@@ -88,7 +88,7 @@ std::shared_ptr<SafetensorsFile> SafetensorsFile::open(const std::string& path) 
   json header;
   try {
     header = json::parse(bytes + 8, bytes + 8 + header_len);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {  // parse_error, or out_of_range for a number too large
     throw Error(fmt::format("{}: header is not valid JSON ({})", path, e.what()));
   }
   check(header.is_object(), "{}: header is not a JSON object", path);
@@ -182,12 +182,13 @@ SafetensorsCheckpoint::SafetensorsCheckpoint(const std::string& path) : path_(pa
     json j;
     try {
       j = json::parse(in);
-    } catch (const json::parse_error& e) {
+    } catch (const json::exception& e) {
       throw Error(fmt::format("{}: not valid JSON ({})", index.string(), e.what()));
     }
     check(j.contains("weight_map") && j["weight_map"].is_object(), "{}: no weight_map object",
           index.string());
     for (auto it = j["weight_map"].begin(); it != j["weight_map"].end(); ++it) {
+      check(it->is_string(), "{}: weight_map entry '{}' is not a file name", index.string(), it.key());
       const fs::path shard = p / it->get<std::string>();
       check(fs::exists(shard), "{}: shard '{}' named for tensor '{}' does not exist", index.string(),
             shard.string(), it.key());
