@@ -38,21 +38,27 @@ int run_predict(const PredictOptions& o) {
   ro.format = parse_data_format(o.format);
   ro.labels = LabelMode::kThreeClass;  // every row gets a prediction: labels (ties too) are not used
   ro.require_labels = false;           // test files have no labels
-  const auto data = read_pairs(o.data, ro);
   const Tokenizer tok(c.tokenizer);
   const PairEncoder encoder(tok, c.max_len, c.show_lengths);
   const int64_t rows = o.rows > 0 ? o.rows : c.eval_rows;
   const bool reward = c.objective == "reward";
   check(!(reward && o.swap_average), "predict --swap-average: a reward model scores each answer on its own; the A/B "
         "order does not change its rewards");
-  const auto rewards = reward ? reward_scores(*run.model, tokenize_responses(data, encoder), rows, run.device, "predict")
-                              : torch::Tensor();
-  auto probs = reward ? torch::softmax(rewards, -1)
-                      : class_probabilities(*run.model, tokenize(data, encoder), rows, run.device, "predict");
+  // The file streamed (data/reader.h for_each_pair): each pair is encoded as it is read, in both
+  // orders for --swap-average, and only its token ids and row id are kept, not its text.
+  TokenizedData pairs, swapped;
+  pairs.offsets = swapped.offsets = {0};
+  if (reward) pairs.offsets_b = {0};
+  const auto info = for_each_pair(o.data, ro, [&](Pair&& p) {
+    if (reward) append_responses(pairs, encoder.encode_responses(p), p.id, p.margin);
+    else append_pair(pairs, encoder.encode(p), p.id);
+    if (o.swap_average) append_pair(swapped, encoder.encode(p, /*swap_ab=*/true), p.id);
+  });
+  const auto rewards = reward ? reward_scores(*run.model, pairs, rows, run.device, "predict") : torch::Tensor();
+  auto probs = reward ? torch::softmax(rewards, -1) : class_probabilities(*run.model, pairs, rows, run.device, "predict");
   if (o.swap_average) {
     // Score B-vs-A as well; its "A wins" is our "B wins". Average the two views.
-    probs = (probs + unswap(class_probabilities(*run.model, tokenize(data, encoder, true), rows, run.device,
-                                                "predict B-A"))) / 2;
+    probs = (probs + unswap(class_probabilities(*run.model, swapped, rows, run.device, "predict B-A"))) / 2;
   }
   if (!world().is_root()) return 0;
   const auto parent = std::filesystem::path(o.out).parent_path();
@@ -66,26 +72,26 @@ int run_predict(const PredictOptions& o) {
       const auto r = rewards.accessor<double, 2>();
       out << "id,reward_a,reward_b,winner_model_a,winner_model_b\n";
       for (int64_t i = 0; i < probs.size(0); ++i)
-        out << fmt::format("{},{:.6f},{:.6f},{:.9f},{:.9f}\n", csv_field(data.pairs[i].id), r[i][0], r[i][1], p[i][0],
+        out << fmt::format("{},{:.6f},{:.6f},{:.9f},{:.9f}\n", csv_field(pairs.row_ids[i]), r[i][0], r[i][1], p[i][0],
                            p[i][1]);
     } else if (c.num_labels == 3) {
       out << "id,winner_model_a,winner_model_b,winner_tie\n";
       for (int64_t i = 0; i < probs.size(0); ++i)
-        out << fmt::format("{},{:.6f},{:.6f},{:.6f}\n", csv_field(data.pairs[i].id), p[i][0], p[i][1], p[i][2]);
+        out << fmt::format("{},{:.6f},{:.6f},{:.6f}\n", csv_field(pairs.row_ids[i]), p[i][0], p[i][1], p[i][2]);
     } else if (o.probabilities) {
       out << "id,winner_model_a,winner_model_b\n";
       for (int64_t i = 0; i < probs.size(0); ++i)
-        out << fmt::format("{},{:.9f},{:.9f}\n", csv_field(data.pairs[i].id), p[i][0], p[i][1]);
+        out << fmt::format("{},{:.9f},{:.9f}\n", csv_field(pairs.row_ids[i]), p[i][0], p[i][1]);
     } else {
       out << "id,winner\n";
       for (int64_t i = 0; i < probs.size(0); ++i)
-        out << csv_field(data.pairs[i].id) << (p[i][1] > p[i][0] ? ",model_b\n" : ",model_a\n");
+        out << csv_field(pairs.row_ids[i]) << (p[i][1] > p[i][0] ? ",model_b\n" : ",model_a\n");
     }
     check(out.good(), "{}: write failed", tmp);
   }
   std::filesystem::rename(tmp, o.out);
   fmt::print(stderr, "predict: {} rows of {} ({} skipped while reading{}) -> {}\n", probs.size(0), o.data,
-             data.report.skipped_total(), o.swap_average ? ", A/B swap averaged" : "", o.out);
+             info.report.skipped_total(), o.swap_average ? ", A/B swap averaged" : "", o.out);
   return 0;
 }
 

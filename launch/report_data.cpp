@@ -25,25 +25,22 @@ DataView read_run_data(const RunRecord& run, const std::string& path) {
   ro.format = parse_data_format(c.data_format);
   ro.labels = parse_label_mode(c.labels);
   ro.seed = static_cast<uint64_t>(c.split_seed);
-  const auto data = read_pairs(v.path, ro);
   const Tokenizer tok(c.tokenizer);
   const PairEncoder encoder(tok, c.max_len, c.show_lengths);
-  const auto t = tokenize(data, encoder);
-
+  // Streamed (data/reader.h for_each_pair): a row keeps its numbers and model names, not its text.
   std::unordered_map<std::string, size_t> by_id;
-  v.rows.resize(data.pairs.size());
-  for (size_t i = 0; i < data.pairs.size(); ++i) {
-    auto& r = v.rows[i];
-    const auto& p = data.pairs[i];
+  for_each_pair(v.path, ro, [&](Pair&& p) {
+    const auto e = encoder.encode(p);
+    auto& r = v.rows.emplace_back();
     r.id = p.id;
     r.label = p.label;
-    r.tokens = t.full_length[i];
-    r.tokens_a = t.answer_tokens[2 * i];
-    r.tokens_b = t.answer_tokens[2 * i + 1];
-    r.model_a = p.model_a;
-    r.model_b = p.model_b;
-    by_id.emplace(p.id, i);
-  }
+    r.tokens = e.full_length;
+    r.tokens_a = e.tokens_a;
+    r.tokens_b = e.tokens_b;
+    r.model_a = std::move(p.model_a);
+    r.model_b = std::move(p.model_b);
+    by_id.emplace(p.id, v.rows.size() - 1);
+  });
   int64_t wanted = 0, missing = 0;
   std::string example;
   for (int k = 0; k < 3; ++k) {
