@@ -32,7 +32,8 @@ Standard library only, so CI needs no Python model stack. Each check is one CTes
                  epoch trains every train row once (batches.jsonl), later epochs too, every step keeps the
                  uninterrupted run's lr; rows batching: the same steps as the uninterrupted run within 1e-5;
                  a second elastic resume in the same epoch (2->4->1) and a same-count one after an elastic
-                 one (2->4->4, bit-exact); a rank count that cannot share the rows is refused
+                 one (2->4->4, bit-exact); a rerun of a resume with dropout repeats it (reseeded streams);
+                 a rank count that cannot share the rows is refused
 Usage: train_checks.py ARENA_BINARY CHECK [ARG]
 """
 import json
@@ -850,6 +851,15 @@ def check_elastic(tmp):
     for obj in ("/trainable", "/optimizer", "/rng_states"):
         h5diff(os.path.join(rows_4, "checkpoints", last), os.path.join(same, "checkpoints", last), obj)
     notes.append("rows 2->4->4 == 2->4 bit for bit")
+    # Dropout (tokens runs: lora.dropout 0.1) is reseeded from (train.seed, step, rank): a rerun of an elastic
+    # resume repeats it bit for bit.
+    again = os.path.join(tmp, "tokens-2to1-again")
+    resume(os.path.join(tmp, "tokens-full2"), stop, again, 1)
+    first = {r["step"]: r for r in metrics(os.path.join(tmp, "tokens-2to1"))}
+    for r in metrics(again):
+        if r["loss"] != first[r["step"]]["loss"] or r["grad_norm"] != first[r["step"]]["grad_norm"]:
+            fail(f"tokens 2->1 rerun step {r['step']}: {r} vs the first resume {first[r['step']]}")
+    notes.append("tokens 2->1 (dropout 0.1) rerun == first resume bit for bit")
     # 2 ranks x 4 rows cannot be shared by 3 ranks: refused, naming the rank counts that can.
     p, _ = run(["train", "--resume", rows_full, "--out", os.path.join(tmp, "odd")], ranks=3, check=False)
     if p.returncode == 0 or "resume on 1, 2, 4, 8 ranks" not in p.stderr:
