@@ -82,7 +82,7 @@ for h in "${harnesses[@]}"; do
     -artifact_prefix="$work/" "$work/corpus" "${seeds[@]}" >"$work/log" 2>&1 || rc=$?
   if [ "$rc" -eq 0 ] && [ -n "${extra[$h]:-}" ]; then  # every input it kept, once, with leak checks
     TMPDIR="$work" "$BUILD_DIR/fuzz_$h" "${limits[@]}" -runs=0 -artifact_prefix="$work/" \
-      "$work/corpus" >"$work/leak-replay.log" 2>&1 || rc=$?
+      "$work/corpus" >"$work/replay-with-leak-checks.log" 2>&1 || rc=$?
   fi
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$work/log" | tail -n 1)
   rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$work/log" | tail -n 1)
