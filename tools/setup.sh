@@ -32,6 +32,7 @@ APT_PACKAGES=(
   libgtest-dev
   libprotobuf-dev protobuf-compiler libboost-dev
   gnuplot-nox
+  clang libclang-rt-14-dev  # the fuzz harnesses (tests/fuzz): clang with libFuzzer and the sanitizers
 )
 
 check_only=0

@@ -5,7 +5,7 @@ Run from the repository root: python3 tests/fuzz/make_seeds.py [SHARED_DIR] [CHE
 SHARED_DIR (default ../shared) holds the real data; each seed is a small slice of a real file (its
 first rows, long fields cut to 400 characters) or a small test fixture, so the corpora stay a few
 hundred KB. CHECKPOINT.h5 (optional) is a small checkpoint written by `arena train`; without it the
-checkpoint seeds are left as they are. Needs pyarrow, safetensors, numpy and gguf (tools/setup.sh).
+checkpoint seeds are left as they are. Needs pyarrow, safetensors and numpy (tools/setup.sh).
 Deterministic: gzip members are written with mtime 0.
 """
 import csv
