@@ -114,34 +114,48 @@ RunData load_run_data(const TrainConfig& c, const std::string& cache_path, bool 
   const PairEncoder encoder(tok, c.max_len, c.show_lengths);
   const bool reward = c.objective == "reward";  // two sequences per pair; the cache holds one
   const auto key = cache_key(c.data_path, ro, format, encoder);
-  TokenizedData all, swapped;
+  const SplitFractions fractions{c.train_fraction, c.val_fraction};
+  const auto split_index = [&](const std::string& id) {
+    return static_cast<int>(split_of(id, static_cast<uint64_t>(c.split_seed), fractions));
+  };
+  // The splits in file order: appended to as the file is read, or cut from `all` when the whole
+  // file in order is needed (a cache to write or one that was read).
+  TokenizedData all, parts[3], swapped[3];
+  for (auto* t : {&parts[0], &parts[1], &parts[2], &swapped[0], &swapped[1], &swapped[2]}) t->offsets = {0};
+  if (reward)
+    for (auto& t : parts) t.offsets_b = {0};
   const bool cached = !reward && !cache_path.empty() && load_token_cache(cache_path, key, all);
+  const bool write = !reward && !cached && !cache_path.empty() && write_cache;
   // One pass over the file, one record in memory at a time: each pair is encoded (both orders when
-  // asked for) and only its ids and per-row numbers are kept. A cache hit still reads the file,
-  // for the rows read and skipped (and the swapped order, which is not cached).
+  // asked for) and only its ids and per-row numbers are kept, once. A cache hit still reads the
+  // file, for the rows read and skipped (and the swapped order, which is not cached).
   const auto info = for_each_pair(c.data_path, ro, [&](Pair&& p) {
-    if (reward) append_responses(all, encoder.encode_responses(p), p.id, p.margin);
-    else if (!cached) append_pair(all, encoder.encode(p), p.id);
-    if (with_swapped) append_pair(swapped, encoder.encode(p, /*swap_ab=*/true), p.id);
+    const int k = split_index(p.id);
+    if (reward) append_responses(parts[k], encoder.encode_responses(p), p.id, p.margin);
+    else if (write) append_pair(all, encoder.encode(p), p.id);
+    else if (!cached) append_pair(parts[k], encoder.encode(p), p.id);
+    if (with_swapped) append_pair(swapped[k], encoder.encode(p, /*swap_ab=*/true), p.id);
   });
-  if (all.offsets.empty()) all.offsets.push_back(0);
-  if (reward && all.offsets_b.empty()) all.offsets_b.push_back(0);
-  if (swapped.offsets.empty()) swapped.offsets.push_back(0);
-  if (!cached && !reward && !cache_path.empty() && write_cache) save_token_cache(cache_path, all, key);
+  if (write) {
+    if (all.offsets.empty()) all.offsets.push_back(0);
+    save_token_cache(cache_path, all, key);
+  }
+  if (cached || write) {
+    std::vector<int64_t> rows[3];
+    for (int64_t i = 0; i < all.size(); ++i) rows[split_index(all.row_ids[i])].push_back(i);
+    for (int k = 0; k < 3; ++k) parts[k] = subset(all, rows[k]);
+    all = {};
+  }
   RunData out;
   out.report = info.report;
   out.format = info.format;
-  std::vector<int64_t> parts[3];
-  const SplitFractions fractions{c.train_fraction, c.val_fraction};
-  for (int64_t i = 0; i < all.size(); ++i)
-    parts[static_cast<int>(split_of(all.row_ids[i], static_cast<uint64_t>(c.split_seed), fractions))].push_back(i);
-  out.train = subset(all, parts[static_cast<int>(Split::kTrain)]);
-  out.val = subset(all, parts[static_cast<int>(Split::kVal)]);
-  out.test = subset(all, parts[static_cast<int>(Split::kTest)]);
+  out.train = std::move(parts[static_cast<int>(Split::kTrain)]);
+  out.val = std::move(parts[static_cast<int>(Split::kVal)]);
+  out.test = std::move(parts[static_cast<int>(Split::kTest)]);
   if (with_swapped) {
-    out.train_swapped = subset(swapped, parts[static_cast<int>(Split::kTrain)]);
-    out.val_swapped = subset(swapped, parts[static_cast<int>(Split::kVal)]);
-    out.test_swapped = subset(swapped, parts[static_cast<int>(Split::kTest)]);
+    out.train_swapped = std::move(swapped[static_cast<int>(Split::kTrain)]);
+    out.val_swapped = std::move(swapped[static_cast<int>(Split::kVal)]);
+    out.test_swapped = std::move(swapped[static_cast<int>(Split::kTest)]);
   }
   if (c.objective == "distill") attach_teacher_targets(c, out);
   return out;
