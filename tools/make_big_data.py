@@ -12,8 +12,8 @@ rows make about 1.1 GB.
 
   .jsonl  WSDM fields {id, model_a, model_b, prompt, response_a, response_b, winner}, with the
           turns as JSON lists
-  .csv    Kaggle LMSYS train.csv (turn fields are JSON lists, one-hot winner columns), which
-          has quoted newlines across lines
+  .csv    Kaggle LMSYS train.csv (turn fields are JSON lists, one-hot winner columns); every
+          other row writes its lists one item a line, so its record spans several lines
 
 Do not commit the output.
 """
@@ -95,7 +95,9 @@ def main():
                 p, ra, rb = p + p2[:n], ra + ra2[:n], rb + rb2[:n]
             rid = f"big-{k:07d}"
             if w:
-                w.writerow([rid, ma, mb, json.dumps(p), json.dumps(ra), json.dumps(rb)] +
+                # Every other row's lists one item a line: raw newlines inside quoted fields.
+                ind = 1 if k % 2 else None
+                w.writerow([rid, ma, mb] + [json.dumps(x, indent=ind) for x in (p, ra, rb)] +
                            ["1" if winner == x else "0" for x in WINNERS])
             else:
                 f.write(json.dumps({"id": rid, "model_a": ma, "model_b": mb, "prompt": p, "response_a": ra,

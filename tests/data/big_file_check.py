@@ -7,7 +7,7 @@ Writes ROWS (default 60,000: about 140 MB) realistic rows with tools/make_big_da
 JSONL and as LMSYS CSV (the same rows), and 500 of them as a small file, in a temporary folder. Runs
 `arena data --json` on each and reads each run's peak RSS (ru_maxrss from wait4). Checks:
   - every row of both big files is read and both give the same summary (CSV streamed record by
-    record, JSONL line by line: the same pairs);
+    record, every other record spanning several lines; JSONL line by line: the same pairs);
   - the big files' peak RSS exceeds the small file's by less than BOUND_MB (default 100 MB).
 Measured on the 2-core dev VM (2026-12-04), 60,000 rows: reading the whole file first (before the
 streaming reader) grew by about the file's size, ~150-180 MB; streaming grows by ~30-60 MB (batches of
