@@ -39,8 +39,8 @@ int run_data(const DataOptions& o) {
   const Tokenizer tok(o.tokenizer);
   const PairEncoder encoder(tok, o.max_len);
   const int threads = o.threads > 0 ? o.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  // The file is streamed, so the number of pairs is known only at the end: the bar counts pairs
-  // without a total. A live bar on a terminal; in a log, a plain line every 10 s and one at the end.
+  // The file is streamed, so the number of pairs is known only at the end: until then the bar
+  // counts pairs without a total. A live bar on a terminal; in a log, a plain line every 10 s and one at the end.
   ProgressBar bar("tokenize", "pairs", 0, true);
   auto last_line = t0;
   const auto progress = [&](int64_t done) {
@@ -52,6 +52,8 @@ int run_data(const DataOptions& o) {
     fmt::print(stderr, "tokenizing: {} pairs, {:.0f} pairs/s\n", done, done / std::max(s, 1e-9));
   };
   const auto s = summarize_file(o.data, ro, encoder, o.seed, threads, progress);
+  bar.set_total(s.used);  // known now: the bar ends full, "N/N pairs"
+  bar.update(s.used);
   bar.finish();
   const auto& data = s.read;
   fmt::print(stderr, "tokenized {} pairs in {:.1f} s\n", s.used,

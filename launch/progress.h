@@ -23,6 +23,8 @@ class ProgressBar {
 
   bool live() const { return live_; }
   void update(int64_t done, const std::string& note = "");
+  // The total once it is known (a streamed file, at its end): later draws show the full bar.
+  void set_total(int64_t total) { total_ = total; }
   // Ends the bar with its final state on its own line.
   void finish();
 
