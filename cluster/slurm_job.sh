@@ -46,7 +46,7 @@ if [[ $(last_record) == *'"kind":"summary"'* ]]; then
 fi
 resume=()
 if [ "$AUTO_RESUME" = 1 ] && compgen -G "$RUN_DIR/checkpoints/step-*.h5" > /dev/null; then
-  resume=(--resume "$RUN_DIR")   # the newest step-*.h5; needs the same number of ranks as before
+  resume=(--resume "$RUN_DIR")   # the newest step-*.h5 (on another rank count too: elastic resume)
 fi
 
 # One rank per GPU on every node: say so when the allocation looks otherwise.
