@@ -84,11 +84,15 @@ void read_csv(const std::string& path, const ReadOptions& o, Sink& out, bool lms
   TextInput in(path);
   CsvReader records(in);
   std::map<std::string, size_t> col;
+  size_t columns = 0;  // the header's field count: every record must have as many
   bool header = true;
   const char* const lmsys_cols[] = {"id", "prompt", "response_a", "response_b"};
   for (CsvRecord r; records.next(r);) {
     if (header) {
-      for (size_t i = 0; i < r.fields.size(); ++i) col[r.fields[i]] = i;
+      // A name given twice would map to one index while the count check below uses the other.
+      for (size_t i = 0; i < r.fields.size(); ++i)
+        check(col.emplace(r.fields[i], i).second, "{}: header names column '{}' twice", path, r.fields[i]);
+      columns = r.fields.size();
       for (const char* c : lmsys_cols)
         check(col.count(c) > 0, "{}: header lacks column '{}' (found: {})", path, c, fmt::join(r.fields, ","));
       header = false;
@@ -97,7 +101,7 @@ void read_csv(const std::string& path, const ReadOptions& o, Sink& out, bool lms
     if (r.fields.size() == 1 && r.fields[0].empty()) continue;  // blank line
     ++out.report.rows_read;
     SkippedRow skip{path, r.line, "", ""};
-    if (r.fields.size() != col.size()) {
+    if (r.fields.size() != columns) {
       skip.reason = "wrong number of fields";
       out.report.skip(skip);
       continue;

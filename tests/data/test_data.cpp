@@ -125,6 +125,17 @@ TEST(Reader, MalformedFilesAreErrorsNamingFileAndPosition) {
   const auto nocol = dir / "nocol.csv";
   write(nocol, "id,text\n1,hello\n");
   EXPECT_THROW(read_pairs(nocol, {DataFormat::kLmsys, LabelMode::kThreeClass, 0, true}), Error);
+  // A column named twice (found by fuzz_csv: the count check and the lookups disagreed, and a row
+  // with as many fields as distinct names was read past its last field).
+  const auto twice = dir / "twice.csv";
+  write(twice, "id,prompt,response_a,response_b,prompt\n1,a,b,c\n");
+  try {
+    read_pairs(twice, {DataFormat::kLmsys, LabelMode::kThreeClass, 0, false});
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find(twice + ": header names column 'prompt' twice"), std::string::npos)
+        << e.what();
+  }
   EXPECT_THROW(read_pairs(dir / "absent.jsonl", {}), Error);
   write(dir / "x.parquet", "PAR1");
   try {
