@@ -78,7 +78,9 @@ for h in "${harnesses[@]}"; do
   seeds=(tests/fuzz/corpus/"$h")
   [ -d "tests/fuzz/regressions/$h" ] && seeds+=("tests/fuzz/regressions/$h")
   rc=0
-  TMPDIR="$work" "$BUILD_DIR/fuzz_$h" "${limits[@]}" ${extra[$h]:-} -max_total_time="$seconds" -print_final_stats=1 \
+  # ARENA_FUZZ_SEED fixes libFuzzer's random seed (the CI smoke test: the same inputs every run).
+  TMPDIR="$work" "$BUILD_DIR/fuzz_$h" "${limits[@]}" ${extra[$h]:-} ${ARENA_FUZZ_SEED:+-seed=$ARENA_FUZZ_SEED} \
+    -max_total_time="$seconds" -print_final_stats=1 \
     -artifact_prefix="$work/" "$work/corpus" "${seeds[@]}" >"$work/log" 2>&1 || rc=$?
   if [ "$rc" -eq 0 ] && [ -n "${extra[$h]:-}" ]; then  # every input it kept, once, with leak checks
     TMPDIR="$work" "$BUILD_DIR/fuzz_$h" "${limits[@]}" -runs=0 -artifact_prefix="$work/" \
