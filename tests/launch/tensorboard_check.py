@@ -27,20 +27,14 @@ import tempfile
 import tensorboard
 from tensorboard.backend.event_processing import event_accumulator, event_file_loader
 
-ARENA = os.path.abspath(sys.argv[1])
-SOURCE = os.environ.get("ARENA_SOURCE_DIR", os.getcwd())
-SHARED = os.environ.get("ARENA_SHARED_DIR", os.path.join(SOURCE, "..", "shared"))
-MPIRUN = ["mpirun", "--allow-run-as-root", "--oversubscribe", "--bind-to", "none"]
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import train_checks  # noqa: E402  (the tiny model every training check uses)
+
+ARENA = train_checks.ARENA
+SOURCE, SHARED, MPIRUN = train_checks.SOURCE, train_checks.SHARED, train_checks.MPIRUN
 MAX_LEN = 96
-BASE = [
-    "train", "-c", os.path.join(SOURCE, "configs", "cpu-tiny.toml"),
-    "--data", os.path.join(SHARED, "data", "autoj-pairwise.jsonl"),
-    "--tokenizer", os.path.join(SHARED, "gemma", "tokenizer.model"),
-    "--model.hidden_size", "32", "--model.num_layers", "2", "--model.num_heads", "2",
-    "--model.num_kv_heads", "1", "--model.head_dim", "16", "--model.intermediate_size", "64",
-    "--lora.first_layer", "0", "--lora.rank", "4", "--max-len", str(MAX_LEN), "--train.log_every", "1",
-    "--train.threads", "1", "--batch.eval_rows", "16",
-]
+BASE = train_checks.BASE + ["--batch.eval_rows", "16"]
+assert BASE[BASE.index("--max-len") + 1] == str(MAX_LEN)
 NAMED_TAGS = ["train/loss", "train/accuracy", "train/lr", "train/grad_norm", "train/tokens_per_s",
               "train/samples_per_s", "train/skipped_steps", "val/accuracy", "val/log_loss", "test/accuracy",
               "test/log_loss"]
