@@ -19,6 +19,41 @@ void check_arrow(const arrow::Status& s, const char* what, const std::string& pa
   if (!s.ok()) throw Error(fmt::format("{}: {} failed: {}", path, what, s.ToString()));
 }
 
+// Arrow reports most damage as a Status, but some damaged footers make it throw a standard
+// exception instead (std::length_error from a negative row count, found by fuzzing): those become
+// an arena::Error naming the file too. Only Arrow's calls are wrapped, not the caller's callback.
+template <class F>
+auto guard_arrow(const char* what, const std::string& path, F&& call) {
+  try {
+    return call();
+  } catch (const std::exception& e) {
+    throw Error(fmt::format("{}: {} failed: {}", path, what, e.what()));
+  }
+}
+
+// The counts Arrow sizes its buffers by, checked before it reads: every row group has as many
+// column chunks as the schema has columns, and rows that are not negative and add up to the file's.
+void check_footer(const parquet::FileMetaData& md, const std::string& path) {
+  const int columns = md.schema()->num_columns();
+  const auto damaged = [&](const std::string& why) {
+    return Error(fmt::format("{}: damaged Parquet footer: {}", path, why));
+  };
+  if (md.num_columns() != columns)
+    throw damaged(fmt::format("{} column chunks per row group for a schema of {} columns", md.num_columns(), columns));
+  if (md.num_rows() < 0) throw damaged(fmt::format("{} rows", md.num_rows()));
+  int64_t rows = 0;
+  for (int g = 0; g < md.num_row_groups(); ++g) {
+    const auto group = md.RowGroup(g);
+    if (group->num_rows() < 0 || group->num_rows() > md.num_rows() - rows)
+      throw damaged(fmt::format("row group {} has {} rows, the file {} in all", g, group->num_rows(), md.num_rows()));
+    if (group->num_columns() != columns)
+      throw damaged(fmt::format("row group {} has {} column chunks for {} columns", g, group->num_columns(), columns));
+    rows += group->num_rows();
+  }
+  if (rows != md.num_rows())
+    throw damaged(fmt::format("its row groups hold {} rows, the file says {}", rows, md.num_rows()));
+}
+
 std::optional<std::string> cell(const arrow::Array& a, int64_t i, const std::string& path, const std::string& col) {
   if (a.IsNull(i)) return std::nullopt;
   switch (a.type_id()) {
@@ -41,11 +76,14 @@ void read_parquet_rows(const std::string& path, const std::vector<std::string>& 
                        const std::function<void(int64_t, const std::vector<std::optional<std::string>>&)>& on_row) {
   auto file = arrow::io::ReadableFile::Open(path);
   check_arrow(file.status(), "open", path);
-  auto reader = parquet::arrow::OpenFile(*file, arrow::default_memory_pool());
+  auto reader = guard_arrow("open as Parquet", path,
+                            [&] { return parquet::arrow::OpenFile(*file, arrow::default_memory_pool()); });
   check_arrow(reader.status(), "open as Parquet", path);
   // Only the wanted columns, a record batch at a time: memory holds one batch of rows, not the file.
   (*reader)->set_batch_size(kBatchRows);
-  const auto* schema = (*reader)->parquet_reader()->metadata()->schema();
+  const auto metadata = (*reader)->parquet_reader()->metadata();
+  check_footer(*metadata, path);
+  const auto* schema = metadata->schema();
   std::vector<int> leaves;
   for (const auto& name : columns) {
     const int leaf = schema->ColumnIndex(name);  // -1 when absent
@@ -53,14 +91,14 @@ void read_parquet_rows(const std::string& path, const std::vector<std::string>& 
   }
   std::vector<int> groups((*reader)->num_row_groups());
   for (size_t g = 0; g < groups.size(); ++g) groups[g] = static_cast<int>(g);
-  auto batches = (*reader)->GetRecordBatchReader(groups, leaves);
+  auto batches = guard_arrow("read", path, [&] { return (*reader)->GetRecordBatchReader(groups, leaves); });
   check_arrow(batches.status(), "read", path);
   std::vector<std::optional<std::string>> values(columns.size());
   std::vector<std::shared_ptr<arrow::Array>> cols(columns.size());
   int64_t row = 0;
   while (true) {
     std::shared_ptr<arrow::RecordBatch> batch;
-    check_arrow((*batches)->ReadNext(&batch), "read", path);
+    check_arrow(guard_arrow("read", path, [&] { return (*batches)->ReadNext(&batch); }), "read", path);
     if (!batch) break;
     for (size_t k = 0; k < columns.size(); ++k) cols[k] = batch->GetColumnByName(columns[k]);  // null when absent
     for (int64_t i = 0; i < batch->num_rows(); ++i, ++row) {

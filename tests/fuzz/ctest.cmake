@@ -10,8 +10,6 @@ add_test(NAME fuzz_regressions COMMAND ${CMAKE_COMMAND} -E env ${_fuzz_env} ${PR
 set_tests_properties(fuzz_regressions PROPERTIES LABELS unit FIXTURES_REQUIRED fuzz_build TIMEOUT 300)
 # A fixed seed: CI explores the same inputs each time (a prefix of them on a slower machine), so a
 # smoke run that passed here does not turn red on a random draw; the long runs stay random.
-# parquet is left out while its finding is open (tests/fuzz/open/parquet/, docs/reliability.md): it
-# would fail every run that reaches it; `tools/fuzz.sh 60 parquet` still fuzzes it by hand.
 add_test(NAME fuzz_smoke COMMAND ${CMAKE_COMMAND} -E env ${_fuzz_env} ARENA_FUZZ_SEED=1
-  ${PROJECT_SOURCE_DIR}/tools/fuzz.sh 15 bnb_quant_state checkpoint csv gguf gzip jsonl safetensors spm toml)
+  ${PROJECT_SOURCE_DIR}/tools/fuzz.sh 15)
 set_tests_properties(fuzz_smoke PROPERTIES LABELS fuzz FIXTURES_REQUIRED fuzz_build TIMEOUT 600)
