@@ -80,6 +80,7 @@ Batch collate(const TokenizedData& d, const std::vector<int64_t>& rows, const to
   const auto n = static_cast<int64_t>(seqs.size());
   int64_t longest = 1;
   for (const auto& q : seqs) longest = std::max(longest, q.len);
+  b.padded_tokens = n * longest;
   auto ids = torch::zeros({n, longest}, torch::kInt64);
   auto mask = torch::zeros({n, longest}, torch::kInt64);
   auto labels = torch::empty({b.rows}, torch::kInt64);

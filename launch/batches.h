@@ -43,6 +43,7 @@ struct Batch {
   torch::Tensor targets; // [rows, L] float32 soft targets when the data has them (distill), else undefined
   int64_t rows = 0;      // pairs: what the loss averages over
   int64_t tokens = 0;    // real tokens (both sequences of a reward pair)
+  int64_t padded_tokens = 0;  // ids.numel(): what the model computes on, pad included
 };
 
 Batch collate(const TokenizedData& d, const std::vector<int64_t>& rows, const torch::Device& device);

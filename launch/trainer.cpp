@@ -42,9 +42,9 @@ constexpr int64_t kMaxSkipsInARow = 20;  // train.nonfinite = skip gives up afte
 // What one optimizer step did on one rank; summed over ranks in one host all-reduce, which also
 // makes every rank agree on skipping (non-finite values) and stopping (a signal on any rank).
 struct StepTotals {
-  double rows = 0, loss_sum = 0, correct = 0, tokens = 0, nonfinite = 0, stop = 0;
+  double rows = 0, loss_sum = 0, correct = 0, tokens = 0, padded_tokens = 0, nonfinite = 0, stop = 0;
 };
-static_assert(sizeof(StepTotals) == 6 * sizeof(double), "StepTotals is reduced as one array of doubles");
+static_assert(sizeof(StepTotals) == 7 * sizeof(double), "StepTotals is reduced as one array of doubles");
 
 // Test hook: ARENA_FAULT=<rank>:<step>:<throw|nan> fails that rank at that optimizer step.
 struct Fault {
@@ -317,6 +317,7 @@ int run_training(const TrainConfig& given) {
   bool fault_fired = false;
   int64_t skips_in_a_row = 0;
   Throughput window, overall;
+  double real_tokens = 0, padded_tokens = 0;  // this process's steps: the summary's padded share
   BatchLog batch_log(c, data.train, w.size, c.log_batches && w.is_root());
   if (!st.consumed.empty()) batch_log.skip_in(st.epoch, st.consumed);
   ProgressBar bar("train", "steps", total, w.is_root());
@@ -350,6 +351,7 @@ int run_training(const TrainConfig& given) {
       (step.loss * static_cast<double>(b.rows)).backward();  // a sum over rows; scaled by the global row count below
       local.rows += b.rows;
       local.tokens += b.tokens;
+      local.padded_tokens += b.padded_tokens;
       sums.add_(torch::stack({step.loss.detach().to(torch::kFloat64) * static_cast<double>(b.rows), step.correct}));
     }
     const auto host_sums = sums.cpu();
@@ -370,6 +372,8 @@ int run_training(const TrainConfig& given) {
     st.cursor += c.accum_steps;
     st.samples += static_cast<int64_t>(global.rows);
     st.tokens += static_cast<int64_t>(global.tokens);
+    real_tokens += global.tokens;
+    padded_tokens += global.padded_tokens;
     if (global.nonfinite > 0) {
       check(c.nonfinite == "skip", "non-finite loss or gradient at step {} on {} rank(s) (train.nonfinite = stop)",
             st.step + 1, global.nonfinite);
@@ -396,7 +400,8 @@ int run_training(const TrainConfig& given) {
       overall.add(static_cast<int64_t>(global.tokens), static_cast<int64_t>(global.rows));
       log.write({{"kind", "train"}, {"step", st.step}, {"epoch", st.epoch}, {"loss", global.loss_sum / global.rows},
                  {"accuracy", global.correct / global.rows}, {"lr", lr}, {"grad_norm", grad_norm},
-                 {"rows", global.rows}, {"tokens", global.tokens}, {"reduced_bytes", bucket.bytes()},
+                 {"rows", global.rows}, {"tokens", global.tokens}, {"padded_tokens", global.padded_tokens},
+                 {"reduced_bytes", bucket.bytes()},
                  {"tokens_per_s", window.tokens_per_s()}, {"samples_per_s", window.samples_per_s()}});
       if (bar.live()) {  // a terminal: one live line
         bar.update(st.step, fmt::format("ep {} loss {:.4f} acc {:.3f} lr {:.2e} {:.0f} tok/s", st.epoch,
@@ -461,7 +466,8 @@ int run_training(const TrainConfig& given) {
   log.write(base_record);
   log.write({{"kind", "summary"}, {"steps", st.step}, {"skipped_steps", st.skipped_steps}, {"samples", st.samples},
              {"tokens", st.tokens}, {"test_accuracy", test.accuracy}, {"test_log_loss", test.log_loss},
-             {"train_seconds", train_seconds}});
+             {"train_seconds", train_seconds},
+             {"padded_share", padded_tokens > 0 ? 1.0 - real_tokens / padded_tokens : 0.0}});
   if (w.is_root()) {
     fmt::print(stderr, "val  {}\ntest {}\n", describe_eval(val), describe_eval(test));
     fmt::print(stderr, "test baselines: {}\n", baselines_text(base));

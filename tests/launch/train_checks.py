@@ -117,6 +117,18 @@ def check_equivalence(tmp, ranks):
         fail(f"trainable {start['trainable_params']} params / {start['trainable_bytes']} bytes, expected {want} / {4 * want}")
     if any(r["reduced_bytes"] != 4 * want for r in mn):
         fail("reduced_bytes differs from the trainable bytes")
+    # Real and padded tokens: the same real tokens either way; the padded share in the summary is
+    # the steps' pad over what the model computed on.
+    for a, c in zip(m1, mn):
+        if a["tokens"] != c["tokens"] or not a["tokens"] <= a["padded_tokens"] or not c["tokens"] <= c["padded_tokens"]:
+            fail(f"step {a['step']}: tokens {a['tokens']}/{c['tokens']}, padded {a['padded_tokens']}/{c['padded_tokens']}")
+    # At 96 tokens every Auto-J row is cut to the same length: no pad. At 1024 rows differ.
+    padded = os.path.join(tmp, "padded")
+    run(common + ["--out", padded, "--batch-size", str(b), "--max-len", "1024", "--steps", "2"])
+    mp = metrics(padded)
+    share = 1 - sum(r["tokens"] for r in mp) / sum(r["padded_tokens"] for r in mp)
+    if not close(metrics(padded, "summary")[0]["padded_share"], share, 1e-9) or not 0 < share < 1:
+        fail(f"summary padded_share {metrics(padded, 'summary')[0]['padded_share']}, the steps give {share}")
     for name in ("val", "test"):
         e1 = [r for r in metrics(one, "eval") if r["split"] == name][-1]
         en = [r for r in metrics(multi, "eval") if r["split"] == name][-1]
