@@ -40,7 +40,7 @@ struct Options {
   // Shape: 0 keeps the Gemma-2-2B value.
   int64_t layers = 0, hidden = 0, intermediate = 0, heads = 0, kv_heads = 0, head_dim = 0, vocab = 0;
   int64_t batch = 1, accum = 1, seq = 1900, steps = 5, warmup = 2, threads = 0;
-  int64_t rank = 16, first_layer = 6;
+  int64_t rank = 16, first_layer = 6, recompute_layers = -1;
   bool recompute = true, quantize = true, fused_elementwise = true, geglu_lora_down = true, fused_lora_dropout = true,
        profile = false, json = false;
   std::string device = "auto", dtype = "bf16", attention = "auto", embedding = "host", lora_dropout_kernels;
@@ -115,7 +115,11 @@ Flops model_flops(const arena::GemmaConfig& c, const Options& o) {
   const double tokens = static_cast<double>(o.batch * o.accum * o.seq);
   const double seqs = static_cast<double>(o.batch * o.accum);
   f.model = tokens * f.linear_per_token * 2.0 + seqs * f.attention_per_seq_fwd * 3.0;
-  f.hardware = f.model + (o.recompute ? tokens * f.linear_per_token + seqs * f.attention_per_seq_fwd : 0.0);
+  // With --recompute-layers N only N of the layers with adapters recompute: that share of the term.
+  const int64_t first = o.first_layer < c.num_hidden_layers ? o.first_layer : 0;  // as the model is built
+  const double adapted = layers - static_cast<double>(first);
+  const double share = o.recompute_layers < 0 ? 1.0 : std::min(1.0, static_cast<double>(o.recompute_layers) / adapted);
+  f.hardware = f.model + (o.recompute ? share * (tokens * f.linear_per_token + seqs * f.attention_per_seq_fwd) : 0.0);
   return f;
 }
 
@@ -253,6 +257,8 @@ int main(int argc, char** argv) {
                  "default on CUDA) or on the device")
       ->check(CLI::IsMember({"host", "device"}));
   app.add_flag("!--no-recompute", o.recompute, "Keep activations instead of recomputing each layer in backward");
+  app.add_option("--recompute-layers", o.recompute_layers,
+                 "Recompute only the first N layers with adapters, keep the rest's activations (-1: all)");
   app.add_flag("!--no-quantize", o.quantize, "Dense frozen base instead of NF4");
   app.add_flag("!--no-fused-elementwise", o.fused_elementwise, "Eager RMSNorm and GeGLU instead of the CUDA kernels");
   app.add_flag("!--no-geglu-lora-down", o.geglu_lora_down,
@@ -308,6 +314,7 @@ int main(int argc, char** argv) {
   arena::apply_qlora(*model, q);
   model->model->embed_tokens->set_host_resident(o.embedding == "host");
   model->model->set_recompute(o.recompute);
+  model->model->set_recompute_layers(o.recompute_layers);
   model->train();
   std::vector<torch::Tensor> trainable;
   int64_t trainable_numel = 0, trainable_bytes = 0;
@@ -385,7 +392,8 @@ int main(int argc, char** argv) {
   fmt::print("arena train step: {} layers, hidden {}, {}x{} tokens x {} accum, {} {}, recompute {}, attention {}, "
              "norm+GeGLU {}, LoRA dropout kernels {}, embedding on {}, LoRA r={} on layers {}..{}\n",
              config.num_hidden_layers, config.hidden_size, o.batch, o.seq, o.accum, device.str(), o.dtype,
-             o.recompute ? "on" : "off", fused ? "fused" : "eager", fused_ew ? "fused" : "eager",
+             !o.recompute ? "off" : o.recompute_layers < 0 ? "on" : fmt::format("on for {} layers", o.recompute_layers),
+             fused ? "fused" : "eager", fused_ew ? "fused" : "eager",
              kernel_names(arena::dropout_linear_kernels()), o.embedding, o.rank, q.first_layer,
              config.num_hidden_layers - 1);
   fmt::print("  build {:.1f} s; trainable {} tensors, {} values, {:.1f} MB; last loss {:.4f}\n", build_s,
@@ -430,6 +438,7 @@ int main(int argc, char** argv) {
                         {"seq", o.seq},
                         {"dtype", o.dtype},
                         {"recompute", o.recompute},
+                        {"recompute_layers", o.recompute_layers},
                         {"attention", fused ? "fused" : "eager"},
                         {"fused_elementwise", fused_ew},
                         {"geglu_lora_down", o.geglu_lora_down},

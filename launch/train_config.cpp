@@ -186,6 +186,10 @@ std::vector<ConfigField> config_fields(TrainConfig& c) {
             c.head_init_std),
       field("model.precision", "auto (bf16 on CUDA, fp32 on CPU), bf16 or fp32", c.precision),
       field("model.recompute", "recompute each decoder layer in backward (less memory)", c.recompute),
+      field("model.recompute_layers",
+            "with recompute: recompute only the first N layers that train (the rest keep their activations: "
+            "faster, more memory); -1: all",
+            c.recompute_layers),
       field("model.nf4", "freeze the base in 4-bit NF4 (bitsandbytes layout)", c.nf4),
       field("model.embedding", "frozen token table: auto (host memory on CUDA), host or device", c.embedding),
       field("lora.rank", "LoRA rank r", c.lora_rank),
@@ -345,6 +349,8 @@ void validate(TrainConfig& c) {
           "train.objective = reward)", c.num_labels);
   }
   check(c.labels != "3class" || c.num_labels == 3, "data.labels = 3class needs model.num_labels = 3");
+  check(c.recompute_layers >= -1, "model.recompute_layers: must be -1 (all) or a layer count, got {}",
+        c.recompute_layers);
   check(c.lora_rank > 0, "lora.rank: must be positive, got {}", c.lora_rank);
   check(c.lora_dropout >= 0 && c.lora_dropout < 1, "lora.dropout: must be in [0, 1), got {}", c.lora_dropout);
   check(c.max_len > 0, "data.max_len: must be positive, got {}", c.max_len);

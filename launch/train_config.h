@@ -23,6 +23,7 @@ struct TrainConfig {
   double head_init_std = 0.02;      // the new score head: normal(0, std); 0: zeros
   std::string precision = "auto";   // auto (bf16 on CUDA, fp32 on CPU) | bf16 | fp32
   bool recompute = false;           // per-layer activation recomputation
+  int64_t recompute_layers = -1;    // with recompute: how many layers (the first with a graph); -1 all
   bool nf4 = true;                  // frozen base in NF4 (bitsandbytes layout)
   std::string embedding = "auto";   // token table: auto (host on CUDA) | host | device
   // [lora]

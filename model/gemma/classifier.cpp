@@ -9,6 +9,15 @@
 #include "model/nn/rotary.h"
 
 namespace arena {
+namespace {
+
+bool has_trainable(const torch::nn::Module& m) {
+  for (const auto& p : m.parameters())
+    if (p.requires_grad()) return true;
+  return false;
+}
+
+}  // namespace
 
 GemmaModelImpl::GemmaModelImpl(const GemmaConfig& c, const torch::TensorOptions& options) : config_(c) {
   embed_tokens = register_module("embed_tokens", ScaledEmbedding(c.vocab_size, c.hidden_size, c.pad_token_id, options));
@@ -41,10 +50,15 @@ torch::Tensor GemmaModelImpl::forward(const torch::Tensor& input_ids, const torc
   const auto sliding_bias = window_masks ? attention_bias(attention_mask, config_.sliding_window, dtype) : full_bias;
 
   const bool recompute = recompute_ && torch::GradMode::is_enabled();
+  int64_t recomputed = 0;
   for (auto& layer : layers) {
     const auto& bias = layer->sliding() ? sliding_bias : full_bias;
     const auto& [cos, sin] = layer->sliding() ? local : global;
-    h = recompute ? recompute_layer(*layer, h, cos, sin, bias) : layer->forward(h, cos, sin, bias);
+    // A layer that builds no graph (frozen, below the adapters) stores nothing either way.
+    const bool graph = recompute && (h.requires_grad() || has_trainable(*layer));
+    const bool again = graph && (recompute_layers_ < 0 || recomputed < recompute_layers_);
+    recomputed += again ? 1 : 0;
+    h = again ? recompute_layer(*layer, h, cos, sin, bias) : layer->forward(h, cos, sin, bias);
   }
   return norm(h);
 }

@@ -34,6 +34,11 @@ class GemmaModelImpl : public torch::nn::Module {
   // Recompute each decoder layer's activations in backward instead of storing them.
   void set_recompute(bool on) { recompute_ = on; }
   bool recompute() const { return recompute_; }
+  // With recompute on: only the first `n` layers that build a graph (those with trainable
+  // parameters or a gradient-carrying input) recompute; the rest keep their activations, a dial
+  // between memory and the recompute forward's time. Negative: all of them.
+  void set_recompute_layers(int64_t n) { recompute_layers_ = n; }
+  int64_t recompute_layers() const { return recompute_layers_; }
 
   const GemmaConfig& config() const { return config_; }
 
@@ -44,6 +49,7 @@ class GemmaModelImpl : public torch::nn::Module {
  private:
   GemmaConfig config_;
   bool recompute_ = false;
+  int64_t recompute_layers_ = -1;
 };
 TORCH_MODULE(GemmaModel);
 

@@ -156,22 +156,52 @@ TEST(Qlora, FreshAdapterLeavesTheModelUnchanged) {
   EXPECT_GT(a.abs().max().item<double>(), 0.5 / std::sqrt(static_cast<double>(a.size(1))));
 }
 
-TEST(Qlora, RecomputeWithDropoutGivesTheSameGradients) {
-  // Dropout draws random masks: recomputation must replay the same ones.
-  const auto batch = fixture_batch();
-  std::vector<torch::Tensor> grads[2];
-  for (int recompute = 0; recompute < 2; ++recompute) {
-    auto model = quantized_on_load();
-    for (auto& layer : model->model->layers)
-      for (auto& [path, linear] : layer_projections(*layer))
-        if (linear->has_lora()) linear->set_lora_dropout(0.3);
-    model->train();
-    model->model->set_recompute(recompute == 1);
-    torch::manual_seed(5);
-    classification_loss(model->forward(batch.ids, batch.mask), batch.labels).backward();
-    for (auto& [name, p] : peft_trainable_parameters(*model)) grads[recompute].push_back(p.grad().clone());
+// The recompute nodes in the graph behind `out`.
+int64_t recompute_nodes(const torch::Tensor& out) {
+  std::vector<torch::autograd::Node*> todo{out.grad_fn().get()};
+  std::set<torch::autograd::Node*> seen;
+  int64_t n = 0;
+  while (!todo.empty()) {
+    auto* node = todo.back();
+    todo.pop_back();
+    if (node == nullptr || !seen.insert(node).second) continue;
+    n += node->name().find("RecomputeLayer") != std::string::npos ? 1 : 0;
+    for (const auto& e : node->next_edges()) todo.push_back(e.function.get());
   }
-  for (size_t i = 0; i < grads[0].size(); ++i) EXPECT_TRUE(torch::equal(grads[0][i], grads[1][i])) << i;
+  return n;
+}
+
+TEST(Qlora, RecomputeWithDropoutGivesTheSameGradients) {
+  // Dropout draws random masks: recomputation must replay the same ones, whether every layer with
+  // a graph recomputes (-1), only the first of them (1), or none (recompute off).
+  const auto batch = fixture_batch();
+  const std::vector<int64_t> modes{-2, -1, 1};  // -2: recompute off
+  std::vector<std::vector<torch::Tensor>> grads(modes.size());
+  int64_t graph_layers = 0;
+  for (size_t m = 0; m < modes.size(); ++m) {
+    auto model = quantized_on_load();
+    graph_layers = 0;
+    for (auto& layer : model->model->layers) {
+      bool lora = false;
+      for (auto& [path, linear] : layer_projections(*layer))
+        if (linear->has_lora()) {
+          linear->set_lora_dropout(0.3);
+          lora = true;
+        }
+      graph_layers += lora || graph_layers > 0 ? 1 : 0;  // every layer above the first adapter
+    }
+    model->train();
+    model->model->set_recompute(modes[m] != -2);
+    model->model->set_recompute_layers(modes[m] == -2 ? -1 : modes[m]);
+    torch::manual_seed(5);
+    const auto loss = classification_loss(model->forward(batch.ids, batch.mask), batch.labels);
+    EXPECT_EQ(recompute_nodes(loss), modes[m] == -2 ? 0 : modes[m] == -1 ? graph_layers : 1) << modes[m];
+    loss.backward();
+    for (auto& [name, p] : peft_trainable_parameters(*model)) grads[m].push_back(p.grad().clone());
+  }
+  ASSERT_GT(graph_layers, 1);  // so recomputing the first one only is a different plan
+  for (size_t m = 1; m < modes.size(); ++m)
+    for (size_t i = 0; i < grads[0].size(); ++i) EXPECT_TRUE(torch::equal(grads[0][i], grads[m][i])) << modes[m] << " " << i;
 }
 
 TEST(Qlora, ExportWritesPeftNamesAndReloadsExactly) {
