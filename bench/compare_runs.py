@@ -79,6 +79,13 @@ def main():
     if a.ours_wall is not None:
         print(f"whole command (load, tokenize or read the cache, train, evaluate): arena {a.ours_wall:.1f} s, "
               f"peer {peer['total_seconds']:.1f} s")
+    # Peak memory, the same kind on both sides: the largest rank's resident set on the CPU, the
+    # caching allocator's peak allocated bytes on CUDA (arena's summary since 2026-12-04).
+    ours_peak = summary.get("peak_device_allocated_mib" if peer.get("peak_memory_kind") == "cuda allocated"
+                            else "peak_rss_mib")
+    if ours_peak is not None and peer.get("peak_memory_mib"):
+        print(f"peak memory ({peer['peak_memory_kind']}): arena {ours_peak:.0f} MiB, peer {peer['peak_memory_mib']:.0f} MiB "
+              f"({ours_peak / peer['peak_memory_mib']:.2f}x the peer's)")
     diff_acc = test["accuracy"] - peer["test"]["accuracy"]
     diff_ll = test["log_loss"] - peer["test"]["log_loss"]
     same = abs(diff_acc) <= math.hypot(oa, pa) and abs(diff_ll) <= math.hypot(ol, pl)
@@ -87,7 +94,7 @@ def main():
     if a.json:
         with open(a.json, "w") as f:
             json.dump({"ours": {"test": test, "train_seconds": summary.get("train_seconds"), "wall_seconds": a.ours_wall,
-                                "curve": list(ours_curve.values())},
+                                "peak_memory_mib": ours_peak, "curve": list(ours_curve.values())},
                        "peer": peer, "baselines": base, "train_seconds_ratio": ratio, "within_noise": same}, f)
             f.write("\n")
 

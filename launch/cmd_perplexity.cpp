@@ -5,7 +5,6 @@
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
-#include <sys/resource.h>
 
 #include <chrono>
 #include <cmath>
@@ -17,6 +16,7 @@
 #include "common/error.h"
 #include "data/tokenizer.h"
 #include "launch/commands.h"
+#include "launch/peak_memory.h"
 #include "launch/vocab_check.h"
 #include "model/gemma/lm_loss.h"
 #include "model/io/gguf.h"
@@ -37,11 +37,7 @@ struct PerplexityOptions {
 using Clock = std::chrono::steady_clock;
 double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
-double peak_rss_mib() {
-  rusage u{};
-  getrusage(RUSAGE_SELF, &u);
-  return static_cast<double>(u.ru_maxrss) / 1024.0;  // Linux reports KiB
-}
+double peak_rss_mib() { return peak_memory(c10::Device(c10::kCPU)).rss_mib; }
 
 std::string read_text(const std::string& path) {
   std::ifstream in(path, std::ios::binary);

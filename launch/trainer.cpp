@@ -24,6 +24,7 @@
 #include "launch/metrics_log.h"
 #include "launch/model_setup.h"
 #include "launch/objective.h"
+#include "launch/peak_memory.h"
 #include "launch/progress.h"
 #include "launch/run_data.h"
 #include "launch/run_record.h"
@@ -464,10 +465,24 @@ int run_training(const TrainConfig& given) {
   auto base_record = baselines_json(base);
   base_record.update({{"kind", "baselines"}, {"split", "test"}});
   log.write(base_record);
-  log.write({{"kind", "summary"}, {"steps", st.step}, {"skipped_steps", st.skipped_steps}, {"samples", st.samples},
+  // Each rank's peak resident set and device allocation; the summary has the largest of each.
+  const auto mem = peak_memory(device);
+  std::vector<double> peaks(2 * static_cast<size_t>(w.size), 0.0);
+  peaks[2 * w.rank] = mem.rss_mib;
+  peaks[2 * w.rank + 1] = mem.device_allocated_mib;
+  host_sum(peaks.data(), static_cast<int>(peaks.size()), "the peak memory of every rank (MPI_Allreduce)");
+  double peak_rss = 0, peak_device = -1;
+  for (int r = 0; r < w.size; ++r) {
+    peak_rss = std::max(peak_rss, peaks[2 * r]);
+    peak_device = std::max(peak_device, peaks[2 * r + 1]);
+  }
+  auto summary = nlohmann::json{{"kind", "summary"}, {"steps", st.step}, {"skipped_steps", st.skipped_steps}, {"samples", st.samples},
              {"tokens", st.tokens}, {"test_accuracy", test.accuracy}, {"test_log_loss", test.log_loss},
              {"train_seconds", train_seconds},
-             {"padded_share", padded_tokens > 0 ? 1.0 - real_tokens / padded_tokens : 0.0}});
+             {"padded_share", padded_tokens > 0 ? 1.0 - real_tokens / padded_tokens : 0.0},
+             {"peak_rss_mib", peak_rss}};
+  if (peak_device >= 0) summary["peak_device_allocated_mib"] = peak_device;
+  log.write(summary);
   if (w.is_root()) {
     fmt::print(stderr, "val  {}\ntest {}\n", describe_eval(val), describe_eval(test));
     fmt::print(stderr, "test baselines: {}\n", baselines_text(base));

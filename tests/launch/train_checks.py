@@ -129,6 +129,11 @@ def check_equivalence(tmp, ranks):
     share = 1 - sum(r["tokens"] for r in mp) / sum(r["padded_tokens"] for r in mp)
     if not close(metrics(padded, "summary")[0]["padded_share"], share, 1e-9) or not 0 < share < 1:
         fail(f"summary padded_share {metrics(padded, 'summary')[0]['padded_share']}, the steps give {share}")
+    # The largest peak resident set over the ranks (a CPU run has no device allocation to report).
+    for out in (one, multi):
+        summary = metrics(out, "summary")[0]
+        if not 50 < summary["peak_rss_mib"] < 24 * 1024 or "peak_device_allocated_mib" in summary:
+            fail(f"{out}: summary peak memory {summary}")
     for name in ("val", "test"):
         e1 = [r for r in metrics(one, "eval") if r["split"] == name][-1]
         en = [r for r in metrics(multi, "eval") if r["split"] == name][-1]
