@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The GPU checks and benchmarks of issue 6, in one call of the device tool (see tools/device_bundle.sh):
 #   run(carry=[".devbundle"], command="tools/device_gpu_suite.sh [phases]")
-# Phases (default: all but lora and cpu): info tests dequant attn train lora peer vs cpu. ARENA_ARGS adds options to our side
+# Phases (default: all but lora, recompute and cpu): info tests dequant attn train lora recompute peer vs cpu. ARENA_ARGS adds options to our side
 # of the vs phase (e.g. ARENA_ARGS="--embedding device"). Logs go to $OUT (or ./out) as suite.log
 # (everything) and results.jsonl (the JSON lines); each step has its own time limit.
 set -uo pipefail
@@ -74,6 +74,14 @@ if has lora; then  # each subset of the three LoRA dropout kernels at batch 4
       --lora-dropout-kernels "$k" --json
     grep -h '^{' "$log" | tail -1 >> "$OUT/results.jsonl"
   done
+fi
+if has recompute; then  # the recomputation dial at batch 4: all 20 adapter layers, 10, 5, then none (issue 20)
+  for n in -1 10 5; do
+    step 300 "arena-recompute-$n-b4" bench_train_step --batch 4 --seq 1900 --steps 5 --warmup 2 --recompute-layers "$n" --json
+    grep -h '^{' "$log" | tail -1 >> "$OUT/results.jsonl"
+  done
+  step 300 "arena-no-recompute-b4" bench_train_step --batch 4 --seq 1900 --steps 5 --warmup 2 --no-recompute --json
+  grep -h '^{' "$log" | tail -1 >> "$OUT/results.jsonl"
 fi
 if has vs; then  # the driver: ours and the peer in one invocation, ratio printed
   for b in ${VS_BATCHES:-4 8}; do
