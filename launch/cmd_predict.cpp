@@ -1,6 +1,7 @@
 #include <fmt/format.h>
 #include <torch/torch.h>
 
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <memory>
@@ -54,12 +55,16 @@ int run_predict(const PredictOptions& o) {
     else append_pair(pairs, encoder.encode(p), p.id);
     if (o.swap_average) append_pair(swapped, encoder.encode(p, /*swap_ab=*/true), p.id);
   });
+  const auto t_forward = std::chrono::steady_clock::now();
   const auto rewards = reward ? reward_scores(*run.model, pairs, rows, run.device, "predict") : torch::Tensor();
   auto probs = reward ? torch::softmax(rewards, -1) : class_probabilities(*run.model, pairs, rows, run.device, "predict");
   if (o.swap_average) {
     // Score B-vs-A as well; its "A wins" is our "B wins". Average the two views.
     probs = (probs + unswap(class_probabilities(*run.model, swapped, rows, run.device, "predict B-A"))) / 2;
   }
+  // The model's work alone (batches, forward, softmax; every rank's rows done): the throughput figure.
+  const double forward_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_forward).count();
+  const int64_t tokens = static_cast<int64_t>(pairs.ids.size() + pairs.ids_b.size() + swapped.ids.size());
   if (!world().is_root()) return 0;
   const auto parent = std::filesystem::path(o.out).parent_path();
   if (!parent.empty()) std::filesystem::create_directories(parent);
@@ -92,6 +97,10 @@ int run_predict(const PredictOptions& o) {
   std::filesystem::rename(tmp, o.out);
   fmt::print(stderr, "predict: {} rows of {} ({} skipped while reading{}) -> {}\n", probs.size(0), o.data,
              info.report.skipped_total(), o.swap_average ? ", A/B swap averaged" : "", o.out);
+  fmt::print(stderr, "predict: model time {:.2f} s for {} rows, {} tokens: {:.1f} rows/s, {:.0f} tokens/s ({})\n",
+             forward_s, probs.size(0), tokens, static_cast<double>(probs.size(0)) / forward_s,
+             static_cast<double>(tokens) / forward_s,
+             world().size > 1 ? fmt::format("{} ranks, {}", world().size, run.device.str()) : run.device.str());
   return 0;
 }
 
