@@ -17,7 +17,6 @@ probabilities are apart on the common rows. Writes one JSON object to --json (de
 Usage: peer_predict.py RUN_DIR --model GGUF --adapter DIR [--arena-csv CSV] [--device cuda]"""
 import argparse
 import csv
-import json
 import os
 import sys
 import time
@@ -31,7 +30,7 @@ import h5py
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from peer_train import load_model  # noqa: E402  the same base loading as the training peer
+from peer_train import load_model, write_json  # noqa: E402  the same base loading as the training peer
 
 
 def parse():
@@ -122,12 +121,7 @@ def main():
         out["vs_arena"] = {"common_rows": len(common), "max_abs_dp": dp.max().item(), "mean_abs_dp": dp.mean().item(),
                            "same_prediction": (peer.argmax(1) == ours.argmax(1)).double().mean().item()}
 
-    text = json.dumps(out)
-    if a.json == "-":
-        print(text)
-    else:
-        with open(a.json, "w") as f:
-            f.write(text + "\n")
+    write_json(out, a.json)
 
 
 if __name__ == "__main__":

@@ -212,6 +212,16 @@ def write_run_dir(run_dir, replayed, out, total):
             f.write(json.dumps(r) + "\n")
 
 
+def write_json(out, dest):
+    """One JSON object on one line, to stdout ("-") or to the file `dest`."""
+    text = json.dumps(out)
+    if dest == "-":
+        print(text)
+    else:
+        with open(dest, "w") as f:
+            f.write(text + "\n")
+
+
 def main():
     a = parse()
     t_start = time.perf_counter()
@@ -307,12 +317,7 @@ def main():
            "curve": curve, "evals": evals, "test": test, "val": val}
     if a.run_dir:
         write_run_dir(a.run_dir, a.run, out, len(steps))
-    text = json.dumps(out)
-    if a.json == "-":
-        print(text)
-    else:
-        with open(a.json, "w") as f:
-            f.write(text + "\n")
+    write_json(out, a.json)
 
 
 if __name__ == "__main__":
