@@ -9,6 +9,9 @@
 #            of each: accuracy, log loss, swap consistency
 #   merged   export --merged of the swap=none LMSYS run, run by transformers alone on the test rows
 #            (bench/merged_vs_arena.py) against arena's own test predictions
+#   predict  inference throughput (issue 20 part 5): an LMSYS 3-class run at 1900 tokens (1 epoch),
+#            then bench/predict_vs_peer.sh on its 1,000 rows: arena predict against transformers +
+#            PEFT + bitsandbytes NF4 with the same adapter and token ids (not in the default list)
 # Results: $OUT/objectives.tgz (runs' metrics.jsonl, logs, eval JSON) and $OUT/summary.txt.
 # Local rehearsal on CPU with a random-init shape: ARENA=build/launch/arena MODEL= DEVICE=cpu
 #   GPU_CONFIG=configs/cpu-tiny.toml EXTRA="--model.num_layers 2 --steps 4" tools/device_objectives.sh
@@ -83,6 +86,14 @@ for phase in ${*:-reward swap merged}; do
         >> "$RUNS/merged.log" 2>&1
       say "=== merged: $((SECONDS - t0)) s: $(tail -n 1 "$RUNS/merged.log")"
       rm -rf "$RUNS/lmsys-none-merged"
+      pack ;;
+    predict)
+      train lmsys-1900 300 "${lmsys[@]}" --max-len 1900 --epochs 1 &&
+        MODEL="$MODEL" ARENA="$ARENA" DEVICE="$DEVICE" OUT="$RUNS/predict" timeout 400 \
+          "$R/bench/predict_vs_peer.sh" "$RUNS/lmsys-1900" "$DATA_DIR/lmsys-arena-train-head1000.csv" \
+          > "$RUNS/predict.log" 2>&1
+      say "=== predict: $(grep -E "^(arena predict|peer|RATIO|probabilities|NOTE)" "$RUNS/predict.log" | tr '\n' ' ')"
+      rm -rf "$RUNS/predict/adapter"
       pack ;;
   esac
 done
