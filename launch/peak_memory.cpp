@@ -2,6 +2,11 @@
 
 #include <sys/resource.h>
 
+#include <algorithm>
+#include <vector>
+
+#include "dist/world.h"
+
 #ifdef ARENA_WITH_CUDA
 #include <c10/cuda/CUDACachingAllocator.h>
 #endif
@@ -23,6 +28,21 @@ PeakMemory peak_memory(const c10::Device& device) {
   (void)device;
 #endif
   return p;
+}
+
+PeakMemory largest_peak_memory(const c10::Device& device) {
+  const auto& w = world();
+  const auto mine = peak_memory(device);
+  std::vector<double> peaks(2 * static_cast<size_t>(w.size), 0.0);  // each rank fills its own pair
+  peaks[2 * w.rank] = mine.rss_mib;
+  peaks[2 * w.rank + 1] = mine.device_allocated_mib;
+  host_sum(peaks.data(), static_cast<int>(peaks.size()), "the peak memory of every rank (MPI_Allreduce)");
+  PeakMemory largest;
+  for (int r = 0; r < w.size; ++r) {
+    largest.rss_mib = std::max(largest.rss_mib, peaks[2 * r]);
+    largest.device_allocated_mib = std::max(largest.device_allocated_mib, peaks[2 * r + 1]);
+  }
+  return largest;
 }
 
 }  // namespace arena

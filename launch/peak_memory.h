@@ -14,4 +14,7 @@ struct PeakMemory {
 
 PeakMemory peak_memory(const c10::Device& device);
 
+// The largest of each over every rank of the world (a collective: every rank calls it).
+PeakMemory largest_peak_memory(const c10::Device& device);
+
 }  // namespace arena

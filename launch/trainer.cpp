@@ -465,23 +465,13 @@ int run_training(const TrainConfig& given) {
   auto base_record = baselines_json(base);
   base_record.update({{"kind", "baselines"}, {"split", "test"}});
   log.write(base_record);
-  // Each rank's peak resident set and device allocation; the summary has the largest of each.
-  const auto mem = peak_memory(device);
-  std::vector<double> peaks(2 * static_cast<size_t>(w.size), 0.0);
-  peaks[2 * w.rank] = mem.rss_mib;
-  peaks[2 * w.rank + 1] = mem.device_allocated_mib;
-  host_sum(peaks.data(), static_cast<int>(peaks.size()), "the peak memory of every rank (MPI_Allreduce)");
-  double peak_rss = 0, peak_device = -1;
-  for (int r = 0; r < w.size; ++r) {
-    peak_rss = std::max(peak_rss, peaks[2 * r]);
-    peak_device = std::max(peak_device, peaks[2 * r + 1]);
-  }
-  auto summary = nlohmann::json{{"kind", "summary"}, {"steps", st.step}, {"skipped_steps", st.skipped_steps}, {"samples", st.samples},
-             {"tokens", st.tokens}, {"test_accuracy", test.accuracy}, {"test_log_loss", test.log_loss},
-             {"train_seconds", train_seconds},
-             {"padded_share", padded_tokens > 0 ? 1.0 - real_tokens / padded_tokens : 0.0},
-             {"peak_rss_mib", peak_rss}};
-  if (peak_device >= 0) summary["peak_device_allocated_mib"] = peak_device;
+  const auto peak = largest_peak_memory(device);  // every rank's, the largest of each
+  auto summary = nlohmann::json{{"kind", "summary"}, {"steps", st.step}, {"skipped_steps", st.skipped_steps},
+                                {"samples", st.samples}, {"tokens", st.tokens}, {"test_accuracy", test.accuracy},
+                                {"test_log_loss", test.log_loss}, {"train_seconds", train_seconds},
+                                {"padded_share", padded_tokens > 0 ? 1.0 - real_tokens / padded_tokens : 0.0},
+                                {"peak_rss_mib", peak.rss_mib}};
+  if (peak.device_allocated_mib >= 0) summary["peak_device_allocated_mib"] = peak.device_allocated_mib;
   log.write(summary);
   if (w.is_root()) {
     fmt::print(stderr, "val  {}\ntest {}\n", describe_eval(val), describe_eval(test));
