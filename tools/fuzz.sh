@@ -24,11 +24,17 @@ case "${1:-}" in
   *) seconds="$1"; shift ;;
 esac
 
+# One configure and build at a time: two fuzz.sh started together (one harness each) would race in
+# one ninja tree (one of them failed so, mid-archive).
+mkdir -p "$BUILD_DIR"
+exec 9> "$BUILD_DIR/.build-lock"
+flock 9
 if [ ! -f "$BUILD_DIR/build.ninja" ]; then
   cmake -S tests/fuzz -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
     -DCMAKE_C_COMPILER="${CC_FUZZ:-clang}" -DCMAKE_CXX_COMPILER="${CXX_FUZZ:-clang++}" >/dev/null
 fi
 cmake --build "$BUILD_DIR" -j "$JOBS"
+flock -u 9
 [ "$mode" = build ] && exit 0
 
 if [ $# -gt 0 ]; then
