@@ -8,7 +8,7 @@
 
 #include "common/error.h"
 #include "data/csv.h"
-#include "data/reader.h"
+#include "tests/fuzz/fuzz_pairs.h"
 #include "tests/fuzz/fuzz_support.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -21,19 +21,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   const auto& path = fuzz::scratch_path(".csv.gz");
   fuzz::write_file(path, data, size);
-  for (DataFormat format : {DataFormat::kLmsys, DataFormat::kWsdm}) {
-    try {
-      ReadOptions o;
-      o.format = format;
-      o.require_labels = (size & 1) != 0;
-      const Dataset d = read_pairs(path, o);
-      (void)d.report.skipped_total();
-    } catch (const Error&) {
-    }
-  }
-  try {
-    (void)detect_data_format(path);
-  } catch (const Error&) {
-  }
+  fuzz::read_pairs_as(path, {DataFormat::kLmsys, DataFormat::kWsdm},
+                      [&](ReadOptions& o) { o.require_labels = (size & 1) != 0; });
   return 0;
 }

@@ -5,28 +5,16 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "common/error.h"
-#include "data/reader.h"
+#include "tests/fuzz/fuzz_pairs.h"
 #include "tests/fuzz/fuzz_support.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace arena;
   const auto& path = fuzz::scratch_path(".jsonl.gz");
   fuzz::write_file(path, data, size);
-  for (DataFormat format : {DataFormat::kWsdm, DataFormat::kPairwise}) {
-    try {
-      ReadOptions o;
-      o.format = format;
-      o.labels = (size & 1) != 0 ? LabelMode::kBinary : LabelMode::kThreeClass;
-      o.seed = size;
-      const Dataset d = read_pairs(path, o);
-      (void)d.report.skipped_total();
-    } catch (const Error&) {
-    }
-  }
-  try {
-    (void)detect_data_format(path);
-  } catch (const Error&) {
-  }
+  fuzz::read_pairs_as(path, {DataFormat::kWsdm, DataFormat::kPairwise}, [&](ReadOptions& o) {
+    o.labels = (size & 1) != 0 ? LabelMode::kBinary : LabelMode::kThreeClass;
+    o.seed = size;
+  });
   return 0;
 }
