@@ -53,14 +53,6 @@ TokenizedData tokenize(const Dataset& data, const PairEncoder& encoder, bool swa
   return t;
 }
 
-TokenizedData tokenize_responses(const Dataset& data, const PairEncoder& encoder) {
-  TokenizedData t;
-  t.offsets.push_back(0);
-  t.offsets_b.push_back(0);
-  for (const auto& p : data.pairs) append_responses(t, encoder.encode_responses(p), p.id, p.margin);
-  return t;
-}
-
 CacheKey cache_key(const std::string& source, const ReadOptions& options, DataFormat format, const PairEncoder& encoder) {
   namespace fs = std::filesystem;
   CacheKey k;

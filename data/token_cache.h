@@ -46,15 +46,13 @@ struct TokenizedData {
 // One pair, as PairEncoder::encode made it, appended to `t` (row id `id`); the streaming path
 // (launch/run_data.cpp) builds TokenizedData this way, one record of the file at a time.
 void append_pair(TokenizedData& t, const EncodedPair& e, const std::string& id);
-// One pair as PairEncoder::encode_responses' two sequences, with its margin.
+// One pair as PairEncoder::encode_responses' two sequences, with its margin; full_length is the
+// longer sequence's length before truncation.
 void append_responses(TokenizedData& t, const std::pair<EncodedPair, EncodedPair>& e, const std::string& id,
                       double margin);
 
 // Every pair of `data` encoded in order (swap_ab: A and B exchanged, labels following).
 TokenizedData tokenize(const Dataset& data, const PairEncoder& encoder, bool swap_ab = false);
-// Every pair as its two prompt + answer sequences, for a reward model (see ids_b above).
-// full_length is the longer sequence's length before truncation.
-TokenizedData tokenize_responses(const Dataset& data, const PairEncoder& encoder);
 
 struct CacheKey {
   uint64_t encoder_fingerprint = 0;
