@@ -8,6 +8,7 @@
 #include "common/error.h"
 #include "dist/world.h"
 #include "launch/batches.h"
+#include "model/cuda/dropout_hash.h"
 
 namespace arena {
 namespace {
@@ -24,13 +25,6 @@ std::string divisors(int64_t rows) {
   for (int64_t m = 1; m <= std::min<int64_t>(rows, 64); ++m)
     if (rows % m == 0) out.push_back(m);
   return fmt::format("{}", fmt::join(out, ", "));
-}
-
-uint64_t splitmix64(uint64_t x) {
-  x += 0x9E3779B97F4A7C15ULL;
-  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ULL;
-  x = (x ^ (x >> 27)) * 0x94D049BB133111EBULL;
-  return x ^ (x >> 31);
 }
 
 }  // namespace

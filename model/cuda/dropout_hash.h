@@ -14,14 +14,20 @@
 
 namespace arena {
 
-// SplitMix64's finalizer over the counter of the element pair (index / 2). One 64-bit hash serves two
-// elements, so a kernel pays one hash per pair: the even element draws bits 40..63, the odd one
-// bits 16..39 (the finalizer mixes every output bit).
-ARENA_HOST_DEVICE inline uint64_t dropout_pair_hash(uint64_t seed, uint64_t pair) {
-  uint64_t z = seed + (pair + 1) * 0x9E3779B97F4A7C15ULL;
+// SplitMix64: the golden-ratio increment, then its finalizer. Also what launch/elastic.cpp
+// reseeds the dropout streams with after an elastic resume.
+ARENA_HOST_DEVICE inline uint64_t splitmix64(uint64_t x) {
+  uint64_t z = x + 0x9E3779B97F4A7C15ULL;
   z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
   z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
   return z ^ (z >> 31);
+}
+
+// SplitMix64 over the counter of the element pair (index / 2): the pair-th output of the stream
+// seeded with `seed`. One 64-bit hash serves two elements, so a kernel pays one hash per pair: the
+// even element draws bits 40..63, the odd one bits 16..39 (the finalizer mixes every output bit).
+ARENA_HOST_DEVICE inline uint64_t dropout_pair_hash(uint64_t seed, uint64_t pair) {
+  return splitmix64(seed + pair * 0x9E3779B97F4A7C15ULL);
 }
 
 // The 24 bits of element `index` within its pair's hash z.
