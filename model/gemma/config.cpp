@@ -6,8 +6,10 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <type_traits>
 
 #include "common/error.h"
+#include "common/json_integer.h"
 
 namespace arena {
 namespace {
@@ -19,6 +21,9 @@ T get_or(const json& j, const char* key, T fallback, const std::string& source) 
   auto it = j.find(key);
   if (it == j.end() || it->is_null()) return fallback;
   try {
+    // An integer setting must be a JSON integer: a float would go through an undefined cast.
+    if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>)
+      return json_integer<T>(*it, fmt::format("{}: key '{}'", source, key));
     return it->get<T>();
   } catch (const json::exception& e) {
     throw Error(fmt::format("{}: key '{}' has the wrong type ({})", source, key, e.what()));

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/error.h"
+#include "common/json_integer.h"
 
 namespace arena {
 namespace {
@@ -54,21 +55,14 @@ Nf4Weight read_bnb_nf4(const SafetensorsCheckpoint& ckpt, const std::string& w,
   try {
     check(state.value("quant_type", "") == "nf4", "{}: quant_type is '{}', expected nf4", where,
           state.value("quant_type", "?"));
-    // Integers only: nlohmann converts a float such as 3e71 to int64 with an undefined cast (found
-    // by tests/fuzz/fuzz_bnb_quant_state.cpp under UBSan).
-    const auto integer = [&](const nlohmann::json& v, const char* key) {
-      check(v.is_number_integer(), "{}: {} is {}, expected an integer", where, key, v.dump());
-      return v.get<int64_t>();
-    };
-    out.blocksize = integer(state.at("blocksize"), "blocksize");
-    const auto& shape = state.at("shape");
-    check(shape.is_array(), "{}: shape is {}, expected a list of integers", where, shape.dump());
-    for (const auto& d : shape) out.shape.push_back(integer(d, "a shape entry"));
+    // Integers only (common/json_integer.h: a float such as 3e71 was an undefined cast).
+    out.blocksize = json_integer(state.at("blocksize"), fmt::format("{}: blocksize", where));
+    out.shape = json_integers(state.at("shape"), fmt::format("{}: shape", where));
     out.dtype = dtype_from_name(state.value("dtype", "bfloat16"), where);
     out.nested = state.contains("nested_offset");
     if (out.nested) {
       out.nested_blocksize = state.contains("nested_blocksize")
-                                 ? integer(state.at("nested_blocksize"), "nested_blocksize")
+                                 ? json_integer(state.at("nested_blocksize"), fmt::format("{}: nested_blocksize", where))
                                  : int64_t{256};
       out.offset = static_cast<float>(state.at("nested_offset").get<double>());  // an fp32 value, exact
     }

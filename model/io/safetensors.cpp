@@ -16,6 +16,7 @@
 #include <sstream>
 
 #include "common/error.h"
+#include "common/json_integer.h"
 
 namespace arena {
 namespace {
@@ -110,8 +111,8 @@ std::shared_ptr<SafetensorsFile> SafetensorsFile::open(const std::string& path) 
     SafetensorsEntry entry;
     try {
       entry.dtype = e["dtype"].get<std::string>();
-      entry.shape = e["shape"].get<std::vector<int64_t>>();
-      const auto off = e["data_offsets"].get<std::vector<uint64_t>>();
+      entry.shape = json_integers(e["shape"], fmt::format("{}: tensor '{}' shape", path, name));
+      const auto off = json_integers<uint64_t>(e["data_offsets"], fmt::format("{}: tensor '{}' data_offsets", path, name));
       check(off.size() == 2, "{}: tensor '{}' data_offsets must have 2 entries", path, name);
       entry.begin = off[0];
       entry.end = off[1];

@@ -144,6 +144,8 @@ TEST(Config, ErrorsNameTheFileAndTheKey) {
   expect_error(R"({"model_type":"gemma3_text","num_hidden_layers":2,"sliding_window":0})", "sliding_window");
   expect_error(R"({"model_type":"gemma2","hidden_size":8})", "vocab_size");
   expect_error(R"({"model_type":"gemma2","vocab_size":"many","hidden_size":8})", "vocab_size");
+  expect_error(R"({"model_type":"gemma2","vocab_size":3e40,"hidden_size":8})", "key 'vocab_size' is 3e+40, expected an integer");
+  expect_error(R"({"model_type":"gemma3_text","num_hidden_layers":2.5})", "key 'num_hidden_layers' is 2.5");
   expect_error(R"({"model_type":"gemma2","vocab_size":10,"hidden_size":8,"intermediate_size":16,
     "num_hidden_layers":2,"num_attention_heads":3,"num_key_value_heads":2})", "multiple of num_key_value_heads");
   expect_error(R"({"model_type":"gemma2","vocab_size":10,"hidden_size":8,"intermediate_size":16,

@@ -119,6 +119,14 @@ TEST(Safetensors, MalformedHeadersAreErrors) {
   expect_error([&] { SafetensorsFile::open(p); }, p, "overlap");
   write_bytes(p, raw_file(R"({"w":{"dtype":"U8","shape":[4]}})", std::string(4, '\0')));
   expect_error([&] { SafetensorsFile::open(p); }, "'w'", "data_offsets");
+  // Numbers beyond 64 bits parse as JSON floats: an error, not an undefined cast (found by fuzzing;
+  // the input is in tests/fuzz/regressions/safetensors/). A whole float is read as its integer.
+  write_bytes(p, raw_file(R"({"w":{"dtype":"U8","shape":[1e27],"data_offsets":[0,4]}})", std::string(4, '\0')));
+  expect_error([&] { SafetensorsFile::open(p); }, "'w' shape entry is 1e+27", "expected an integer");
+  write_bytes(p, raw_file(R"({"w":{"dtype":"U8","shape":[4],"data_offsets":[0,4.5]}})", std::string(4, '\0')));
+  expect_error([&] { SafetensorsFile::open(p); }, "'w' data_offsets entry is 4.5", "expected an integer");
+  write_bytes(p, raw_file(R"({"w":{"dtype":"U8","shape":[4.0],"data_offsets":[0,4]}})", std::string(4, '\0')));
+  EXPECT_EQ(SafetensorsFile::open(p)->entries().at("w").shape, std::vector<int64_t>{4});
   expect_error([&] { SafetensorsFile::open(dir / "absent.safetensors"); }, "absent.safetensors", "cannot open");
 }
 
