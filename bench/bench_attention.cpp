@@ -1,9 +1,10 @@
 // The attention core alone at the Gemma-2-2B shape: forward and forward+backward of the fused
-// soft-capped core (model/nn/softcap_attention.h, CUDA) and of the eager chain
-// (eager_softcap_attention, any device), on random q/k/v with the causal, sliding-window bias
-// the model uses (attention_bias). Reports the median time of each, the rate in model TFLOP/s
-// (causal: half the square; backward twice the forward) and the peak memory the call adds on
-// CUDA. One JSON line per variant with --json.
+// soft-capped core (model/nn/softcap_attention.h) on CUDA or the chunked core
+// (model/nn/chunked_attention.h) on the CPU, and of the eager chain (eager_softcap_attention), on
+// random q/k/v with the causal, sliding-window bias the model uses (attention_bias). Reports the
+// median time of each, the rate in model TFLOP/s (causal: half the square; backward twice the
+// forward) and the peak tensor memory a forward+backward adds (CUDA: the caching allocator's
+// count; CPU: bench/cpu_peak_allocator.h). One JSON line per variant with --json.
 #include <torch/torch.h>
 
 #include <CLI/CLI.hpp>
@@ -17,8 +18,10 @@
 #include <c10/cuda/CUDACachingAllocator.h>
 #endif
 
+#include "bench/cpu_peak_allocator.h"
 #include "bench/median_time.h"
 #include "model/nn/attention_mask.h"
+#include "model/nn/chunked_attention.h"
 #include "model/nn/softcap_attention.h"
 
 namespace {
@@ -51,10 +54,14 @@ double peak_added_gib(const torch::Device& device, F&& fn) {
     return static_cast<double>(peak - before) / (1 << 30);
   }
 #endif
+  auto& cpu = arena::bench::CpuPeakAllocator::install();
+  const auto before = cpu.current();
+  cpu.reset_peak();
   fn();
-  return 0.0;
+  return static_cast<double>(cpu.peak() - before) / (1 << 30);
 }
 
+// fused: the device's own core (CUDA: fused kernels; CPU: chunked), or else the eager chain.
 void run(const Options& o, const torch::Device& device, bool fused) {
   const auto type = o.dtype == "f32" ? torch::kFloat32 : torch::kBFloat16;
   const auto opts = torch::TensorOptions().device(device).dtype(type);
@@ -63,13 +70,15 @@ void run(const Options& o, const torch::Device& device, bool fused) {
   const auto k = torch::randn({o.batch, o.kv_heads, o.seq, o.head_dim}, opts).requires_grad_(true);
   const auto v = torch::randn({o.batch, o.kv_heads, o.seq, o.head_dim}, opts).requires_grad_(true);
   const auto mask = torch::ones({o.batch, o.seq}, opts.dtype(torch::kInt64));
-  const auto bias = arena::attention_bias(mask, o.window < o.seq ? o.window : 0, type);
+  const int64_t window = o.window < o.seq ? o.window : 0;
+  const auto bias = arena::attention_bias(mask, window, type);
   const auto grad = torch::randn({o.batch, o.seq, o.heads, o.head_dim}, opts);
   const double scale = 1.0 / std::sqrt(static_cast<double>(o.head_dim));
   arena::set_attention_kernel(fused ? arena::AttentionKernel::kFused : arena::AttentionKernel::kEager);
   const auto core = [&] {
-    return fused ? arena::softcap_attention(q, k, v, bias, scale, o.cap)
-                 : arena::eager_softcap_attention(q, k, v, bias, scale, o.cap);
+    if (!fused) return arena::eager_softcap_attention(q, k, v, bias, scale, o.cap);
+    return device.is_cuda() ? arena::softcap_attention(q, k, v, bias, scale, o.cap)
+                            : arena::chunked_softcap_attention(q, k, v, bias, scale, o.cap, window);
   };
   const double forward_ms = arena::bench::median_ms(1, o.reps, device.is_cuda(), [&] {
     torch::NoGradGuard no_grad;
@@ -85,9 +94,9 @@ void run(const Options& o, const torch::Device& device, bool fused) {
   const double peak_gib = peak_added_gib(device, step);
   // Model FLOPs: q·kᵀ and p·v, 2·B·H·S²·D each over the causal half; backward twice the forward.
   const double fwd_flop = 2.0 * o.batch * o.heads * static_cast<double>(o.seq) * o.seq * o.head_dim;
-  const std::string name = fused ? "fused" : "eager";
+  const std::string name = !fused ? "eager" : device.is_cuda() ? "fused" : "chunked";
   const double forward_tflops = fwd_flop / forward_ms / 1e9, step_tflops = 3 * fwd_flop / step_ms / 1e9;
-  fmt::print("{:<5} {} B={} S={} H={}/{} D={}: forward {:.2f} ms ({:.3g} TFLOP/s), forward+backward {:.2f} ms "
+  fmt::print("{:<7} {} B={} S={} H={}/{} D={}: forward {:.2f} ms ({:.3g} TFLOP/s), forward+backward {:.2f} ms "
              "({:.3g} TFLOP/s), peak added {:.2f} GiB\n",
              name, device.str(), o.batch, o.seq, o.heads, o.kv_heads, o.head_dim, forward_ms, forward_tflops, step_ms,
              step_tflops, peak_gib);
@@ -105,7 +114,7 @@ void run(const Options& o, const torch::Device& device, bool fused) {
 
 int main(int argc, char** argv) {
   Options o;
-  CLI::App app{"Gemma-2 attention core: fused (CUDA) against eager, forward and forward+backward"};
+  CLI::App app{"Gemma attention core: fused (CUDA) or chunked (CPU) against eager, forward and forward+backward"};
   app.add_option("--batch", o.batch, "Sequences per call");
   app.add_option("--seq", o.seq, "Sequence length");
   app.add_option("--heads", o.heads, "Query heads");
@@ -123,7 +132,7 @@ int main(int argc, char** argv) {
   torch::set_num_threads(o.threads);
   const bool cuda = o.device == "cuda" || (o.device == "auto" && torch::cuda::is_available());
   const torch::Device device = cuda ? torch::Device(torch::kCUDA, 0) : torch::Device(torch::kCPU);
-  if (cuda) run(o, device, /*fused=*/true);
+  run(o, device, /*fused=*/true);
   run(o, device, /*fused=*/false);
   return 0;
 }

@@ -250,7 +250,8 @@ int main(int argc, char** argv) {
                                                       "the model is shallower)");
   app.add_option("--device", o.device, "auto, cuda or cpu")->check(CLI::IsMember({"auto", "cuda", "cpu"}));
   app.add_option("--dtype", o.dtype, "bf16 or f32")->check(CLI::IsMember({"bf16", "f32"}));
-  app.add_option("--attention", o.attention, "auto, eager or fused (fused: CUDA only)")
+  app.add_option("--attention", o.attention,
+                 "auto, eager or fused (auto and fused alike: the fused kernels on CUDA, the chunked core on the CPU)")
       ->check(CLI::IsMember({"auto", "eager", "fused"}));
   app.add_option("--embedding", o.embedding,
                  "Frozen token table in host memory (only the batch's rows go to the GPU; the trainer's "
@@ -385,15 +386,17 @@ int main(int argc, char** argv) {
   const double tflops = flops.model / (step_ms / 1e3) / 1e12;
   const double mfu = tflops / o.peak_tflops;
   const double hfu = flops.hardware / (step_ms / 1e3) / 1e12 / o.peak_tflops;
-  const bool fused = arena::use_fused_attention(torch::empty({1}, torch::TensorOptions().dtype(dtype).device(device)),
-                                                o.seq);
+  const auto probe = torch::empty({1}, torch::TensorOptions().dtype(dtype).device(device));
+  const char* core = arena::use_fused_attention(probe, o.seq) ? "fused"
+                     : arena::use_chunked_attention(probe)   ? "chunked"
+                                                              : "eager";
 
   const bool fused_ew = arena::use_fused_elementwise(torch::empty({1}, torch::TensorOptions().dtype(dtype).device(device)));
   fmt::print("arena train step: {} layers, hidden {}, {}x{} tokens x {} accum, {} {}, recompute {}, attention {}, "
              "norm+GeGLU {}, LoRA dropout kernels {}, embedding on {}, LoRA r={} on layers {}..{}\n",
              config.num_hidden_layers, config.hidden_size, o.batch, o.seq, o.accum, device.str(), o.dtype,
              !o.recompute ? "off" : o.recompute_layers < 0 ? "on" : fmt::format("on for {} layers", o.recompute_layers),
-             fused ? "fused" : "eager", fused_ew ? "fused" : "eager",
+             core, fused_ew ? "fused" : "eager",
              kernel_names(arena::dropout_linear_kernels()), o.embedding, o.rank, q.first_layer,
              config.num_hidden_layers - 1);
   fmt::print("  build {:.1f} s; trainable {} tensors, {} values, {:.1f} MB; last loss {:.4f}\n", build_s,
@@ -439,7 +442,7 @@ int main(int argc, char** argv) {
                         {"dtype", o.dtype},
                         {"recompute", o.recompute},
                         {"recompute_layers", o.recompute_layers},
-                        {"attention", fused ? "fused" : "eager"},
+                        {"attention", core},
                         {"fused_elementwise", fused_ew},
                         {"geglu_lora_down", o.geglu_lora_down},
                         {"lora_dropout_kernels", kernel_names(arena::dropout_linear_kernels())},

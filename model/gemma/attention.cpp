@@ -4,18 +4,20 @@
 
 #include <cmath>
 
+#include "model/nn/chunked_attention.h"
 #include "model/nn/fused_ops.h"
 #include "model/nn/rotary.h"
 #include "model/nn/softcap_attention.h"
 
 namespace arena {
 
-AttentionImpl::AttentionImpl(const GemmaConfig& c, const torch::TensorOptions& options)
+AttentionImpl::AttentionImpl(const GemmaConfig& c, int64_t layer_index, const torch::TensorOptions& options)
     : heads_(c.num_attention_heads),
       kv_heads_(c.num_key_value_heads),
       head_dim_(c.head_dim),
       scaling_(1.0 / std::sqrt(c.query_pre_attn_scalar)),
-      softcap_(c.attn_logit_softcapping) {
+      softcap_(c.attn_logit_softcapping),
+      window_(c.is_sliding(layer_index) ? c.sliding_window : 0) {
   const double std = 0.02;  // transformers' initializer_range
   q_proj = register_module("q_proj", Linear(c.hidden_size, heads_ * head_dim_, std, options));
   k_proj = register_module("k_proj", Linear(c.hidden_size, kv_heads_ * head_dim_, std, options));
@@ -42,10 +44,17 @@ torch::Tensor AttentionImpl::forward(const torch::Tensor& x, const torch::Tensor
   const auto q = rotated_heads(normed(q_proj(x), heads_, q_norm), heads_);        // [B, H, S, D]
   const auto k = rotated_heads(normed(k_proj(x), kv_heads_, k_norm), kv_heads_);  // [B, KV, S, D]
   const auto v = v_proj(x).view({b, s, kv_heads_, head_dim_}).transpose(1, 2);
-  // CUDA: the same math with scores, cap, mask and softmax fused (model/nn/softcap_attention.h); the
-  // bias is attention_bias()'s, causal, as the fused core requires.
-  const auto out = use_fused_attention(q, s) ? softcap_attention(q, k, v, bias, scaling_, softcap_)
-                                             : eager_softcap_attention(q, k, v, bias, scaling_, softcap_);
+  // The same math three ways: fused kernels on CUDA (model/nn/softcap_attention.h), chunk by chunk
+  // on the CPU (model/nn/chunked_attention.h), or the eager chain. The bias is attention_bias()'s,
+  // causal (and windowed on sliding layers), as the first two require.
+  torch::Tensor out;
+  if (use_fused_attention(q, s)) {
+    out = softcap_attention(q, k, v, bias, scaling_, softcap_);
+  } else if (use_chunked_attention(q)) {
+    out = chunked_softcap_attention(q, k, v, bias, scaling_, softcap_, window_);
+  } else {
+    out = eager_softcap_attention(q, k, v, bias, scaling_, softcap_);
+  }
   return o_proj(out.view({b, s, heads_ * head_dim_}));
 }
 

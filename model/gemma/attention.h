@@ -14,7 +14,8 @@ namespace arena {
 
 class AttentionImpl : public torch::nn::Module {
  public:
-  AttentionImpl(const GemmaConfig& config, const torch::TensorOptions& options);
+  // layer_index: whether the layer is sliding (config.is_sliding), for the chunked CPU core.
+  AttentionImpl(const GemmaConfig& config, int64_t layer_index, const torch::TensorOptions& options);
 
   // x [B, S, hidden]; cos/sin [B|1, S, head_dim]; bias [B, 1, S, S] additive (attention_bias()).
   // Returns [B, S, hidden].
@@ -28,6 +29,7 @@ class AttentionImpl : public torch::nn::Module {
   int64_t heads_, kv_heads_, head_dim_;
   double scaling_;  // query_pre_attn_scalar^-0.5
   double softcap_;  // 0: off
+  int64_t window_;  // the sliding window, 0 on full layers
 };
 TORCH_MODULE(Attention);
 

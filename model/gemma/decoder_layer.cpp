@@ -10,7 +10,7 @@ DecoderLayerImpl::DecoderLayerImpl(const GemmaConfig& c, int64_t layer_index, co
     return register_module(name, RMSNorm(c.hidden_size, c.rms_norm_eps, options));
   };
   input_layernorm = norm("input_layernorm");
-  self_attn = register_module("self_attn", Attention(c, options));
+  self_attn = register_module("self_attn", Attention(c, layer_index, options));
   post_attention_layernorm = norm("post_attention_layernorm");
   pre_feedforward_layernorm = norm("pre_feedforward_layernorm");
   mlp = register_module("mlp", Mlp(c, options));

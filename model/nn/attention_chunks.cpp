@@ -25,4 +25,16 @@ std::vector<AttentionChunk> plan_attention_chunks(int64_t batch, int64_t heads, 
   return chunks;
 }
 
+std::vector<AttentionChunk> plan_cpu_attention_chunks(int64_t batch, int64_t heads, int64_t seq, int64_t element_size,
+                                                      int64_t window) {
+  const int64_t row_bytes = std::max<int64_t>(1, batch * heads * seq * element_size);
+  const int64_t fit = std::clamp<int64_t>(kCpuChunkBytes / row_bytes / 16 * 16, 16, kCpuChunkPositions);
+  std::vector<AttentionChunk> chunks;
+  for (int64_t begin = 0; begin < seq; begin += fit) {
+    const int64_t end = std::min(seq, begin + fit);
+    chunks.push_back({begin, end, window > 0 ? std::max<int64_t>(0, begin - window + 1) : 0});
+  }
+  return chunks;
+}
+
 }  // namespace arena

@@ -11,9 +11,11 @@
 namespace arena {
 
 struct AttentionChunk {
-  int64_t begin = 0;  // first query position
-  int64_t end = 0;    // one past the last; the chunk's queries see keys [0, end)
+  int64_t begin = 0;      // first query position
+  int64_t end = 0;        // one past the last; the chunk's queries see keys [key_begin, end)
+  int64_t key_begin = 0;  // 0 unless a sliding window hides the earlier keys from every query
   int64_t positions() const { return end - begin; }
+  int64_t keys() const { return end - key_begin; }
 };
 
 // Keys rounded up to a multiple of 8: a [rows × keys] bf16 buffer then has 16-byte aligned rows
@@ -33,5 +35,15 @@ int64_t attention_chunk_bytes(int64_t batch, int64_t heads, int64_t element_size
 constexpr int64_t kAttentionChunkBytes = int64_t{64} << 20;
 constexpr int64_t kAttentionChunkPositions = 512;
 std::vector<AttentionChunk> plan_attention_chunks(int64_t batch, int64_t heads, int64_t seq, int64_t element_size);
+
+// The CPU core's chunks (model/nn/chunked_attention.h): positions [0, seq) in chunks of one length,
+// the longest multiple of 16 up to kCpuChunkPositions whose [B·H·positions × seq] buffer fits
+// kCpuChunkBytes (at least 16 positions; the last chunk takes the rest). With window > 0 each
+// chunk's keys start at begin - window + 1: the sliding mask hides every earlier key from all of its
+// queries (attention_mask.h), so those keys are never read.
+constexpr int64_t kCpuChunkBytes = int64_t{4} << 20;
+constexpr int64_t kCpuChunkPositions = 256;
+std::vector<AttentionChunk> plan_cpu_attention_chunks(int64_t batch, int64_t heads, int64_t seq, int64_t element_size,
+                                                      int64_t window);
 
 }  // namespace arena

@@ -26,6 +26,11 @@ std::atomic<AttentionKernel> g_kernel{AttentionKernel::kAuto};
 void set_attention_kernel(AttentionKernel kernel) { g_kernel.store(kernel); }
 AttentionKernel attention_kernel() { return g_kernel.load(); }
 
+bool use_chunked_attention(const torch::Tensor& q) {
+  const auto t = q.scalar_type();
+  return g_kernel.load() != AttentionKernel::kEager && q.is_cpu() && (t == torch::kFloat32 || t == torch::kFloat64);
+}
+
 torch::Tensor eager_softcap_attention(const torch::Tensor& q, const torch::Tensor& k_in, const torch::Tensor& v_in,
                                       const torch::Tensor& bias, double scale, double cap) {
   RECORD_USER_SCOPE("arena::attention");  // names the eager core in profiles (bench_train_step)

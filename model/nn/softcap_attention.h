@@ -7,7 +7,8 @@
 //
 // Numerics: the eager reference rounds after every step (scale, /cap, tanh, ·cap, +bias) in the
 // compute dtype and takes the softmax in fp32; the fused kernel rounds once. In bf16 both are
-// within bf16 rounding of the exact value; on the CPU the eager path is always used (parity).
+// within bf16 rounding of the exact value. The CPU runs the eager steps chunk by chunk instead
+// (model/nn/chunked_attention.h).
 #pragma once
 
 #include <torch/types.h>
@@ -15,9 +16,10 @@
 namespace arena {
 
 enum class AttentionKernel {
-  kAuto,   // fused on CUDA when the build has the kernels and keys <= 8192, eager otherwise
-  kEager,  // always the reference math (attention.cpp)
-  kFused,  // fused where supported (CUDA), eager elsewhere
+  kAuto,   // CUDA: fused when the build has the kernels and keys <= 8192, eager otherwise;
+           // CPU: chunked in fp32/fp64 (model/nn/chunked_attention.h), eager in 16-bit
+  kEager,  // always the reference math (eager_softcap_attention)
+  kFused,  // the same as kAuto
 };
 
 // Process-wide choice of the attention core (default kAuto). For benchmarks and tests.
@@ -26,12 +28,18 @@ AttentionKernel attention_kernel();
 
 // The reference math on any device, the eager chain transformers runs (eager attention):
 // cap·tanh(q·kᵀ·scale/cap) + bias rounded step by step in q's dtype, softmax in fp32, then ·v.
-// Same arguments as softcap_attention; returns [B, S, H, D] (contiguous). Used on the CPU always.
+// Same arguments as softcap_attention; returns [B, S, H, D] (contiguous).
 torch::Tensor eager_softcap_attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
                                       const torch::Tensor& bias, double scale, double cap);
 
 // Whether the fused core runs for this query tensor and key length under the current choice.
 bool use_fused_attention(const torch::Tensor& q, int64_t keys);
+
+// Whether the chunked core (model/nn/chunked_attention.h) runs for q under the current choice: on
+// the CPU in fp32 and fp64 unless kEager is chosen. 16-bit CPU runs keep the eager chain, which
+// reproduces transformers' bf16 roundings op for op (the bf16 parity fixtures); the chunked core is
+// as accurate (test_chunked_attention) but sums in another order, and the CPU trains in fp32.
+bool use_chunked_attention(const torch::Tensor& q);
 
 // q [B, H, S, D], k and v [B, KV, S, D] (query head h reads KV head h / (H/KV)), bias [B|1, 1, S, S]
 // additive and causal, as attention_bias() builds it: every key after its query is masked, so

@@ -1,6 +1,9 @@
-// The chunk plan of the fused attention core (model/nn/attention_chunks.h): plain arithmetic, so it
-// is checked here on the CPU; tests/model/nn/test_softcap_attention_cuda.cpp runs the chunks themselves.
+// The chunk plans of the fused (CUDA) and chunked (CPU) attention cores (model/nn/attention_chunks.h):
+// plain arithmetic. tests/model/nn/test_softcap_attention_cuda.cpp and test_chunked_attention.cpp
+// run the chunks themselves.
 #include <gtest/gtest.h>
+
+#include <algorithm>
 
 #include "model/nn/attention_chunks.h"
 
@@ -71,6 +74,37 @@ TEST(AttentionChunks, PaddedKeys) {
   EXPECT_EQ(padded_keys(1), 8);
   EXPECT_EQ(padded_keys(8), 8);
   EXPECT_EQ(padded_keys(1900), 1904);
+}
+
+// The CPU plan: equal chunks (multiples of 16, the last one the rest) within the byte budget, and
+// keys starting where the window lets the chunk's first query see.
+TEST(AttentionChunks, CpuPlanCoversTheSequenceAndSkipsOnlyHiddenKeys) {
+  for (const int64_t seq : {1, 15, 17, 256, 600, 1900, 8192}) {
+    for (const int64_t window : {0, 1, 100, 512, 4096}) {
+      for (const int64_t batch : {1, 4, 16}) {
+        SCOPED_TRACE(::testing::Message() << "S=" << seq << " window=" << window << " B=" << batch);
+        const auto chunks = plan_cpu_attention_chunks(batch, 8, seq, 4, window);
+        ASSERT_FALSE(chunks.empty());
+        int64_t next = 0;
+        for (size_t i = 0; i < chunks.size(); ++i) {
+          const auto& c = chunks[i];
+          EXPECT_EQ(c.begin, next);
+          EXPECT_GT(c.positions(), 0);
+          if (i + 1 < chunks.size()) {
+            EXPECT_EQ(c.positions(), chunks[0].positions());
+            EXPECT_EQ(c.positions() % 16, 0);
+            EXPECT_LE(c.positions(), kCpuChunkPositions);
+          }
+          if (c.positions() > 16) EXPECT_LE(batch * 8 * c.positions() * seq * 4, kCpuChunkBytes);
+          // The first query (c.begin) sees keys from c.begin - window + 1 on; later ones see less.
+          EXPECT_EQ(c.key_begin, window > 0 ? std::max<int64_t>(0, c.begin - window + 1) : 0);
+          EXPECT_EQ(c.keys(), c.end - c.key_begin);
+          next = c.end;
+        }
+        EXPECT_EQ(next, seq);
+      }
+    }
+  }
 }
 
 }  // namespace
