@@ -27,8 +27,9 @@ GEMMA2_2B = dict(vocab_size=256000, hidden_size=2304, intermediate_size=9216, nu
 TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 
 
-def parse():
-    ap = argparse.ArgumentParser(description=__doc__)
+def build_parser(description=__doc__):
+    """The options of bench_train_step that the peers share (bench/peer_unsloth_step.py adds its own)."""
+    ap = argparse.ArgumentParser(description=description)
     for name, key in [("layers", "num_hidden_layers"), ("hidden", "hidden_size"),
                       ("intermediate", "intermediate_size"), ("heads", "num_attention_heads"),
                       ("kv-heads", "num_key_value_heads"), ("head-dim", "head_dim"), ("vocab", "vocab_size")]:
@@ -54,7 +55,27 @@ def parse():
     # Options of bench_train_step that have no meaning here are accepted and ignored.
     ap.add_argument("--attention", default=None, help=argparse.SUPPRESS)
     ap.add_argument("--profile", action="store_true", help=argparse.SUPPRESS)
-    return ap.parse_args()
+    return ap
+
+
+def parse():
+    return build_parser().parse_args()
+
+
+def gemma2_config(a):
+    """The model config as a dict (Gemma-2-2B's, with the shape options applied), and the first LoRA layer."""
+    cfg = dict(GEMMA2_2B)
+    for name, key in [("layers", "num_hidden_layers"), ("hidden", "hidden_size"),
+                      ("intermediate", "intermediate_size"), ("heads", "num_attention_heads"),
+                      ("kv_heads", "num_key_value_heads"), ("head_dim", "head_dim"), ("vocab", "vocab_size")]:
+        if getattr(a, name) > 0:
+            cfg[key] = getattr(a, name)
+    if a.head_dim > 0:
+        cfg["query_pre_attn_scalar"] = a.head_dim
+    layers = cfg["num_hidden_layers"]
+    cfg["layer_types"] = ["sliding_attention" if i % 2 == 0 else "full_attention" for i in range(layers)]
+    first = a.first_lora_layer if a.first_lora_layer < layers else 0
+    return cfg, first
 
 
 def model_flops(cfg, a):
@@ -85,18 +106,9 @@ def main():
     from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
     from transformers import Gemma2Config, Gemma2ForSequenceClassification
 
-    cfg = dict(GEMMA2_2B)
-    for name, key in [("layers", "num_hidden_layers"), ("hidden", "hidden_size"),
-                      ("intermediate", "intermediate_size"), ("heads", "num_attention_heads"),
-                      ("kv_heads", "num_key_value_heads"), ("head_dim", "head_dim"), ("vocab", "vocab_size")]:
-        if getattr(a, name) > 0:
-            cfg[key] = getattr(a, name)
-    if a.head_dim > 0:
-        cfg["query_pre_attn_scalar"] = a.head_dim
+    cfg, first = gemma2_config(a)
     layers = cfg["num_hidden_layers"]
-    cfg["layer_types"] = ["sliding_attention" if i % 2 == 0 else "full_attention" for i in range(layers)]
     config = Gemma2Config(attn_implementation="eager", **cfg)
-    first = a.first_lora_layer if a.first_lora_layer < layers else 0
 
     t_build = time.perf_counter()
     versions = {"torch": torch.__version__, "transformers": transformers.__version__, "peft": peft.__version__}

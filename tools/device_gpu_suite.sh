@@ -1,9 +1,15 @@
 #!/usr/bin/env bash
 # The GPU checks and benchmarks of issue 6, in one call of the device tool (see tools/device_bundle.sh):
 #   run(carry=[".devbundle"], command="tools/device_gpu_suite.sh [phases]")
-# Phases (default: all but lora, recompute and cpu): info tests dequant attn train lora recompute peer vs cpu. ARENA_ARGS adds options to our side
-# of the vs phase (e.g. ARENA_ARGS="--embedding device"). Logs go to $OUT (or ./out) as suite.log
-# (everything) and results.jsonl (the JSON lines); each step has its own time limit.
+# Phases (default: all but lora, recompute, cpu, unsloth and unsloth-fm): info tests dequant attn train lora recompute peer vs cpu
+# unsloth unsloth-fm. ARENA_ARGS adds options to our side of the vs phase (e.g. ARENA_ARGS="--embedding device").
+# unsloth: our step against Unsloth (bench/peer_unsloth_step.py, FastLanguageModel) and transformers + PEFT +
+# bitsandbytes at batch 4, seq 1900, in one bench/gpu_vs_peer.sh (issue 20); unsloth-fm: the same with Unsloth's
+# FastModel loader. Both need the wheels of tools/fetch_unsloth_wheels.sh carried:
+#   run(carry=[".devbundle", ".whl-unsloth"], command="tools/device_gpu_suite.sh unsloth")
+# and install them offline once per machine into .devsite/ (ignored, kept between calls on a warm machine).
+# Logs go to $OUT (or ./out) as suite.log (everything) and results.jsonl (the JSON lines); each step has
+# its own time limit.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 source tools/device_env.sh
@@ -19,6 +25,7 @@ step() {  # step LIMIT_S NAME COMMAND...
   timeout "$limit" "$@" 2>&1 | tee -a "$log"
   local rc=${PIPESTATUS[0]}
   echo "=== $name: rc=$rc, $((SECONDS - t0)) s" | tee -a "$log"
+  return "$rc"
 }
 has() { [[ " $phases " == *" $1 "* ]]; }
 
@@ -94,6 +101,48 @@ if has peer; then
     step 420 "peer-b$b" python3 bench/peer_train_step.py --batch "$b" --seq 1900 --steps 5 --warmup 2 --json
     grep -h '^{' "$log" | tail -1 >> "$OUT/results.jsonl"
   done
+fi
+unsloth_ready() {  # the wheels of tools/fetch_unsloth_wheels.sh, installed offline once per machine into .devsite/
+  local site="$PWD/.devsite" stamp w wheels=() bnb=()
+  for w in .whl-unsloth/*.whl; do
+    [ -e "$w" ] || continue
+    if [[ $w == */bitsandbytes-* ]]; then bnb+=("$w"); else wheels+=("$w"); fi
+  done
+  if [ ${#wheels[@]} -gt 0 ]; then
+    stamp=$(printf '%s\n' "${wheels[@]}" "${bnb[@]}" | md5sum)
+    if [ "$(cat "$site/.stamp" 2>/dev/null)" != "$stamp" ]; then
+      rm -rf "$site"
+      step 180 unsloth-install python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir \
+        --target "$site/py" "${wheels[@]}" || return 1
+      if [ ${#bnb[@]} -gt 0 ]; then
+        step 60 bnb-install python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir \
+          --target "$site/bnb" "${bnb[@]}" || return 1
+      fi
+      echo "$stamp" > "$site/.stamp"
+    fi
+  elif [ ! -f "$site/.stamp" ]; then
+    echo "=== unsloth: no .whl-unsloth/*.whl and nothing in .devsite/ (run tools/fetch_unsloth_wheels.sh here and" \
+      "carry .whl-unsloth)" | tee -a "$log"
+    return 1
+  fi
+  # bitsandbytes for both peers where the bundle lacks it (tools/device_bundle.sh puts it in .devbundle/py)
+  if ! python3 -c "import bitsandbytes" 2>/dev/null && [ -d "$site/bnb/bitsandbytes" ]; then
+    export PYTHONPATH="$site/bnb${PYTHONPATH:+:$PYTHONPATH}"
+  fi
+  export UNSLOTH_SITE="$site/py"  # first on PYTHONPATH for the Unsloth peers only (bench/gpu_vs_peer.sh)
+}
+vs_collect() {  # vs_collect LIMIT NAME COMMAND...: a step whose new JSON lines go to results.jsonl
+  local n0; n0=$(grep -c '^{' "$log" || true)
+  step "$@"
+  grep -h '^{' "$log" | tail -n +"$((n0 + 1))" >> "$OUT/results.jsonl"
+}
+if has unsloth && unsloth_ready; then  # Unsloth first: the transformers peer is known (802 ms at batch 4 on the H100)
+  vs_collect "${UNSLOTH_LIMIT_S:-500}" vs-unsloth-b4 env PEERS="${UNSLOTH_PEERS:-unsloth transformers}" \
+    ARENA_ARGS="--profile ${ARENA_ARGS:-}" PEER_TIMEOUT_S="${PEER_TIMEOUT_S:-300}" bench/gpu_vs_peer.sh --batch 4 --seq 1900 --steps 5 --warmup 2
+fi
+if has unsloth-fm && unsloth_ready; then  # FastModel + auto_model; its attention is Unsloth's choice (see the RATIO line)
+  vs_collect "${UNSLOTH_LIMIT_S:-500}" vs-unsloth-fastmodel-b4 env PEERS=unsloth-fastmodel \
+    ARENA_ARGS="--profile ${ARENA_ARGS:-}" PEER_TIMEOUT_S="${PEER_TIMEOUT_S:-300}" bench/gpu_vs_peer.sh --batch 4 --seq 1900 --steps 5 --warmup 2
 fi
 if has cpu; then  # the CPU side on this machine's idle cores (2 threads, as on the 2-core dev VM)
   tiny="--device cpu --layers 4 --hidden 256 --intermediate 1024 --heads 4 --kv-heads 2 --head-dim 64 --vocab 8192"
