@@ -16,7 +16,6 @@ namespace {
 
 World g_world;
 bool g_initialized = false;
-bool g_aborting = false;  // abort_world() on its way out: no barrier, the other ranks are not coming
 
 bool env_set(const char* name) {
   const char* v = std::getenv(name);
@@ -63,15 +62,9 @@ const World& init_world(int* argc, char*** argv) {
 const World& world() { return g_world; }
 
 void finalize_world() {
-  stop_watchdog();  // before the barrier: rank 0 may still be exporting while the others wait here
+  stop_watchdog();
   int finalized = 0;
-  if (!g_world.mpi || MPI_Finalized(&finalized) != MPI_SUCCESS || finalized) return;
-  // Every rank arrives before any tears down its connections. Without this, Open MPI 4.1's TCP
-  // BTL (ranks on different hosts, or two Slurm nodes on one) now and then crashed rank 0 inside
-  // MPI_Finalize (mca_btl_tcp_finalize, seen in tests/cluster's multinode check; open-mpi/ompi#10313).
-  // MPI_Finalize waits for every rank anyway (its PMIx fence), so this adds no new way to hang.
-  if (g_world.size > 1 && !g_aborting) MPI_Barrier(MPI_COMM_WORLD);
-  MPI_Finalize();
+  if (g_world.mpi && MPI_Finalized(&finalized) == MPI_SUCCESS && !finalized) MPI_Finalize();
 }
 
 void abort_world(const std::string& message, int code) {
@@ -80,7 +73,6 @@ void abort_world(const std::string& message, int code) {
   else
     std::fprintf(stderr, "arena: error: %s\n", message.c_str());
   std::fflush(stderr);
-  g_aborting = true;
   if (g_world.mpi && g_world.size > 1) MPI_Abort(MPI_COMM_WORLD, code);
   finalize_world();
   std::exit(code);

@@ -27,8 +27,7 @@ struct World {
 const World& init_world(int* argc, char*** argv);
 // The world initialized by init_world (a world of one before that).
 const World& world();
-// Finalizes MPI when it was initialized; call once at normal exit, on every rank (it waits for all
-// of them in a barrier first; abort_world skips that).
+// Finalizes MPI when it was initialized; call once at normal exit.
 void finalize_world();
 
 // True when the environment shows a launcher started this process (mpirun/PMIx/PMI/srun).
