@@ -91,14 +91,20 @@ def model_flops(cfg, a):
     return model, model + (0.0 if a.no_recompute else tokens * linear + seqs * attention)
 
 
-def main():
-    a = parse()
+def torch_setup(a):
+    """Threads and seed as the options say; returns (cuda, device, dtype). Shared with the Unsloth peer."""
     if a.threads > 0:
         torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
     cuda = a.device == "cuda" or (a.device == "auto" and torch.cuda.is_available())
     device = torch.device("cuda", 0) if cuda else torch.device("cpu")
     dtype = torch.bfloat16 if a.dtype == "bf16" else torch.float32
+    return cuda, device, dtype
+
+
+def main():
+    a = parse()
+    cuda, device, dtype = torch_setup(a)
     quant = a.quant if a.quant != "auto" else ("nf4" if cuda else "none")
 
     import transformers

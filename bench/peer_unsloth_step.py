@@ -36,7 +36,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from peer_train_step import TARGETS, build_parser, gemma2_config, model_flops  # noqa: E402  (imports torch only)
+from peer_train_step import TARGETS, build_parser, gemma2_config, model_flops, torch_setup  # noqa: E402  (imports torch only)
 
 LORA_DROPOUT = 0.05
 NUM_LABELS = 2
@@ -70,12 +70,7 @@ def write_checkpoint(a, out_dir):
     from tokenizers import Tokenizer, models, pre_tokenizers
     from transformers import Gemma2Config, Gemma2ForSequenceClassification, PreTrainedTokenizerFast
 
-    if a.threads > 0:
-        torch.set_num_threads(a.threads)
-    torch.manual_seed(a.seed)
-    cuda = a.device == "cuda" or (a.device == "auto" and torch.cuda.is_available())
-    device = torch.device("cuda", 0) if cuda else torch.device("cpu")
-    dtype = torch.bfloat16 if a.dtype == "bf16" else torch.float32
+    _, device, dtype = torch_setup(a)
     cfg, _ = gemma2_config(a)
     config = Gemma2Config(attn_implementation="eager", **cfg)  # num_labels 2, as NUM_LABELS
     with torch.device(device):
