@@ -390,8 +390,7 @@ int main(int argc, char** argv) {
   const char* core = arena::use_fused_attention(probe, o.seq) ? "fused"
                      : arena::use_chunked_attention(probe)   ? "chunked"
                                                               : "eager";
-
-  const bool fused_ew = arena::use_fused_elementwise(torch::empty({1}, torch::TensorOptions().dtype(dtype).device(device)));
+  const bool fused_ew = arena::use_fused_elementwise(probe);
   fmt::print("arena train step: {} layers, hidden {}, {}x{} tokens x {} accum, {} {}, recompute {}, attention {}, "
              "norm+GeGLU {}, LoRA dropout kernels {}, embedding on {}, LoRA r={} on layers {}..{}\n",
              config.num_hidden_layers, config.hidden_size, o.batch, o.seq, o.accum, device.str(), o.dtype,
