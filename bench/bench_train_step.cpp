@@ -261,7 +261,7 @@ int main(int argc, char** argv) {
   app.add_option("--recompute-layers", o.recompute_layers,
                  "Recompute only the first N layers with adapters, keep the rest's activations (-1: all)");
   app.add_flag("!--no-quantize", o.quantize, "Dense frozen base instead of NF4");
-  app.add_flag("!--no-fused-elementwise", o.fused_elementwise, "Eager RMSNorm and GeGLU instead of the CUDA kernels");
+  app.add_flag("!--no-fused-elementwise", o.fused_elementwise, "Eager RMSNorm and GeGLU chains instead of the fused kernels (CUDA, or the CPU in fp32/bf16)");
   app.add_flag("!--no-geglu-lora-down", o.geglu_lora_down,
                "GeGLU and down_proj's LoRA input as separate ops (keeps the GeGLU output for backward)");
   app.add_flag("!--no-fused-lora-dropout", o.fused_lora_dropout,

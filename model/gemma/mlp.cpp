@@ -23,7 +23,7 @@ torch::Tensor MlpImpl::forward(const torch::Tensor& x) {
         geglu_lora_down(gate, up, down_proj->lora_A_as(gate), down_proj->lora_dropout(), down_proj->is_training());
     return down_proj->add_lora_up(down_proj->base_forward(act), a);
   }
-  if (use_fused_elementwise(x)) return down_proj(geglu_fused(gate, up));  // CUDA: one kernel
+  if (use_fused_elementwise(x)) return down_proj(geglu_fused(gate, up));  // one fused pass
   return down_proj(torch::gelu(gate, "tanh") * up);
 }
 

@@ -37,13 +37,22 @@ struct GegluLoraDown : public torch::autograd::Function<GegluLoraDown> {
     const auto& g_a = grad_out[1];
     torch::Tensor d_a_weight, d_act = g_act;
     const bool to_inputs = ctx->needs_input_grad(0) || ctx->needs_input_grad(1);
+    torch::Tensor d_gate, d_up;
+    if (g_a.defined() && ctx->needs_input_grad(2) && to_inputs && gate.is_cpu()) {
+      // CPU: the input gradient first, then one pass gives GeGLU's gradients and the value the
+      // weight gradient drops (instead of a second pass that recomputes it).
+      d_act = dropout_linear_input_grad(g_a, a_weight, seed, p, d_act);
+      torch::Tensor act;
+      std::tie(d_gate, d_up, act) = geglu_grads_and_value(gate, up, d_act);
+      d_a_weight = dropout_linear_weight_grad(g_a, act, torch::Tensor(), seed, p);
+      return {d_gate, d_up, d_a_weight, torch::Tensor()};
+    }
     if (g_a.defined()) {
       // g_aᵀ·dropout(GeGLU(gate, up)); on CUDA without writing the GeGLU value or its dropped copy
       if (ctx->needs_input_grad(2)) d_a_weight = dropout_linear_weight_grad(g_a, gate, up, seed, p);
       // dropout(g_a·A) + g_act in one pass where the LoRA kernels run (in place otherwise)
       if (to_inputs) d_act = dropout_linear_input_grad(g_a, a_weight, seed, p, d_act);
     }
-    torch::Tensor d_gate, d_up;
     if (to_inputs && d_act.defined()) std::tie(d_gate, d_up) = geglu_grads(gate, up, d_act);
     return {d_gate, d_up, d_a_weight, torch::Tensor()};
   }

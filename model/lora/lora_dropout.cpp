@@ -13,6 +13,7 @@
 
 #include "common/error.h"
 #include "model/cuda/dropout_hash.h"
+#include "model/nn/cpu_kernels.h"
 #include "model/nn/fused_ops.h"
 
 #ifdef ARENA_WITH_CUDA
@@ -36,25 +37,11 @@ std::atomic<unsigned> g_dropout_linear_kernels{kDropoutInputGradKernel};
 // `other` (same dtype and device) at rank r.
 bool fused_lora_kernels(unsigned kernel, const torch::Tensor& t, const torch::Tensor& other, int64_t r, double p) {
   const bool half = t.scalar_type() == torch::kBFloat16 || t.scalar_type() == torch::kHalf;
-  return (g_dropout_linear_kernels.load() & kernel) != 0 && use_fused_elementwise(t) && half && p > 0 && p < 1 &&
-         other.scalar_type() == t.scalar_type() && other.device() == t.device() && r >= 1 &&
+  return (g_dropout_linear_kernels.load() & kernel) != 0 && t.is_cuda() && use_fused_elementwise(t) && half &&
+         p > 0 && p < 1 && other.scalar_type() == t.scalar_type() && other.device() == t.device() && r >= 1 &&
          r <= cuda::kDropoutDownMaxRank;
 }
 #endif
-
-// The 24-bit draws of the 2·`pairs` elements from element `even` (even): plain loops the compiler
-// vectorizes, in a clone using AVX-512's 64-bit multiply where the CPU has it (picked at load time).
-// The CPU mask was about 8 % of a CPU training step at the main job's shape (docs/benchmarks.md).
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
-__attribute__((target_clones("arch=x86-64-v4", "default")))
-#endif
-void element_draws(uint64_t seed, uint64_t even, int64_t pairs, uint32_t* bits) {
-  for (int64_t k = 0; k < pairs; ++k) {
-    const uint64_t z = dropout_pair_hash(seed, (even >> 1) + static_cast<uint64_t>(k));
-    bits[2 * k] = dropout_bits_of(z, 0);
-    bits[2 * k + 1] = dropout_bits_of(z, 1);
-  }
-}
 
 uint32_t drop_threshold(double p) { return static_cast<uint32_t>(std::llround(p * static_cast<double>(1u << 24))); }
 
@@ -108,28 +95,32 @@ torch::Tensor seeded_dropout(const torch::Tensor& x_in, uint64_t seed, double p)
   }
 #endif
   check(x.device().is_cpu(), "seeded dropout: unsupported device {}", x.device().str());
-  AT_DISPATCH_FLOATING_TYPES_AND2(torch::kBFloat16, torch::kHalf, x.scalar_type(), "seeded_dropout", [&] {
-    // fp32 arithmetic for fp32/bf16/fp16 (as on CUDA), fp64 for fp64; one rounding.
+  if (x.scalar_type() == torch::kFloat32 || x.scalar_type() == torch::kBFloat16) {
+    // The vectorized loop (model/nn/cpu_kernels.h): fp32 arithmetic, one rounding.
+    const auto run = [&](auto* in, auto* out) {
+      at::parallel_for(0, n, 32768, [&](int64_t begin, int64_t end) {
+        cpu::seeded_dropout(in + begin, out + begin, static_cast<uint64_t>(begin), end - begin, seed, threshold,
+                            scale);
+      });
+    };
+    if (x.scalar_type() == torch::kFloat32) {
+      run(x.data_ptr<float>(), y.data_ptr<float>());
+    } else {
+      run(x.data_ptr<c10::BFloat16>(), y.data_ptr<c10::BFloat16>());
+    }
+    return y;
+  }
+  AT_DISPATCH_FLOATING_TYPES_AND(torch::kHalf, x.scalar_type(), "seeded_dropout", [&] {
+    // fp16: fp32 arithmetic (as on CUDA); fp64: fp64; one rounding. Element by element (tests only).
     using acc_t = at::opmath_type<scalar_t>;
     const auto s = std::is_same_v<acc_t, float> ? static_cast<acc_t>(scale) : static_cast<acc_t>(1.0 / (1.0 - p));
     const scalar_t* in = x.data_ptr<scalar_t>();
     scalar_t* out = y.data_ptr<scalar_t>();
-    const auto put = [&](int64_t i, bool keep) {  // branch-free, so the block loop vectorizes
-      const acc_t kept = static_cast<acc_t>(in[i]) * s;
-      out[i] = static_cast<scalar_t>(keep ? kept : acc_t(0));
-    };
     at::parallel_for(0, n, 32768, [&](int64_t begin, int64_t end) {
-      constexpr int64_t kPairs = 512;  // drawn a block at a time
-      uint32_t bits[2 * kPairs];
-      int64_t i = begin;
-      if (i < end && (i & 1) != 0) put(i, dropout_keep(seed, static_cast<uint64_t>(i), threshold)), ++i;
-      while (i + 1 < end) {  // one hash per element pair
-        const int64_t pairs = std::min<int64_t>(kPairs, (end - i) / 2);
-        element_draws(seed, static_cast<uint64_t>(i), pairs, bits);
-        for (int64_t k = 0; k < 2 * pairs; ++k) put(i + k, bits[k] >= threshold);
-        i += 2 * pairs;
+      for (int64_t i = begin; i < end; ++i) {
+        const bool keep = dropout_keep(seed, static_cast<uint64_t>(i), threshold);
+        out[i] = static_cast<scalar_t>(keep ? static_cast<acc_t>(in[i]) * s : acc_t(0));
       }
-      if (i < end) put(i, dropout_keep(seed, static_cast<uint64_t>(i), threshold));
     });
   });
   return y;

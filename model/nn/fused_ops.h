@@ -1,12 +1,15 @@
-// Fused CUDA versions of Gemma-2's RMSNorm, GeGLU and rotary embedding (model/cuda/fused_kernels.cu),
-// as autograd functions. The eager versions (rms_norm.cpp, mlp.cpp) chain 6 to 10 ATen kernels, each a full
-// pass over [tokens, width] in fp32 or bf16; these read their inputs once and write once, with
-// all arithmetic in fp32 registers and one rounding. On the CPU the eager code always runs
-// (parity with transformers); on CUDA these differ from it by bf16 rounding only.
+// Fused versions of Gemma's RMSNorm and GeGLU (CUDA: model/cuda/fused_kernels.cu; CPU in fp32 and
+// bf16: model/nn/cpu_kernels.h) and of the rotary embedding (CUDA only), as autograd functions. The
+// eager versions (rms_norm.cpp, mlp.cpp) chain 6 to 10 ATen kernels, each a full pass over
+// [tokens, width]; these read their inputs once and write once, with all arithmetic in fp32 and
+// one rounding. They differ from the eager chain (transformers' order of operations) by the
+// summation order and, in bf16, the roundings it skips; the parity tests hold them to the same
+// bounds. set_fused_elementwise(false) brings the eager chain back.
 #pragma once
 
 #include <torch/types.h>
 
+#include <tuple>
 #include <utility>
 
 namespace arena {
@@ -14,7 +17,8 @@ namespace arena {
 // Process-wide switch (default on). For benchmarks and tests.
 void set_fused_elementwise(bool on);
 bool fused_elementwise();
-// Whether the fused kernels run for x: switch on, x on CUDA, fp32/bf16/fp16.
+// Whether the fused RMSNorm and GeGLU run for x: switch on, and x on CUDA in fp32/bf16/fp16 or
+// on the CPU in fp32/bf16. (The fused rotary also needs x on CUDA.)
 bool use_fused_elementwise(const torch::Tensor& x);
 
 // Gemma RMSNorm y = x̂·(1 + w), x̂ = x·rsqrt(mean(x²) + eps) over the last dim; w has x's dtype.
@@ -38,5 +42,10 @@ torch::Tensor rotary_heads_fused(const torch::Tensor& y, const torch::Tensor& co
 torch::Tensor geglu_value(const torch::Tensor& gate, const torch::Tensor& up);
 std::pair<torch::Tensor, torch::Tensor> geglu_grads(const torch::Tensor& gate, const torch::Tensor& up,
                                                     const torch::Tensor& d_out);
+// (d_gate, d_up, geglu_value(gate, up)): on the CPU's fused loops one pass with one tanh per
+// element; elsewhere geglu_grads and geglu_value. The same bits either way.
+std::tuple<torch::Tensor, torch::Tensor, torch::Tensor> geglu_grads_and_value(const torch::Tensor& gate,
+                                                                              const torch::Tensor& up,
+                                                                              const torch::Tensor& d_out);
 
 }  // namespace arena
