@@ -332,10 +332,6 @@ std::pair<torch::Tensor, torch::Tensor> geglu_grads(const torch::Tensor& gate, c
   return {d_gate, d_up};
 }
 
-}  // namespace arena
-
-namespace arena {
-
 std::tuple<torch::Tensor, torch::Tensor, torch::Tensor> geglu_grads_and_value(const torch::Tensor& gate,
                                                                               const torch::Tensor& up,
                                                                               const torch::Tensor& d_out) {

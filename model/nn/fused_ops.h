@@ -37,8 +37,8 @@ torch::Tensor rotary_heads_fused(const torch::Tensor& y, const torch::Tensor& co
 
 // GeGLU outside autograd, for functions that keep gate and up and recompute the rest: the fused
 // kernel where use_fused_elementwise(gate), else ATen's gelu(tanh)·up. geglu_grads returns
-// (d_gate, d_up) for d_out with the same ops autograd runs on the eager expression (bit-identical
-// gradients on the CPU).
+// (d_gate, d_up) for d_out: the fused kernel's (what geglu_fused's backward returns), else the
+// same ops autograd runs on the eager expression (bit-identical gradients to it).
 torch::Tensor geglu_value(const torch::Tensor& gate, const torch::Tensor& up);
 std::pair<torch::Tensor, torch::Tensor> geglu_grads(const torch::Tensor& gate, const torch::Tensor& up,
                                                     const torch::Tensor& d_out);
