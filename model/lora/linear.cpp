@@ -64,18 +64,16 @@ torch::Tensor LinearImpl::base_forward(const torch::Tensor& x) {
 torch::Tensor LinearImpl::lora_A_as(const torch::Tensor& x) const { return as_compute(lora_A, x); }
 
 torch::Tensor LinearImpl::add_lora_up(const torch::Tensor& y, const torch::Tensor& a) {
-  if (y.is_cuda()) {
-    // y += scaling·(a·Bᵀ) as one GEMM with y as its accumulator (beta = 1, alpha = scaling): a
-    // separate scale and add would each be a full pass over the [tokens, out] output, and an
-    // out-of-place addmm one copy of it (model/lora/lora_up.h). y is the base projection's fresh output.
-    // CUDA only: on the CPU the PEFT order of roundings is kept for the bit-exact parity tests.
-    const auto b = as_compute(lora_B, y);
-    if (y.is_contiguous() && !y.is_view()) return lora_up_add_(y, a, b, lora_scaling_);
-    return torch::addmm(y.reshape({-1, out_features}), a.reshape({-1, a.size(-1)}), b.t(), /*beta=*/1.0,
-                        /*alpha=*/lora_scaling_)
-        .view(y.sizes());
-  }
-  return y + torch::linear(a, as_compute(lora_B, y)) * lora_scaling_;
+  // y += scaling·(a·Bᵀ) as one GEMM with y as its accumulator (beta = 1, alpha = scaling): a
+  // separate scale and add would each be a full pass over the [tokens, out] output, and an
+  // out-of-place addmm one copy of it (model/lora/lora_up.h). y is the base projection's fresh output.
+  // PEFT's order (a·Bᵀ, then the scale, then the add, each rounded) differs from it by a rounding;
+  // on the CPU those three passes and their fresh [tokens, out] tensors were 16x the GEMM's time.
+  const auto b = as_compute(lora_B, y);
+  if (y.is_contiguous() && !y.is_view()) return lora_up_add_(y, a, b, lora_scaling_);
+  return torch::addmm(y.reshape({-1, out_features}), a.reshape({-1, a.size(-1)}), b.t(), /*beta=*/1.0,
+                      /*alpha=*/lora_scaling_)
+      .view(y.sizes());
 }
 
 void LinearImpl::quantize(bool double_quant) {
