@@ -33,7 +33,7 @@ class LinearImpl : public torch::nn::Module {
   // forward() in two halves, for callers that compute the adapter's a = dropout(x)·Aᵀ themselves
   // (model/lora/geglu_lora_down.h): forward(x) = add_lora_up(base_forward(x), a).
   torch::Tensor base_forward(const torch::Tensor& x);                    // x·Wᵀ, NF4 or dense
-  // y + scaling·a·Bᵀ. On CUDA a contiguous y is updated in place and returned (model/lora/lora_up.h):
+  // y + scaling·a·Bᵀ. A contiguous y is updated in place and returned (model/lora/lora_up.h):
   // pass the base projection's fresh output and do not read y again.
   torch::Tensor add_lora_up(const torch::Tensor& y, const torch::Tensor& a);
   torch::Tensor lora_A_as(const torch::Tensor& x) const;                 // A in x's dtype, in the graph
