@@ -32,9 +32,9 @@ AttentionImpl::AttentionImpl(const GemmaConfig& c, int64_t layer_index, const to
 torch::Tensor AttentionImpl::forward(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin,
                                      const torch::Tensor& bias) {
   const int64_t b = x.size(0), s = x.size(1);
-  // [B, S, n·D] -> [B, n, S, D], rotated: one CUDA kernel each way where the fused kernels run.
+  // [B, S, n·D] -> [B, n, S, D], rotated: one fused pass each way where the fused kernels run.
   const auto rotated_heads = [&](const torch::Tensor& y, int64_t n) {
-    if (y.is_cuda() && use_fused_elementwise(y)) return rotary_heads_fused(y, cos, sin, n);
+    if (use_fused_elementwise(y)) return rotary_heads_fused(y, cos, sin, n);
     return apply_rotary(y.view({b, s, n, head_dim_}).transpose(1, 2), cos, sin);
   };
   // Gemma-3: RMSNorm over each head's D values (layout-free, so before the split into heads).

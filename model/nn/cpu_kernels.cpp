@@ -32,6 +32,10 @@ const uint16_t* raw(const c10::BFloat16* p) { return reinterpret_cast<const uint
 uint16_t* raw(c10::BFloat16* p) { return reinterpret_cast<uint16_t*>(p); }
 static_assert(sizeof(c10::BFloat16) == sizeof(uint16_t), "BFloat16 is one 16-bit word");
 
+// a·b as an eager op stores it: rounded to the storage type.
+ARENA_INLINE float product(float a, float b, const float*) { return a * b; }
+ARENA_INLINE float product(float a, float b, const uint16_t*) { return bf16_to_float(float_to_bf16(a * b)); }
+
 ARENA_INLINE float bits_to_float(uint32_t u) {
   float f;
   std::memcpy(&f, &u, sizeof f);
@@ -184,6 +188,39 @@ ARENA_INLINE void dropout_loop(const S* x, S* y, uint64_t first, int64_t n, uint
   if (i < n) one(i);
 }
 
+struct RotaryShape {
+  int64_t batch, seq, heads, d, cos_batch;
+};
+
+// Tokens t in [t0, t1): per head, y1 = x1·c1 − x2·s1 and y2 = x2·c2 + x1·s2 (forward), or
+// dx1 = g1·c1 + g2·s2 and dx2 = g2·c2 − g1·s1 (backward), each product rounded, then the sum.
+template <bool kForward, typename S>
+ARENA_INLINE void rotary_loop(const S* __restrict__ in, const S* __restrict__ cos, const S* __restrict__ sin,
+                              S* __restrict__ out, RotaryShape n, int64_t t0, int64_t t1) {
+  const int64_t half = n.d / 2;
+  for (int64_t t = t0; t < t1; ++t) {
+    const int64_t b = t / n.seq, s = t % n.seq;
+    const S* c = cos + ((n.cos_batch == 1 ? 0 : b) * n.seq + s) * n.d;
+    const S* sn = sin + ((n.cos_batch == 1 ? 0 : b) * n.seq + s) * n.d;
+    for (int64_t h = 0; h < n.heads; ++h) {
+      const int64_t token_major = (t * n.heads + h) * n.d, head_major = ((b * n.heads + h) * n.seq + s) * n.d;
+      const S* src = in + (kForward ? token_major : head_major);
+      S* dst = out + (kForward ? head_major : token_major);
+      for (int64_t j = 0; j < half; ++j) {
+        const float a1 = ld(src, j), a2 = ld(src, j + half);
+        const float c1 = ld(c, j), c2 = ld(c, j + half), s1 = ld(sn, j), s2 = ld(sn, j + half);
+        if constexpr (kForward) {
+          st(dst, j, product(a1, c1, src) + product(-a2, s1, src));
+          st(dst, j + half, product(a2, c2, src) + product(a1, s2, src));
+        } else {
+          st(dst, j, product(a1, c1, src) + product(a2, s2, src));
+          st(dst, j + half, product(a2, c2, src) - product(a1, s1, src));
+        }
+      }
+    }
+  }
+}
+
 // One clone per storage type: target_clones does not apply to templates.
 ARENA_CPU_CLONES void rms_forward_f32(const float* x, const float* w, float* y, float* rstd, int64_t rows, int64_t n,
                                       float eps) {
@@ -214,6 +251,22 @@ ARENA_CPU_CLONES void geglu_backward_f32(const float* gate, const float* up, con
 ARENA_CPU_CLONES void geglu_backward_bf16(const uint16_t* gate, const uint16_t* up, const uint16_t* d_out,
                                           uint16_t* d_gate, uint16_t* d_up, uint16_t* value, int64_t n) {
   geglu_backward_loops(gate, up, d_out, d_gate, d_up, value, n);
+}
+ARENA_CPU_CLONES void rotary_fwd_f32(const float* in, const float* cos, const float* sin, float* out, RotaryShape n,
+                                     int64_t t0, int64_t t1) {
+  rotary_loop<true>(in, cos, sin, out, n, t0, t1);
+}
+ARENA_CPU_CLONES void rotary_bwd_f32(const float* in, const float* cos, const float* sin, float* out, RotaryShape n,
+                                     int64_t t0, int64_t t1) {
+  rotary_loop<false>(in, cos, sin, out, n, t0, t1);
+}
+ARENA_CPU_CLONES void rotary_fwd_bf16(const uint16_t* in, const uint16_t* cos, const uint16_t* sin, uint16_t* out,
+                                      RotaryShape n, int64_t t0, int64_t t1) {
+  rotary_loop<true>(in, cos, sin, out, n, t0, t1);
+}
+ARENA_CPU_CLONES void rotary_bwd_bf16(const uint16_t* in, const uint16_t* cos, const uint16_t* sin, uint16_t* out,
+                                      RotaryShape n, int64_t t0, int64_t t1) {
+  rotary_loop<false>(in, cos, sin, out, n, t0, t1);
 }
 ARENA_CPU_CLONES void dropout_f32(const float* x, float* y, uint64_t first, int64_t n, uint64_t seed,
                                   uint32_t threshold, float scale) {
@@ -263,6 +316,29 @@ void geglu_backward(const T* gate, const T* up, const T* d_out, T* d_gate, T* d_
 }
 
 template <typename T>
+void rotary_heads_forward(const T* x, const T* cos, const T* sin, T* y, int64_t batch, int64_t seq, int64_t heads,
+                          int64_t head_dim, int64_t cos_batch, int64_t token_begin, int64_t token_end) {
+  const RotaryShape n{batch, seq, heads, head_dim, cos_batch};
+  if constexpr (std::is_same_v<T, float>) {
+    rotary_fwd_f32(x, cos, sin, y, n, token_begin, token_end);
+  } else {
+    rotary_fwd_bf16(raw(x), raw(cos), raw(sin), raw(y), n, token_begin, token_end);
+  }
+}
+
+template <typename T>
+void rotary_heads_backward(const T* dy, const T* cos, const T* sin, T* dx, int64_t batch, int64_t seq,
+                           int64_t heads, int64_t head_dim, int64_t cos_batch, int64_t token_begin,
+                           int64_t token_end) {
+  const RotaryShape n{batch, seq, heads, head_dim, cos_batch};
+  if constexpr (std::is_same_v<T, float>) {
+    rotary_bwd_f32(dy, cos, sin, dx, n, token_begin, token_end);
+  } else {
+    rotary_bwd_bf16(raw(dy), raw(cos), raw(sin), raw(dx), n, token_begin, token_end);
+  }
+}
+
+template <typename T>
 void seeded_dropout(const T* x, T* y, uint64_t first, int64_t n, uint64_t seed, uint32_t threshold, float scale) {
   if constexpr (std::is_same_v<T, float>) {
     dropout_f32(x, y, first, n, seed, threshold, scale);
@@ -278,7 +354,11 @@ float tanh_approx(float x) { return tanh_f(x); }
   template void rms_norm_backward<T>(const T*, const T*, const float*, const T*, T*, int64_t, int64_t);            \
   template void geglu_forward<T>(const T*, const T*, T*, int64_t);                                                 \
   template void geglu_backward<T>(const T*, const T*, const T*, T*, T*, T*, int64_t);                              \
-  template void seeded_dropout<T>(const T*, T*, uint64_t, int64_t, uint64_t, uint32_t, float);
+  template void seeded_dropout<T>(const T*, T*, uint64_t, int64_t, uint64_t, uint32_t, float);                     \
+  template void rotary_heads_forward<T>(const T*, const T*, const T*, T*, int64_t, int64_t, int64_t, int64_t,      \
+                                        int64_t, int64_t, int64_t);                                                \
+  template void rotary_heads_backward<T>(const T*, const T*, const T*, T*, int64_t, int64_t, int64_t, int64_t,     \
+                                         int64_t, int64_t, int64_t);
 ARENA_CPU_KERNELS_FOR(float)
 ARENA_CPU_KERNELS_FOR(c10::BFloat16)
 #undef ARENA_CPU_KERNELS_FOR

@@ -29,6 +29,18 @@ void geglu_forward(const T* gate, const T* up, T* out, int64_t n);
 template <typename T>
 void geglu_backward(const T* gate, const T* up, const T* d_out, T* d_gate, T* d_up, T* value, int64_t n);
 
+// Rotary embedding (rotate-half) fused with the split into heads, as model/cuda/fused_kernels.h's
+// rotary_heads_* and bit-identical to the eager chain (each product rounded to T, then the sum):
+// forward x [B, S, H·D] -> y [B, H, S, D], backward dy [B, H, S, D] -> dx [B, S, H·D], for the tokens
+// t = b·S + s in [token_begin, token_end). cos/sin [cos_batch, S, D], cos_batch 1 (broadcast) or B.
+template <typename T>
+void rotary_heads_forward(const T* x, const T* cos, const T* sin, T* y, int64_t batch, int64_t seq, int64_t heads,
+                          int64_t head_dim, int64_t cos_batch, int64_t token_begin, int64_t token_end);
+template <typename T>
+void rotary_heads_backward(const T* dy, const T* cos, const T* sin, T* dx, int64_t batch, int64_t seq,
+                           int64_t heads, int64_t head_dim, int64_t cos_batch, int64_t token_begin,
+                           int64_t token_end);
+
 // The seeded dropout of model/lora/lora_dropout.h over n elements whose first has flat index
 // `first`: y[i] = keep ? x[i]·scale : 0, keep = dropout bits (model/cuda/dropout_hash.h) ≥
 // threshold; one hash per element pair, drawn a block at a time.

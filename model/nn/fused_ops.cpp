@@ -212,24 +212,50 @@ struct GegluFn : public torch::autograd::Function<GegluFn> {
   }
 };
 
-#ifdef ARENA_WITH_CUDA
 struct RotaryDims {
   int64_t b, s, h, d, cos_batch;
 };
 
+// The CPU loops over the B·S tokens (cpu_kernels.h), about 32K elements per task.
+template <bool kForward>
+void rotary_cpu(const torch::Tensor& in, const torch::Tensor& cos, const torch::Tensor& sin, torch::Tensor& out,
+                const RotaryDims& n) {
+  cpu_by_type(in.scalar_type(), [&](auto* tag) {
+    using T = std::remove_pointer_t<decltype(tag)>;
+    const T* ip = in.data_ptr<T>();
+    const T* cp = cos.data_ptr<T>();
+    const T* sp = sin.data_ptr<T>();
+    T* op = out.data_ptr<T>();
+    at::parallel_for(0, n.b * n.s, cpu_row_grain(n.h * n.d), [&](int64_t begin, int64_t end) {
+      if constexpr (kForward) {
+        cpu::rotary_heads_forward(ip, cp, sp, op, n.b, n.s, n.h, n.d, n.cos_batch, begin, end);
+      } else {
+        cpu::rotary_heads_backward(ip, cp, sp, op, n.b, n.s, n.h, n.d, n.cos_batch, begin, end);
+      }
+    });
+  });
+}
+
 struct RotaryHeadsFn : public torch::autograd::Function<RotaryHeadsFn> {
   static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& y_in,
                                const torch::Tensor& cos_in, const torch::Tensor& sin_in, int64_t heads) {
-    c10::cuda::CUDAGuard device_guard(y_in.device());
     const auto y = y_in.contiguous();
     const auto cos = cos_in.contiguous();
     const auto sin = sin_in.contiguous();
     const RotaryDims n{y.size(0), y.size(1), heads, y.size(2) / heads, cos.size(0)};
     auto out = torch::empty({n.b, n.h, n.s, n.d}, y.options());
-    cuda::rotary_heads_forward(y.data_ptr(), cos.data_ptr(), sin.data_ptr(), out.data_ptr(),
-                               storage_type(y.scalar_type()), n.b, n.s, n.h, n.d, n.cos_batch, current_cuda_stream());
-    check_cuda_launch("rotary_heads_forward");
     ctx->save_for_backward({cos, sin});
+#ifdef ARENA_WITH_CUDA
+    if (y.is_cuda()) {
+      c10::cuda::CUDAGuard device_guard(y.device());
+      cuda::rotary_heads_forward(y.data_ptr(), cos.data_ptr(), sin.data_ptr(), out.data_ptr(),
+                                 storage_type(y.scalar_type()), n.b, n.s, n.h, n.d, n.cos_batch,
+                                 current_cuda_stream());
+      check_cuda_launch("rotary_heads_forward");
+      return out;
+    }
+#endif
+    rotary_cpu<true>(y, cos, sin, out, n);
     return out;
   }
 
@@ -238,19 +264,23 @@ struct RotaryHeadsFn : public torch::autograd::Function<RotaryHeadsFn> {
     const auto saved = ctx->get_saved_variables();
     const auto& cos = saved[0];
     const auto& sin = saved[1];
-    c10::cuda::CUDAGuard device_guard(cos.device());
     const auto dy = grad_out[0].to(cos.scalar_type()).contiguous();  // [B, H, S, D]
     const RotaryDims n{dy.size(0), dy.size(2), dy.size(1), dy.size(3), cos.size(0)};
     auto dx = torch::empty({n.b, n.s, n.h * n.d}, dy.options());
-    cuda::rotary_heads_backward(dy.data_ptr(), cos.data_ptr(), sin.data_ptr(), dx.data_ptr(),
-                                storage_type(dy.scalar_type()), n.b, n.s, n.h, n.d, n.cos_batch,
-                                current_cuda_stream());
-    check_cuda_launch("rotary_heads_backward");
+#ifdef ARENA_WITH_CUDA
+    if (dy.is_cuda()) {
+      c10::cuda::CUDAGuard device_guard(cos.device());
+      cuda::rotary_heads_backward(dy.data_ptr(), cos.data_ptr(), sin.data_ptr(), dx.data_ptr(),
+                                  storage_type(dy.scalar_type()), n.b, n.s, n.h, n.d, n.cos_batch,
+                                  current_cuda_stream());
+      check_cuda_launch("rotary_heads_backward");
+      return {dx, torch::Tensor(), torch::Tensor(), torch::Tensor()};
+    }
+#endif
+    rotary_cpu<false>(dy, cos, sin, dx, n);
     return {dx, torch::Tensor(), torch::Tensor(), torch::Tensor()};
   }
 };
-
-#endif  // ARENA_WITH_CUDA
 
 }  // namespace
 
@@ -292,12 +322,12 @@ torch::Tensor geglu_fused(const torch::Tensor& gate, const torch::Tensor& up) {
   return GegluFn::apply(gate, up);
 }
 
-#ifdef ARENA_WITH_CUDA
 torch::Tensor rotary_heads_fused(const torch::Tensor& y, const torch::Tensor& cos, const torch::Tensor& sin,
                                  int64_t heads) {
-  check(y.is_cuda() && y.dim() == 3 && heads > 0 && y.size(2) % heads == 0 && (y.size(2) / heads) % 2 == 0,
-        "rotary_heads_fused: y [{}] must be a CUDA [B, S, H·D] tensor with {} heads of even size",
-        fmt::join(y.sizes(), ", "), heads);
+  check(fused_device(y) && y.dim() == 3 && heads > 0 && y.size(2) % heads == 0 && (y.size(2) / heads) % 2 == 0,
+        "rotary_heads_fused: y [{}] {} must be a [B, S, H·D] tensor with {} heads of even size, on a device with "
+        "fused kernels for its dtype",
+        fmt::join(y.sizes(), ", "), c10::toString(y.scalar_type()), heads);
   const int64_t d = y.size(2) / heads;
   const bool shapes_fit = cos.sizes() == sin.sizes() && cos.dim() == 3 &&
                           (cos.size(0) == 1 || cos.size(0) == y.size(0)) && cos.size(1) == y.size(1) &&
@@ -309,11 +339,6 @@ torch::Tensor rotary_heads_fused(const torch::Tensor& y, const torch::Tensor& co
         c10::toString(cos.scalar_type()), fmt::join(y.sizes(), ", "), c10::toString(y.scalar_type()), d);
   return RotaryHeadsFn::apply(y, cos, sin, heads);
 }
-#else
-torch::Tensor rotary_heads_fused(const torch::Tensor&, const torch::Tensor&, const torch::Tensor&, int64_t) {
-  throw Error("rotary_heads_fused: this build has no CUDA kernels (configured with ARENA_WITH_CUDA=OFF)");
-}
-#endif
 
 torch::Tensor geglu_value(const torch::Tensor& gate, const torch::Tensor& up) {
   if (use_fused_elementwise(gate)) return geglu_kernel(gate.contiguous(), up.contiguous());

@@ -1,10 +1,11 @@
-// Fused versions of Gemma's RMSNorm and GeGLU (CUDA: model/cuda/fused_kernels.cu; CPU in fp32 and
-// bf16: model/nn/cpu_kernels.h) and of the rotary embedding (CUDA only), as autograd functions. The
+// Fused versions of Gemma's RMSNorm, GeGLU and rotary embedding (CUDA: model/cuda/fused_kernels.cu;
+// CPU in fp32 and bf16: model/nn/cpu_kernels.h), as autograd functions. The
 // eager versions (rms_norm.cpp, mlp.cpp) chain 6 to 10 ATen kernels, each a full pass over
 // [tokens, width]; these read their inputs once and write once, with all arithmetic in fp32 and
-// one rounding. They differ from the eager chain (transformers' order of operations) by the
-// summation order and, in bf16, the roundings it skips; the parity tests hold them to the same
-// bounds. set_fused_elementwise(false) brings the eager chain back.
+// one rounding. RMSNorm and GeGLU differ from the eager chain (transformers' order of operations)
+// by the summation order and, in bf16, the roundings it skips (test_gemma_parity measures both
+// against fp32); the rotary is bit-identical to it. set_fused_elementwise(false) brings the eager
+// chains back.
 #pragma once
 
 #include <torch/types.h>
@@ -17,8 +18,8 @@ namespace arena {
 // Process-wide switch (default on). For benchmarks and tests.
 void set_fused_elementwise(bool on);
 bool fused_elementwise();
-// Whether the fused RMSNorm and GeGLU run for x: switch on, and x on CUDA in fp32/bf16/fp16 or
-// on the CPU in fp32/bf16. (The fused rotary also needs x on CUDA.)
+// Whether the fused kernels run for x: switch on, and x on CUDA in fp32/bf16/fp16 or on the CPU
+// in fp32/bf16.
 bool use_fused_elementwise(const torch::Tensor& x);
 
 // Gemma RMSNorm y = x̂·(1 + w), x̂ = x·rsqrt(mean(x²) + eps) over the last dim; w has x's dtype.

@@ -1,8 +1,9 @@
 // The fused CPU loops (model/nn/cpu_kernels.h) through their autograd wrappers (model/nn/fused_ops.h)
 // against the eager ATen chains run in fp64: RMSNorm and tanh-GeGLU values and input gradients in
-// fp32 and bf16; the bf16 conversions against c10's on every bit pattern class; the polynomial
-// tanh against std::tanh; the seeded dropout's fp32 and bf16 loops against the element-by-element
-// hash, from odd and even offsets and across thread splits.
+// fp32 and bf16; the rotary with its head split against the eager chain bit for bit; the bf16
+// conversions against c10's on every bit pattern class; the polynomial tanh against std::tanh; the
+// seeded dropout's fp32 and bf16 loops against the element-by-element hash, from odd and even
+// offsets and across thread splits.
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
@@ -16,6 +17,7 @@
 #include "model/nn/bf16_bits.h"
 #include "model/nn/cpu_kernels.h"
 #include "model/nn/fused_ops.h"
+#include "model/nn/rotary.h"
 
 namespace arena {
 namespace {
@@ -81,6 +83,33 @@ TEST(CpuKernels, GegluMatchesEagerFp64) {
   const auto [bf16_value, bf16_grad] = compare({gate, up}, torch::kBFloat16, fused, ref);
   EXPECT_LE(bf16_value, 1.0 / 256);
   EXPECT_LE(bf16_grad, 1.0 / 256);
+}
+
+// The fused rotary with the split into heads is the eager chain bit for bit, forward and backward,
+// with one table for the batch or one per row, on one thread and two.
+TEST(CpuKernels, RotaryHeadsBitIdenticalToEagerChain) {
+  torch::manual_seed(6);
+  const int64_t b = 3, s = 37, h = 4, d = 64;
+  for (const auto dtype : {torch::kFloat32, torch::kBFloat16}) {
+    for (const int64_t cos_batch : {int64_t{1}, b}) {
+      const auto positions = torch::arange(s).unsqueeze(0).expand({cos_batch, s}) + torch::arange(cos_batch).unsqueeze(1);
+      const auto [cos, sin] = rotary_tables(positions, d, 10000.0, dtype);
+      const auto y = (torch::randn({b, s, h * d}) * 4).to(dtype);
+      const auto dy = torch::randn({b, h, s, d}).to(dtype);
+      for (const int threads : {1, 2}) {
+        at::set_num_threads(threads);
+        const auto y1 = y.clone().requires_grad_(true);
+        const auto fused = rotary_heads_fused(y1, cos, sin, h);
+        fused.backward(dy);
+        const auto y2 = y.clone().requires_grad_(true);
+        const auto eager = apply_rotary(y2.view({b, s, h, d}).transpose(1, 2), cos, sin);
+        eager.backward(dy);
+        EXPECT_TRUE(fused.is_contiguous());
+        EXPECT_TRUE(torch::equal(fused, eager)) << dtype << " cos_batch " << cos_batch << " threads " << threads;
+        EXPECT_TRUE(torch::equal(y1.grad(), y2.grad())) << dtype << " cos_batch " << cos_batch;
+      }
+    }
+  }
 }
 
 TEST(CpuKernels, GegluBackwardValueIsTheForward) {
