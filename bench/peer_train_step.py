@@ -9,6 +9,7 @@ The random model is built on the device, saved to a temporary folder (in /dev/sh
 exists) and loaded back with BitsAndBytesConfig, the way users load a checkpoint in 4 bits.
 Prints a few lines and, with --json, one JSON line last. Options mirror bench_train_step's."""
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -102,6 +103,77 @@ def torch_setup(a):
     return cuda, device, dtype
 
 
+def random_batches(cfg, a, device):
+    """a.accum micro-batches of random token ids and labels, no padding: (ids, labels, mask)."""
+    ids = [torch.randint(1, cfg["vocab_size"], (a.batch, a.seq), device=device) for _ in range(a.accum)]
+    labels = [torch.randint(0, 2, (a.batch,), device=device) for _ in range(a.accum)]
+    mask = torch.ones(a.batch, a.seq, dtype=torch.long, device=device)
+    return ids, labels, mask
+
+
+def make_step(model, optimizer, batches, a, autocast_dtype=None):
+    """One optimizer step over the micro-batches (each loss / accum, then backward), under CUDA
+    autocast to autocast_dtype when given. Returns (step, last): last["loss"] is the last
+    micro-batch's loss of the latest step."""
+    ids, labels, mask = batches
+    last = {"loss": 0.0}
+
+    def step():
+        for i in range(a.accum):
+            cast = (torch.autocast("cuda", dtype=autocast_dtype) if autocast_dtype is not None
+                    else contextlib.nullcontext())
+            with cast:
+                out = model(input_ids=ids[i], attention_mask=mask, labels=labels[i])
+            (out.loss / a.accum).backward()
+            if i + 1 == a.accum:
+                last["loss"] = out.loss.item()
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+
+    return step, last
+
+
+def time_steps(step, a, cuda):
+    """a.warmup untimed steps, then a.steps timed ones, synchronized on CUDA (whose peak memory
+    counters restart after the warmup). Returns (warmup seconds, step times in ms)."""
+    def sync():
+        if cuda:
+            torch.cuda.synchronize()
+
+    t_warm = time.perf_counter()
+    for _ in range(a.warmup):
+        step()
+    sync()
+    warmup_s = time.perf_counter() - t_warm
+    if cuda:
+        torch.cuda.empty_cache()
+        torch.cuda.reset_peak_memory_stats()
+    times = []
+    for _ in range(a.steps):
+        sync()
+        t0 = time.perf_counter()
+        step()
+        sync()
+        times.append((time.perf_counter() - t0) * 1e3)
+    return warmup_s, times
+
+
+def speed(cfg, a, times):
+    """The median step and its rates (the JSON fields), and the two lines both peers print."""
+    step_ms = statistics.median(times)
+    tokens = a.batch * a.accum * a.seq
+    flops, hardware_flops = model_flops(cfg, a)
+    tflops = flops / (step_ms / 1e3) / 1e12
+    hfu = hardware_flops / (step_ms / 1e3) / 1e12 / a.peak_tflops
+    lines = [f"  step median {step_ms:.1f} ms (min {min(times):.1f}, max {max(times):.1f}, {len(times)} steps) = "
+             f"{tokens / (step_ms / 1e3):.0f} tokens/s",
+             f"  model FLOPs {flops / 1e12:.2f} TFLOP/step -> {tflops:.1f} TFLOP/s = "
+             f"{100 * tflops / a.peak_tflops:.1f}% MFU of {a.peak_tflops:.0f}; with recomputation "
+             f"{hardware_flops / 1e12:.2f} TFLOP/step = {100 * hfu:.1f}% HFU"]
+    return {"step_ms": step_ms, "tokens_per_s": tokens / (step_ms / 1e3), "tflops": tflops,
+            "mfu": tflops / a.peak_tflops, "hfu": hfu}, lines
+
+
 def main():
     a = parse()
     cuda, device, dtype = torch_setup(a)
@@ -157,42 +229,9 @@ def main():
         torch.cuda.synchronize()
     build_s = time.perf_counter() - t_build
 
-    ids = [torch.randint(1, cfg["vocab_size"], (a.batch, a.seq), device=device) for _ in range(a.accum)]
-    labels = [torch.randint(0, 2, (a.batch,), device=device) for _ in range(a.accum)]
-    mask = torch.ones(a.batch, a.seq, dtype=torch.long, device=device)
-    last = {"loss": 0.0}
-
-    def step():
-        for i in range(a.accum):
-            out = model(input_ids=ids[i], attention_mask=mask, labels=labels[i])
-            (out.loss / a.accum).backward()
-            if i + 1 == a.accum:
-                last["loss"] = out.loss.item()
-        optimizer.step()
-        optimizer.zero_grad(set_to_none=True)
-
-    def sync():
-        if cuda:
-            torch.cuda.synchronize()
-
-    for _ in range(a.warmup):
-        step()
-    sync()
-    if cuda:
-        torch.cuda.empty_cache()
-        torch.cuda.reset_peak_memory_stats()
-    times = []
-    for _ in range(a.steps):
-        sync()
-        t0 = time.perf_counter()
-        step()
-        sync()
-        times.append((time.perf_counter() - t0) * 1e3)
-    step_ms = statistics.median(times)
-    tokens = a.batch * a.accum * a.seq
-    flops, hardware_flops = model_flops(cfg, a)
-    tflops = flops / (step_ms / 1e3) / 1e12
-    hfu = hardware_flops / (step_ms / 1e3) / 1e12 / a.peak_tflops
+    step, last = make_step(model, optimizer, random_batches(cfg, a, device), a)
+    _, times = time_steps(step, a, cuda)
+    rates, speed_lines = speed(cfg, a, times)
     peak_alloc = torch.cuda.max_memory_allocated() / 2**30 if cuda else 0.0
     peak_reserved = torch.cuda.max_memory_reserved() / 2**30 if cuda else 0.0
 
@@ -202,11 +241,7 @@ def main():
           f"{first}..{layers - 1}{', prepare_model_for_kbit_training' if a.prepare_kbit else ''}")
     print(f"  build {build_s:.1f} s; trainable {len(trainable)} tensors, {trainable_values} values, "
           f"{trainable_bytes / 1e6:.1f} MB; last loss {last['loss']:.4f}")
-    print(f"  step median {step_ms:.1f} ms (min {min(times):.1f}, max {max(times):.1f}, {len(times)} steps) = "
-          f"{tokens / (step_ms / 1e3):.0f} tokens/s")
-    print(f"  model FLOPs {flops / 1e12:.2f} TFLOP/step -> {tflops:.1f} TFLOP/s = "
-          f"{100 * tflops / a.peak_tflops:.1f}% MFU of {a.peak_tflops:.0f}; with recomputation "
-          f"{hardware_flops / 1e12:.2f} TFLOP/step = {100 * hfu:.1f}% HFU")
+    print("\n".join(speed_lines))
     if cuda:
         print(f"  peak memory: allocated {peak_alloc:.2f} GiB, reserved {peak_reserved:.2f} GiB")
     if a.json:
@@ -214,8 +249,7 @@ def main():
                           "versions": versions, "layers": layers, "hidden": cfg["hidden_size"], "batch": a.batch,
                           "accum": a.accum, "seq": a.seq, "dtype": a.dtype, "quant": quant,
                           "recompute": recompute, "prepare_kbit": a.prepare_kbit, "lora_rank": a.rank,
-                          "step_ms": step_ms, "tokens_per_s": tokens / (step_ms / 1e3), "tflops": tflops,
-                          "mfu": tflops / a.peak_tflops, "hfu": hfu, "peak_allocated_gib": peak_alloc,
+                          **rates, "peak_allocated_gib": peak_alloc,
                           "peak_reserved_gib": peak_reserved, "trainable_values": trainable_values,
                           "trainable_bytes": trainable_bytes}))
     sys.stdout.flush()

@@ -29,14 +29,14 @@ import json
 import os
 import resource
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from peer_train_step import TARGETS, build_parser, gemma2_config, model_flops, torch_setup  # noqa: E402  (imports torch only)
+from peer_train_step import (TARGETS, build_parser, gemma2_config, make_step, random_batches, speed,  # noqa: E402
+                             time_steps, torch_setup)  # (imports torch only)
 
 LORA_DROPOUT = 0.05
 NUM_LABELS = 2
@@ -213,41 +213,10 @@ def run(a, scratch):
         print(f"WARNING: attention {attention} drops Gemma-2's attention logit soft-capping: not the same job",
               file=sys.stderr)
 
-    ids = [torch.randint(1, cfg["vocab_size"], (a.batch, a.seq), device=device) for _ in range(a.accum)]
-    labels = [torch.randint(0, 2, (a.batch,), device=device) for _ in range(a.accum)]
-    mask = torch.ones(a.batch, a.seq, dtype=torch.long, device=device)
-    last = {"loss": 0.0}
     autocast = a.autocast == "on" and dtype != torch.float32
-
-    def step():
-        for i in range(a.accum):
-            with torch.autocast("cuda", dtype=dtype, enabled=autocast):
-                out = model(input_ids=ids[i], attention_mask=mask, labels=labels[i])
-            (out.loss / a.accum).backward()
-            if i + 1 == a.accum:
-                last["loss"] = out.loss.item()
-        optimizer.step()
-        optimizer.zero_grad(set_to_none=True)
-
-    t_warm = time.perf_counter()
-    for _ in range(a.warmup):
-        step()
-    torch.cuda.synchronize()
-    warmup_s = time.perf_counter() - t_warm
-    torch.cuda.empty_cache()
-    torch.cuda.reset_peak_memory_stats()
-    times = []
-    for _ in range(a.steps):
-        torch.cuda.synchronize()
-        t0 = time.perf_counter()
-        step()
-        torch.cuda.synchronize()
-        times.append((time.perf_counter() - t0) * 1e3)
-    step_ms = statistics.median(times)
-    tokens = a.batch * a.accum * a.seq
-    flops, hardware_flops = model_flops(cfg, a)
-    tflops = flops / (step_ms / 1e3) / 1e12
-    hfu = hardware_flops / (step_ms / 1e3) / 1e12 / a.peak_tflops
+    step, last = make_step(model, optimizer, random_batches(cfg, a, device), a, dtype if autocast else None)
+    warmup_s, times = time_steps(step, a, cuda=True)
+    rates, speed_lines = speed(cfg, a, times)
     peak_alloc = torch.cuda.max_memory_allocated() / 2**30
     peak_reserved = torch.cuda.max_memory_reserved() / 2**30
     host_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # KiB -> GiB
@@ -262,11 +231,7 @@ def run(a, scratch):
           f"fused LoRA kernels in {fused['qkv']} qkv / {fused['o']} o / {fused['mlp']} mlp of {fused['layers']} "
           f"layers; trainable {len(trainable)} tensors, {trainable_values} values, "
           f"{trainable_bytes / 1e6:.1f} MB ({'/'.join(trainable_dtypes)}); last loss {last['loss']:.4f}")
-    print(f"  step median {step_ms:.1f} ms (min {min(times):.1f}, max {max(times):.1f}, {len(times)} steps) = "
-          f"{tokens / (step_ms / 1e3):.0f} tokens/s")
-    print(f"  model FLOPs {flops / 1e12:.2f} TFLOP/step -> {tflops:.1f} TFLOP/s = "
-          f"{100 * tflops / a.peak_tflops:.1f}% MFU of {a.peak_tflops:.0f}; with recomputation "
-          f"{hardware_flops / 1e12:.2f} TFLOP/step = {100 * hfu:.1f}% HFU")
+    print("\n".join(speed_lines))
     print(f"  peak memory: allocated {peak_alloc:.2f} GiB, reserved {peak_reserved:.2f} GiB "
           f"(host peak RSS {host_rss:.1f} GiB)")
     if a.json:
@@ -277,8 +242,7 @@ def run(a, scratch):
                           "fused_lora": fused, "layers": layers, "hidden": cfg["hidden_size"], "batch": a.batch,
                           "accum": a.accum, "seq": a.seq, "dtype": a.dtype, "quant": quant,
                           "recompute": recompute, "prepare_kbit": False, "lora_rank": a.rank,
-                          "step_ms": step_ms, "tokens_per_s": tokens / (step_ms / 1e3), "tflops": tflops,
-                          "mfu": tflops / a.peak_tflops, "hfu": hfu, "peak_allocated_gib": peak_alloc,
+                          **rates, "peak_allocated_gib": peak_alloc,
                           "peak_reserved_gib": peak_reserved, "host_peak_rss_gib": host_rss,
                           "trainable_values": trainable_values, "trainable_bytes": trainable_bytes,
                           "build_s": t_ready - t_build, "warmup_s": warmup_s}))

@@ -28,6 +28,9 @@ ARENA_INLINE void st(float* p, int64_t i, float v) { p[i] = v; }
 ARENA_INLINE float ld(const uint16_t* p, int64_t i) { return bf16_to_float(p[i]); }
 ARENA_INLINE void st(uint16_t* p, int64_t i, float v) { p[i] = float_to_bf16(v); }
 
+// The storage as the loops see it: fp32 as is, bf16 as its 16-bit words.
+const float* raw(const float* p) { return p; }
+float* raw(float* p) { return p; }
 const uint16_t* raw(const c10::BFloat16* p) { return reinterpret_cast<const uint16_t*>(p); }
 uint16_t* raw(c10::BFloat16* p) { return reinterpret_cast<uint16_t*>(p); }
 static_assert(sizeof(c10::BFloat16) == sizeof(uint16_t), "BFloat16 is one 16-bit word");
@@ -221,58 +224,50 @@ ARENA_INLINE void rotary_loop(const S* __restrict__ in, const S* __restrict__ co
   }
 }
 
-// One clone per storage type: target_clones does not apply to templates.
-ARENA_CPU_CLONES void rms_forward_f32(const float* x, const float* w, float* y, float* rstd, int64_t rows, int64_t n,
+// One clone per storage type (overloads): target_clones does not apply to templates.
+ARENA_CPU_CLONES void rms_forward_clone(const float* x, const float* w, float* y, float* rstd, int64_t rows, int64_t n,
                                       float eps) {
   rms_forward_rows(x, w, y, rstd, rows, n, eps);
 }
-ARENA_CPU_CLONES void rms_forward_bf16(const uint16_t* x, const uint16_t* w, uint16_t* y, float* rstd, int64_t rows,
+ARENA_CPU_CLONES void rms_forward_clone(const uint16_t* x, const uint16_t* w, uint16_t* y, float* rstd, int64_t rows,
                                        int64_t n, float eps) {
   rms_forward_rows(x, w, y, rstd, rows, n, eps);
 }
-ARENA_CPU_CLONES void rms_backward_f32(const float* x, const float* w, const float* rstd, const float* dy, float* dx,
+ARENA_CPU_CLONES void rms_backward_clone(const float* x, const float* w, const float* rstd, const float* dy, float* dx,
                                        int64_t rows, int64_t n) {
   rms_backward_rows(x, w, rstd, dy, dx, rows, n);
 }
-ARENA_CPU_CLONES void rms_backward_bf16(const uint16_t* x, const uint16_t* w, const float* rstd, const uint16_t* dy,
+ARENA_CPU_CLONES void rms_backward_clone(const uint16_t* x, const uint16_t* w, const float* rstd, const uint16_t* dy,
                                         uint16_t* dx, int64_t rows, int64_t n) {
   rms_backward_rows(x, w, rstd, dy, dx, rows, n);
 }
-ARENA_CPU_CLONES void geglu_forward_f32(const float* gate, const float* up, float* out, int64_t n) {
+ARENA_CPU_CLONES void geglu_forward_clone(const float* gate, const float* up, float* out, int64_t n) {
   geglu_forward_loop(gate, up, out, n);
 }
-ARENA_CPU_CLONES void geglu_forward_bf16(const uint16_t* gate, const uint16_t* up, uint16_t* out, int64_t n) {
+ARENA_CPU_CLONES void geglu_forward_clone(const uint16_t* gate, const uint16_t* up, uint16_t* out, int64_t n) {
   geglu_forward_loop(gate, up, out, n);
 }
-ARENA_CPU_CLONES void geglu_backward_f32(const float* gate, const float* up, const float* d_out, float* d_gate,
+ARENA_CPU_CLONES void geglu_backward_clone(const float* gate, const float* up, const float* d_out, float* d_gate,
                                          float* d_up, float* value, int64_t n) {
   geglu_backward_loops(gate, up, d_out, d_gate, d_up, value, n);
 }
-ARENA_CPU_CLONES void geglu_backward_bf16(const uint16_t* gate, const uint16_t* up, const uint16_t* d_out,
+ARENA_CPU_CLONES void geglu_backward_clone(const uint16_t* gate, const uint16_t* up, const uint16_t* d_out,
                                           uint16_t* d_gate, uint16_t* d_up, uint16_t* value, int64_t n) {
   geglu_backward_loops(gate, up, d_out, d_gate, d_up, value, n);
 }
-ARENA_CPU_CLONES void rotary_fwd_f32(const float* in, const float* cos, const float* sin, float* out, RotaryShape n,
-                                     int64_t t0, int64_t t1) {
-  rotary_loop<true>(in, cos, sin, out, n, t0, t1);
+ARENA_CPU_CLONES void rotary_clone(bool forward, const float* in, const float* cos, const float* sin, float* out,
+                                  RotaryShape n, int64_t t0, int64_t t1) {
+  forward ? rotary_loop<true>(in, cos, sin, out, n, t0, t1) : rotary_loop<false>(in, cos, sin, out, n, t0, t1);
 }
-ARENA_CPU_CLONES void rotary_bwd_f32(const float* in, const float* cos, const float* sin, float* out, RotaryShape n,
-                                     int64_t t0, int64_t t1) {
-  rotary_loop<false>(in, cos, sin, out, n, t0, t1);
+ARENA_CPU_CLONES void rotary_clone(bool forward, const uint16_t* in, const uint16_t* cos, const uint16_t* sin,
+                                   uint16_t* out, RotaryShape n, int64_t t0, int64_t t1) {
+  forward ? rotary_loop<true>(in, cos, sin, out, n, t0, t1) : rotary_loop<false>(in, cos, sin, out, n, t0, t1);
 }
-ARENA_CPU_CLONES void rotary_fwd_bf16(const uint16_t* in, const uint16_t* cos, const uint16_t* sin, uint16_t* out,
-                                      RotaryShape n, int64_t t0, int64_t t1) {
-  rotary_loop<true>(in, cos, sin, out, n, t0, t1);
-}
-ARENA_CPU_CLONES void rotary_bwd_bf16(const uint16_t* in, const uint16_t* cos, const uint16_t* sin, uint16_t* out,
-                                      RotaryShape n, int64_t t0, int64_t t1) {
-  rotary_loop<false>(in, cos, sin, out, n, t0, t1);
-}
-ARENA_CPU_CLONES void dropout_f32(const float* x, float* y, uint64_t first, int64_t n, uint64_t seed,
+ARENA_CPU_CLONES void dropout_clone(const float* x, float* y, uint64_t first, int64_t n, uint64_t seed,
                                   uint32_t threshold, float scale) {
   dropout_loop(x, y, first, n, seed, threshold, scale);
 }
-ARENA_CPU_CLONES void dropout_bf16(const uint16_t* x, uint16_t* y, uint64_t first, int64_t n, uint64_t seed,
+ARENA_CPU_CLONES void dropout_clone(const uint16_t* x, uint16_t* y, uint64_t first, int64_t n, uint64_t seed,
                                    uint32_t threshold, float scale) {
   dropout_loop(x, y, first, n, seed, threshold, scale);
 }
@@ -281,70 +276,42 @@ ARENA_CPU_CLONES void dropout_bf16(const uint16_t* x, uint16_t* y, uint64_t firs
 
 template <typename T>
 void rms_norm_forward(const T* x, const T* w, T* y, float* rstd, int64_t rows, int64_t n, float eps) {
-  if constexpr (std::is_same_v<T, float>) {
-    rms_forward_f32(x, w, y, rstd, rows, n, eps);
-  } else {
-    rms_forward_bf16(raw(x), raw(w), raw(y), rstd, rows, n, eps);
-  }
+  rms_forward_clone(raw(x), raw(w), raw(y), rstd, rows, n, eps);
 }
 
 template <typename T>
 void rms_norm_backward(const T* x, const T* w, const float* rstd, const T* dy, T* dx, int64_t rows, int64_t n) {
-  if constexpr (std::is_same_v<T, float>) {
-    rms_backward_f32(x, w, rstd, dy, dx, rows, n);
-  } else {
-    rms_backward_bf16(raw(x), raw(w), rstd, raw(dy), raw(dx), rows, n);
-  }
+  rms_backward_clone(raw(x), raw(w), rstd, raw(dy), raw(dx), rows, n);
 }
 
 template <typename T>
 void geglu_forward(const T* gate, const T* up, T* out, int64_t n) {
-  if constexpr (std::is_same_v<T, float>) {
-    geglu_forward_f32(gate, up, out, n);
-  } else {
-    geglu_forward_bf16(raw(gate), raw(up), raw(out), n);
-  }
+  geglu_forward_clone(raw(gate), raw(up), raw(out), n);
 }
 
 template <typename T>
 void geglu_backward(const T* gate, const T* up, const T* d_out, T* d_gate, T* d_up, T* value, int64_t n) {
-  if constexpr (std::is_same_v<T, float>) {
-    geglu_backward_f32(gate, up, d_out, d_gate, d_up, value, n);
-  } else {
-    geglu_backward_bf16(raw(gate), raw(up), raw(d_out), raw(d_gate), raw(d_up), raw(value), n);
-  }
+  geglu_backward_clone(raw(gate), raw(up), raw(d_out), raw(d_gate), raw(d_up), raw(value), n);
 }
 
 template <typename T>
 void rotary_heads_forward(const T* x, const T* cos, const T* sin, T* y, int64_t batch, int64_t seq, int64_t heads,
                           int64_t head_dim, int64_t cos_batch, int64_t token_begin, int64_t token_end) {
-  const RotaryShape n{batch, seq, heads, head_dim, cos_batch};
-  if constexpr (std::is_same_v<T, float>) {
-    rotary_fwd_f32(x, cos, sin, y, n, token_begin, token_end);
-  } else {
-    rotary_fwd_bf16(raw(x), raw(cos), raw(sin), raw(y), n, token_begin, token_end);
-  }
+  rotary_clone(true, raw(x), raw(cos), raw(sin), raw(y), {batch, seq, heads, head_dim, cos_batch}, token_begin,
+               token_end);
 }
 
 template <typename T>
 void rotary_heads_backward(const T* dy, const T* cos, const T* sin, T* dx, int64_t batch, int64_t seq,
                            int64_t heads, int64_t head_dim, int64_t cos_batch, int64_t token_begin,
                            int64_t token_end) {
-  const RotaryShape n{batch, seq, heads, head_dim, cos_batch};
-  if constexpr (std::is_same_v<T, float>) {
-    rotary_bwd_f32(dy, cos, sin, dx, n, token_begin, token_end);
-  } else {
-    rotary_bwd_bf16(raw(dy), raw(cos), raw(sin), raw(dx), n, token_begin, token_end);
-  }
+  rotary_clone(false, raw(dy), raw(cos), raw(sin), raw(dx), {batch, seq, heads, head_dim, cos_batch}, token_begin,
+               token_end);
 }
 
 template <typename T>
 void seeded_dropout(const T* x, T* y, uint64_t first, int64_t n, uint64_t seed, uint32_t threshold, float scale) {
-  if constexpr (std::is_same_v<T, float>) {
-    dropout_f32(x, y, first, n, seed, threshold, scale);
-  } else {
-    dropout_bf16(raw(x), raw(y), first, n, seed, threshold, scale);
-  }
+  dropout_clone(raw(x), raw(y), first, n, seed, threshold, scale);
 }
 
 float tanh_approx(float x) { return tanh_f(x); }
