@@ -266,7 +266,7 @@ int main(int argc, char** argv) {
                "GeGLU and down_proj's LoRA input as separate ops (keeps the GeGLU output for backward)");
   app.add_flag("!--no-fused-lora-dropout", o.fused_lora_dropout,
                "LoRA input dropout and the down-projection as two ops (dropout writes a copy of x): "
-               "none of the three LoRA dropout kernels");
+               "none of the three LoRA dropout kernels, nor their CPU loops");
   app.add_option("--lora-dropout-kernels", o.lora_dropout_kernels,
                  "Which LoRA dropout kernels run, comma-separated: down, input-grad, weight-grad, or none "
                  "(default: the library's default set)");
@@ -300,7 +300,10 @@ int main(int argc, char** argv) {
     }
     arena::set_dropout_linear_kernels(kernels);
   }
-  if (!o.fused_lora_dropout) arena::set_dropout_linear_kernels(0);
+  if (!o.fused_lora_dropout) {
+    arena::set_dropout_linear_kernels(0);
+    arena::set_cpu_dropout_linear_loops(false);
+  }
   const auto dtype = o.dtype == "bf16" ? torch::kBFloat16 : torch::kFloat32;
   const auto config = make_config(o);
 
@@ -391,12 +394,16 @@ int main(int argc, char** argv) {
                      : arena::use_chunked_attention(probe)   ? "chunked"
                                                               : "eager";
   const bool fused_ew = arena::use_fused_elementwise(probe);
+  // CUDA: the kernels of the set; CPU: the loops of model/lora/lora_cpu_kernels.h, all three or none.
+  const std::string lora_kernels = cuda ? kernel_names(arena::dropout_linear_kernels())
+                                   : fused_ew && arena::cpu_dropout_linear_loops() ? "cpu-loops"
+                                                                                   : "none";
   fmt::print("arena train step: {} layers, hidden {}, {}x{} tokens x {} accum, {} {}, recompute {}, attention {}, "
              "norm+GeGLU {}, LoRA dropout kernels {}, embedding on {}, LoRA r={} on layers {}..{}\n",
              config.num_hidden_layers, config.hidden_size, o.batch, o.seq, o.accum, device.str(), o.dtype,
              !o.recompute ? "off" : o.recompute_layers < 0 ? "on" : fmt::format("on for {} layers", o.recompute_layers),
              core, fused_ew ? "fused" : "eager",
-             kernel_names(arena::dropout_linear_kernels()), o.embedding, o.rank, q.first_layer,
+             lora_kernels, o.embedding, o.rank, q.first_layer,
              config.num_hidden_layers - 1);
   fmt::print("  build {:.1f} s; trainable {} tensors, {} values, {:.1f} MB; last loss {:.4f}\n", build_s,
              trainable.size(), trainable_numel, trainable_bytes / 1e6, last_loss);
@@ -444,7 +451,7 @@ int main(int argc, char** argv) {
                         {"attention", core},
                         {"fused_elementwise", fused_ew},
                         {"geglu_lora_down", o.geglu_lora_down},
-                        {"lora_dropout_kernels", kernel_names(arena::dropout_linear_kernels())},
+                        {"lora_dropout_kernels", lora_kernels},
                         {"embedding", o.embedding},
                         {"lora_rank", o.rank},
                         {"step_ms", step_ms},

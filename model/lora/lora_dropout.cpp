@@ -13,6 +13,7 @@
 
 #include "common/error.h"
 #include "model/cuda/dropout_hash.h"
+#include "model/lora/lora_cpu_kernels.h"
 #include "model/nn/cpu_kernels.h"
 #include "model/nn/fused_ops.h"
 
@@ -31,6 +32,7 @@ namespace {
 // saves about 6 ms of the step, while the tensor-core forward and weight-gradient kernels cost
 // about 15 and 4 ms more than the dropout pass plus cuBLAS they replace.
 std::atomic<unsigned> g_dropout_linear_kernels{kDropoutInputGradKernel};
+std::atomic<bool> g_cpu_loops{true};
 
 #ifdef ARENA_WITH_CUDA
 // Whether the LoRA kernel `kernel` (model/cuda/lora_kernels.h) runs for tensor t with its partner
@@ -44,6 +46,59 @@ bool fused_lora_kernels(unsigned kernel, const torch::Tensor& t, const torch::Te
 #endif
 
 uint32_t drop_threshold(double p) { return static_cast<uint32_t>(std::llround(p * static_cast<double>(1u << 24))); }
+
+// Whether the CPU loops (model/lora/lora_cpu_kernels.h) run for t with its partner `other`: fp32 or
+// bf16 on the CPU, one dtype, 0 < p < 1, the loops' switch on and the fused element-wise ops on
+// (both are the CPU default; either switch off gives ATen's chain). The kernel bits above are for
+// CUDA only.
+bool cpu_lora_loops(const torch::Tensor& t, const torch::Tensor& other, double p) {
+  const bool type = t.scalar_type() == torch::kFloat32 || t.scalar_type() == torch::kBFloat16;
+  return t.device().is_cpu() && other.device().is_cpu() && type && other.scalar_type() == t.scalar_type() && p > 0 &&
+         p < 1 && g_cpu_loops.load() && use_fused_elementwise(t);
+}
+
+cpu::DropoutMask cpu_mask(uint64_t seed, double p) {
+  return {seed, drop_threshold(p), static_cast<float>(1.0 / (1.0 - p))};
+}
+
+// f(T{}) with T the C++ type of a CPU fp32 or bf16 tensor t.
+template <typename F>
+void with_cpu_type(const torch::Tensor& t, F&& f) {
+  if (t.scalar_type() == torch::kFloat32) {
+    f(float{});
+  } else {
+    f(c10::BFloat16{});
+  }
+}
+
+// Rows per task for the CPU loops: each row costs about in·r multiply-adds.
+int64_t cpu_row_grain(int64_t in, int64_t r) { return std::max<int64_t>(1, 65536 / std::max<int64_t>(1, in * r)); }
+
+// gᵀ·drop(x) [r, in] through the CPU loops. The rows are cut into at most kWeightGradParts runs of
+// one length that depends on the row count only, each summed into its own fp32 partial, then the
+// partials in order: the same bits for any number of threads.
+torch::Tensor cpu_weight_grad(const torch::Tensor& g, const torch::Tensor& x, uint64_t seed, double p) {
+  constexpr int64_t kWeightGradParts = 16, kMinRowsPerPart = 256;
+  const auto gc = g.contiguous();
+  const auto xc = x.contiguous();
+  const int64_t in = x.size(-1), r = g.size(-1), rows = xc.numel() / in;
+  check(gc.numel() / r == rows, "LoRA weight gradient: g has {} rows, x has {}", gc.numel() / r, rows);
+  const int64_t per_part = std::max(kMinRowsPerPart, (rows + kWeightGradParts - 1) / kWeightGradParts);
+  const int64_t parts = std::max<int64_t>(1, (rows + per_part - 1) / per_part);
+  auto partial = torch::zeros({parts, r, in}, x.options().dtype(torch::kFloat32));
+  with_cpu_type(x, [&](auto tag) {
+    using T = decltype(tag);
+    at::parallel_for(0, parts, 1, [&](int64_t begin, int64_t end) {
+      for (int64_t part = begin; part < end; ++part)
+        cpu::lora_dropout_weight_grad(gc.data_ptr<T>(), xc.data_ptr<T>(), partial[part].data_ptr<float>(),
+                                      part * per_part, std::min(rows, (part + 1) * per_part), in, r,
+                                      cpu_mask(seed, p));
+    });
+  });
+  auto sum = partial[0];
+  for (int64_t part = 1; part < parts; ++part) sum = sum + partial[part];
+  return sum.to(x.scalar_type());
+}
 
 struct LoraDown : public torch::autograd::Function<LoraDown> {
   static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& x, const torch::Tensor& a,
@@ -144,6 +199,22 @@ torch::Tensor dropout_linear(const torch::Tensor& x, const torch::Tensor& a, uin
     return out;
   }
 #endif
+  if (a.dim() == 2 && cpu_lora_loops(x, a, p) && a.size(1) == x.size(-1) && x.size(-1) > 0) {
+    const auto xc = x.contiguous();
+    const auto a32 = a.to(torch::kFloat32).contiguous();
+    const int64_t in = x.size(-1), r = a.size(0), rows = xc.numel() / in;
+    auto shape = x.sizes().vec();
+    shape.back() = r;
+    auto out = torch::empty(shape, x.options());
+    with_cpu_type(x, [&](auto tag) {
+      using T = decltype(tag);
+      at::parallel_for(0, rows, cpu_row_grain(in, r), [&](int64_t begin, int64_t end) {
+        cpu::lora_dropout_down(xc.data_ptr<T>(), a32.data_ptr<float>(), out.data_ptr<T>(), begin, end, in, r,
+                               cpu_mask(seed, p));
+      });
+    });
+    return out;
+  }
   return torch::linear(p > 0 ? seeded_dropout(x, seed, p) : x, a);
 }
 
@@ -167,6 +238,25 @@ torch::Tensor dropout_linear_input_grad(const torch::Tensor& g, const torch::Ten
     return dx;
   }
 #endif
+  if (a.dim() == 2 && cpu_lora_loops(g, a, p) && g.size(-1) == a.size(0) && a.size(1) > 0 &&
+      (!add.defined() || (add.scalar_type() == g.scalar_type() && add.device().is_cpu()))) {
+    const auto gc = g.contiguous();
+    const auto a32 = a.to(torch::kFloat32).contiguous();
+    const int64_t in = a.size(1), r = a.size(0), rows = gc.numel() / r;
+    auto shape = g.sizes().vec();
+    shape.back() = in;
+    const auto addc = add.defined() ? add.expand(shape).contiguous() : add;
+    auto dx = torch::empty(shape, g.options());
+    with_cpu_type(g, [&](auto tag) {
+      using T = decltype(tag);
+      at::parallel_for(0, rows, cpu_row_grain(in, r), [&](int64_t begin, int64_t end) {
+        cpu::lora_dropout_input_grad(gc.data_ptr<T>(), a32.data_ptr<float>(),
+                                     addc.defined() ? addc.data_ptr<T>() : nullptr, dx.data_ptr<T>(), begin, end, in,
+                                     r, cpu_mask(seed, p));
+      });
+    });
+    return dx;
+  }
   auto dx = torch::matmul(g, a);
   if (p > 0) dx = seeded_dropout(dx, seed, p);
   return add.defined() ? dx.add_(add) : dx;
@@ -196,6 +286,7 @@ torch::Tensor dropout_linear_weight_grad(const torch::Tensor& g, const torch::Te
   }
 #endif
   const auto value = up.defined() ? geglu_value(x, up) : x;
+  if (cpu_lora_loops(value, g, p) && in > 0 && r > 0) return cpu_weight_grad(g, value, seed, p);
   const auto h = p > 0 ? seeded_dropout(value, seed, p) : value;
   return torch::matmul(g.reshape({-1, r}).t(), h.reshape({-1, in}));
 }
@@ -204,6 +295,9 @@ void set_dropout_linear_kernels(unsigned kernels) {
   g_dropout_linear_kernels.store(kernels & kAllDropoutLinearKernels);
 }
 unsigned dropout_linear_kernels() { return g_dropout_linear_kernels.load(); }
+
+void set_cpu_dropout_linear_loops(bool on) { g_cpu_loops.store(on); }
+bool cpu_dropout_linear_loops() { return g_cpu_loops.load(); }
 
 torch::Tensor lora_down(const torch::Tensor& x, const torch::Tensor& a, double p, bool training) {
   if (p <= 0 || !training) return torch::linear(x, a);

@@ -25,7 +25,8 @@ uint64_t draw_dropout_seed();
 // seeded_dropout(x, seed, p)·aᵀ, not differentiable (the building block of lora_down's forward).
 // On CUDA in bf16/fp16, with the fused kernels on (model/nn/fused_ops.h), r ≤ 32 and its bit below
 // set (not by default): one kernel that never writes the dropped copy of x (model/cuda/lora_kernels.h),
-// the same dropped values multiplied with fp32 accumulation in another order than cuBLAS.
+// the same dropped values multiplied with fp32 accumulation in another order than cuBLAS. On the CPU
+// in fp32/bf16 the same in one pass over the rows (model/lora/lora_cpu_kernels.h; the switch below).
 // Elsewhere the two steps. p = 0: x·aᵀ.
 torch::Tensor dropout_linear(const torch::Tensor& x, const torch::Tensor& a, uint64_t seed, double p);
 // Its input gradient with the add autograd would run next: seeded_dropout(g·a, seed, p) + add (add
@@ -51,6 +52,11 @@ enum DropoutLinearKernels : unsigned {
 };
 void set_dropout_linear_kernels(unsigned kernels);
 unsigned dropout_linear_kernels();
+// On the CPU in fp32 and bf16 the three run as the loops of model/lora/lora_cpu_kernels.h wherever
+// the fused element-wise ops are on (the default); this switch (default on) turns them off alone,
+// for benchmarks and ablations (bench_train_step --no-fused-lora-dropout).
+void set_cpu_dropout_linear_loops(bool on);
+bool cpu_dropout_linear_loops();
 
 // dropout(x)·aᵀ for x [..., in], a [r, in]; differentiable in x and a. p = 0 or not training:
 // plain x·aᵀ.

@@ -1,43 +1,16 @@
 #include "model/nn/cpu_kernels.h"
 
-#include <c10/util/BFloat16.h>
-
 #include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <type_traits>
 
-#include "model/cuda/dropout_hash.h"
-#include "model/nn/bf16_bits.h"
-
-// The public entry points are clones: x86-64-v4 (AVX-512) where the CPU has it, the baseline
-// elsewhere. The loops they inline are written for the vectorizer (no branches, no calls).
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
-#define ARENA_CPU_CLONES __attribute__((target_clones("arch=x86-64-v4", "default")))
-#else
-#define ARENA_CPU_CLONES
-#endif
-#define ARENA_INLINE inline __attribute__((always_inline))
+#include "model/nn/cpu_loop_support.h"
 
 namespace arena::cpu {
 namespace {
 
-// Loads and stores through the storage type, as fp32.
-ARENA_INLINE float ld(const float* p, int64_t i) { return p[i]; }
-ARENA_INLINE void st(float* p, int64_t i, float v) { p[i] = v; }
-ARENA_INLINE float ld(const uint16_t* p, int64_t i) { return bf16_to_float(p[i]); }
-ARENA_INLINE void st(uint16_t* p, int64_t i, float v) { p[i] = float_to_bf16(v); }
-
-// The storage as the loops see it: fp32 as is, bf16 as its 16-bit words.
-const float* raw(const float* p) { return p; }
-float* raw(float* p) { return p; }
-const uint16_t* raw(const c10::BFloat16* p) { return reinterpret_cast<const uint16_t*>(p); }
-uint16_t* raw(c10::BFloat16* p) { return reinterpret_cast<uint16_t*>(p); }
-static_assert(sizeof(c10::BFloat16) == sizeof(uint16_t), "BFloat16 is one 16-bit word");
-
-// a·b as an eager op stores it: rounded to the storage type.
-ARENA_INLINE float product(float a, float b, const float*) { return a * b; }
-ARENA_INLINE float product(float a, float b, const uint16_t*) { return bf16_to_float(float_to_bf16(a * b)); }
+using namespace loops;  // NOLINT: ld, st, raw, product, dropout_bits_block
 
 ARENA_INLINE float bits_to_float(uint32_t u) {
   float f;
@@ -170,25 +143,13 @@ ARENA_INLINE void geglu_backward_loops(const S* gate, const S* up, const S* d_ou
 template <typename S>
 ARENA_INLINE void dropout_loop(const S* x, S* y, uint64_t first, int64_t n, uint64_t seed, uint32_t threshold,
                                float scale) {
-  const auto one = [&](int64_t i) {
-    st(y, i, dropout_keep(seed, first + static_cast<uint64_t>(i), threshold) ? ld(x, i) * scale : 0.0f);
-  };
-  constexpr int64_t kPairs = 256;
-  uint32_t bits[2 * kPairs];
-  int64_t i = 0;
-  if (n > 0 && (first & 1) != 0) one(i++);
-  while (i + 1 < n) {
-    const int64_t pairs = std::min<int64_t>(kPairs, (n - i) / 2);
-    const uint64_t pair0 = (first + static_cast<uint64_t>(i)) >> 1;
-    for (int64_t k = 0; k < pairs; ++k) {
-      const uint64_t z = dropout_pair_hash(seed, pair0 + static_cast<uint64_t>(k));
-      bits[2 * k] = dropout_bits_of(z, 0);
-      bits[2 * k + 1] = dropout_bits_of(z, 1);
-    }
-    for (int64_t k = 0; k < 2 * pairs; ++k) st(y, i + k, bits[k] >= threshold ? ld(x, i + k) * scale : 0.0f);
-    i += 2 * pairs;
+  constexpr int64_t kBlock = 2 * kDropoutBitsPairs;
+  uint32_t bits[kBlock];
+  for (int64_t i0 = 0; i0 < n; i0 += kBlock) {
+    const int64_t m = std::min(kBlock, n - i0);
+    dropout_bits_block(seed, first + static_cast<uint64_t>(i0), m, bits);
+    for (int64_t k = 0; k < m; ++k) st(y, i0 + k, bits[k] >= threshold ? ld(x, i0 + k) * scale : 0.0f);
   }
-  if (i < n) one(i);
 }
 
 struct RotaryShape {
