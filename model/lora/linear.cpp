@@ -7,6 +7,7 @@
 #include "common/error.h"
 #include "model/lora/lora_dropout.h"
 #include "model/lora/lora_up.h"
+#include "model/nn/normal_init.h"
 #include "model/quant/nf4_cuda.h"
 
 namespace arena {
@@ -37,10 +38,7 @@ double LoraOptions::scaling() const {
 LinearImpl::LinearImpl(int64_t in, int64_t out, double init_std, const torch::TensorOptions& options)
     : in_features(in), out_features(out) {
   weight = register_parameter("weight", torch::empty({out, in}, options));
-  if (!weight.is_meta()) {
-    torch::NoGradGuard no_grad;
-    weight.normal_(0.0, init_std);
-  }
+  if (!weight.is_meta()) normal_init_(weight, init_std);  // the same values in fp32 and bf16
 }
 
 namespace {

@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "common/error.h"
+#include "model/nn/normal_init.h"
 
 namespace arena {
 
@@ -14,7 +15,7 @@ ScaledEmbeddingImpl::ScaledEmbeddingImpl(int64_t vocab, int64_t hidden, int64_t 
   weight = register_parameter("weight", torch::empty({vocab, hidden}, options));
   if (!weight.is_meta()) {
     torch::NoGradGuard no_grad;
-    weight.normal_(0.0, 0.02);
+    normal_init_(weight, 0.02);
     if (pad_id >= 0 && pad_id < vocab) weight[pad_id].zero_();
   }
 }
