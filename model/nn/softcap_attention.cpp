@@ -28,7 +28,8 @@ AttentionKernel attention_kernel() { return g_kernel.load(); }
 
 bool use_chunked_attention(const torch::Tensor& q) {
   const auto t = q.scalar_type();
-  return g_kernel.load() != AttentionKernel::kEager && q.is_cpu() && (t == torch::kFloat32 || t == torch::kFloat64);
+  return g_kernel.load() != AttentionKernel::kEager && q.is_cpu() &&
+         (t == torch::kFloat32 || t == torch::kFloat64 || t == torch::kBFloat16);
 }
 
 torch::Tensor eager_softcap_attention(const torch::Tensor& q, const torch::Tensor& k_in, const torch::Tensor& v_in,

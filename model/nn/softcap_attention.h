@@ -17,7 +17,7 @@ namespace arena {
 
 enum class AttentionKernel {
   kAuto,   // CUDA: fused when the build has the kernels and keys <= 8192, eager otherwise;
-           // CPU: chunked in fp32/fp64 (model/nn/chunked_attention.h), eager in 16-bit
+           // CPU: chunked in fp32, fp64 and bf16 (model/nn/chunked_attention.h), eager in fp16
   kEager,  // always the reference math (eager_softcap_attention)
   kFused,  // the same as kAuto
 };
@@ -36,9 +36,9 @@ torch::Tensor eager_softcap_attention(const torch::Tensor& q, const torch::Tenso
 bool use_fused_attention(const torch::Tensor& q, int64_t keys);
 
 // Whether the chunked core (model/nn/chunked_attention.h) runs for q under the current choice: on
-// the CPU in fp32 and fp64 unless kEager is chosen. 16-bit CPU runs keep the eager chain, which
-// reproduces transformers' bf16 roundings op for op (the bf16 parity fixtures); the chunked core is
-// as accurate (test_chunked_attention) but sums in another order, and the CPU trains in fp32.
+// the CPU in fp32, fp64 and bf16 unless kEager is chosen. kEager reproduces transformers' bf16
+// roundings op for op (the bf16 parity fixtures compare with it); the chunked core is as accurate
+// (test_chunked_attention) and sums in another order.
 bool use_chunked_attention(const torch::Tensor& q);
 
 // q [B, H, S, D], k and v [B, KV, S, D] (query head h reads KV head h / (H/KV)), bias [B|1, 1, S, S]

@@ -13,6 +13,7 @@
 #include "model/gemma/hf_names.h"
 #include "model/io/loader.h"
 #include "model/io/safetensors.h"
+#include "model/nn/softcap_attention.h"
 #include "model/nn/fused_ops.h"
 #include "model/gemma/parity_support.h"
 #include "test_support.h"
@@ -26,10 +27,17 @@ using testing::Reference;
 using testing::rel_error;
 using testing::run_model;
 
-// The eager element-wise chains for one scope (the fused kernels are the default on the CPU too).
-struct FusedElementwiseOff {
-  FusedElementwiseOff() { set_fused_elementwise(false); }
-  ~FusedElementwiseOff() { set_fused_elementwise(true); }
+// transformers' eager chains for one scope: the element-wise ops and the attention core (the fused
+// loops and the chunked core are the CPU's defaults).
+struct EagerChains {
+  EagerChains() {
+    set_fused_elementwise(false);
+    set_attention_kernel(AttentionKernel::kEager);
+  }
+  ~EagerChains() {
+    set_fused_elementwise(true);
+    set_attention_kernel(AttentionKernel::kAuto);
+  }
 };
 
 class GemmaParity : public ::testing::TestWithParam<std::string> {
@@ -62,7 +70,7 @@ TEST_P(GemmaParity, Float32LogitsLossAndGradientsMatch) {
 
 // transformers' order of operations (the eager chains): within its own bf16 rounding noise of it.
 TEST_P(GemmaParity, BFloat16WithinReferenceRoundingNoise) {
-  const FusedElementwiseOff eager;
+  const EagerChains eager;
   const auto ref = reference();
   auto model = load(torch::kBFloat16);
   const auto r = run_model(*model, ref);
@@ -82,9 +90,9 @@ TEST_P(GemmaParity, BFloat16WithinReferenceRoundingNoise) {
   std::cout << GetParam() << " bf16: worst err/bound over logits, loss and all grads " << worst_ratio << "\n";
 }
 
-// The CPU's default in bf16, the fused RMSNorm and GeGLU loops (model/nn/cpu_kernels.h; the fp32
-// test above runs them too), round once where the eager chains round at every op, so they land at
-// another point of the same noise, and a fixture's few values cannot tell which is closer. So: a
+// The CPU's defaults in bf16, the fused RMSNorm, GeGLU and rotary loops (model/nn/cpu_kernels.h;
+// the fp32 test above runs them too) and the chunked attention core, round once where the eager
+// chains round at every op, or sum in another order, so they land at another point of the same noise, and a fixture's few values cannot tell which is closer. So: a
 // batch 40 times the fixture's (8 × 48 tokens, left padding on half the rows), measured from our
 // fp32 (transformers' fp32 to 1e-4, above). Over the logits and every gradient, the mean per-tensor
 // error of the fused bf16 must stay within 1.1× the eager chains' (measured: 0.95-1.03×), and each
@@ -109,7 +117,7 @@ TEST_P(GemmaParity, BFloat16FusedKernelsNoLessAccurateThanEagerChains) {
   const auto truth = run(torch::kFloat32);
   std::map<std::string, torch::Tensor> eager_out;
   {
-    const FusedElementwiseOff eager;
+    const EagerChains eager;
     eager_out = run(torch::kBFloat16);
   }
   const auto fused_out = run(torch::kBFloat16);
