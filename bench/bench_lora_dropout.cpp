@@ -1,8 +1,8 @@
 // LoRA's down-projection with its seeded input dropout (model/lora/lora_dropout.h), each of its
 // three parts alone at one projection's shape: the forward dropout(x)·Aᵀ, the input gradient
 // dropout(g·A) + add, and the weight gradient gᵀ·dropout(x). Times the fused loops (CUDA kernels,
-// or model/lora/lora_cpu_kernels.h on the CPU) against ATen's chain (set_fused_elementwise(false))
-// and prints the median of each.
+// or model/lora/lora_cpu_kernels.h on the CPU) against the chain (set_fused_elementwise(false): ATen's
+// GEMM, the dropout pass into a fresh tensor, ATen's add) and prints the median of each.
 #include <torch/torch.h>
 
 #include <CLI/CLI.hpp>
