@@ -394,7 +394,8 @@ int main(int argc, char** argv) {
                      : arena::use_chunked_attention(probe)   ? "chunked"
                                                               : "eager";
   const bool fused_ew = arena::use_fused_elementwise(probe);
-  // CUDA: the kernels of the set; CPU: the loops of model/lora/lora_cpu_kernels.h, all three or none.
+  // CUDA: the kernels of the set; CPU: the loops of model/lora/lora_cpu_kernels.h (in bf16 the input
+  // gradient without an add stays ATen's) or none.
   const std::string lora_kernels = cuda ? kernel_names(arena::dropout_linear_kernels())
                                    : fused_ew && arena::cpu_dropout_linear_loops() ? "cpu-loops"
                                                                                    : "none";
