@@ -14,6 +14,7 @@
 #include "common/error.h"
 #include "model/cuda/dropout_hash.h"
 #include "model/lora/lora_cpu_kernels.h"
+#include "model/nn/cpu_dtype_dispatch.h"
 #include "model/nn/cpu_kernels.h"
 #include "model/nn/fused_ops.h"
 
@@ -61,16 +62,6 @@ cpu::DropoutMask cpu_mask(uint64_t seed, double p) {
   return {seed, drop_threshold(p), static_cast<float>(1.0 / (1.0 - p))};
 }
 
-// f(T{}) with T the C++ type of a CPU fp32 or bf16 tensor t.
-template <typename F>
-void with_cpu_type(const torch::Tensor& t, F&& f) {
-  if (t.scalar_type() == torch::kFloat32) {
-    f(float{});
-  } else {
-    f(c10::BFloat16{});
-  }
-}
-
 // Rows per task for the CPU loops: each row costs about in·r multiply-adds.
 int64_t cpu_row_grain(int64_t in, int64_t r) { return std::max<int64_t>(1, 65536 / std::max<int64_t>(1, in * r)); }
 
@@ -86,8 +77,8 @@ torch::Tensor cpu_weight_grad(const torch::Tensor& g, const torch::Tensor& x, ui
   const int64_t per_part = std::max(kMinRowsPerPart, (rows + kWeightGradParts - 1) / kWeightGradParts);
   const int64_t parts = std::max<int64_t>(1, (rows + per_part - 1) / per_part);
   auto partial = torch::zeros({parts, r, in}, x.options().dtype(torch::kFloat32));
-  with_cpu_type(x, [&](auto tag) {
-    using T = decltype(tag);
+  cpu_by_type(x.scalar_type(), [&](auto* tag) {
+    using T = std::remove_pointer_t<decltype(tag)>;
     at::parallel_for(0, parts, 1, [&](int64_t begin, int64_t end) {
       for (int64_t part = begin; part < end; ++part)
         cpu::lora_dropout_weight_grad(gc.data_ptr<T>(), xc.data_ptr<T>(), partial[part].data_ptr<float>(),
@@ -152,17 +143,15 @@ torch::Tensor seeded_dropout(const torch::Tensor& x_in, uint64_t seed, double p)
   check(x.device().is_cpu(), "seeded dropout: unsupported device {}", x.device().str());
   if (x.scalar_type() == torch::kFloat32 || x.scalar_type() == torch::kBFloat16) {
     // The vectorized loop (model/nn/cpu_kernels.h): fp32 arithmetic, one rounding.
-    const auto run = [&](auto* in, auto* out) {
+    cpu_by_type(x.scalar_type(), [&](auto* tag) {
+      using T = std::remove_pointer_t<decltype(tag)>;
+      const T* in = x.data_ptr<T>();
+      T* out = y.data_ptr<T>();
       at::parallel_for(0, n, 32768, [&](int64_t begin, int64_t end) {
         cpu::seeded_dropout(in + begin, out + begin, static_cast<uint64_t>(begin), end - begin, seed, threshold,
                             scale);
       });
-    };
-    if (x.scalar_type() == torch::kFloat32) {
-      run(x.data_ptr<float>(), y.data_ptr<float>());
-    } else {
-      run(x.data_ptr<c10::BFloat16>(), y.data_ptr<c10::BFloat16>());
-    }
+    });
     return y;
   }
   AT_DISPATCH_FLOATING_TYPES_AND(torch::kHalf, x.scalar_type(), "seeded_dropout", [&] {
@@ -206,8 +195,8 @@ torch::Tensor dropout_linear(const torch::Tensor& x, const torch::Tensor& a, uin
     auto shape = x.sizes().vec();
     shape.back() = r;
     auto out = torch::empty(shape, x.options());
-    with_cpu_type(x, [&](auto tag) {
-      using T = decltype(tag);
+    cpu_by_type(x.scalar_type(), [&](auto* tag) {
+      using T = std::remove_pointer_t<decltype(tag)>;
       at::parallel_for(0, rows, cpu_row_grain(in, r), [&](int64_t begin, int64_t end) {
         cpu::lora_dropout_down(xc.data_ptr<T>(), a32.data_ptr<float>(), out.data_ptr<T>(), begin, end, in, r,
                                cpu_mask(seed, p));
@@ -251,8 +240,8 @@ torch::Tensor dropout_linear_input_grad(const torch::Tensor& g, const torch::Ten
     shape.back() = in;
     const auto addc = add.defined() ? add.expand(shape).contiguous() : add;
     auto dx = torch::empty(shape, g.options());
-    with_cpu_type(g, [&](auto tag) {
-      using T = decltype(tag);
+    cpu_by_type(g.scalar_type(), [&](auto* tag) {
+      using T = std::remove_pointer_t<decltype(tag)>;
       at::parallel_for(0, rows, cpu_row_grain(in, r), [&](int64_t begin, int64_t end) {
         cpu::lora_dropout_input_grad(gc.data_ptr<T>(), a32.data_ptr<float>(),
                                      addc.defined() ? addc.data_ptr<T>() : nullptr, dx.data_ptr<T>(), begin, end, in,

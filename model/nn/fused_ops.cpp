@@ -10,6 +10,7 @@
 #include <type_traits>
 
 #include "common/error.h"
+#include "model/nn/cpu_dtype_dispatch.h"
 #include "model/nn/cpu_kernels.h"
 
 #ifdef ARENA_WITH_CUDA
@@ -31,16 +32,6 @@ bool fused_elementwise() { return g_fused.load(); }
 namespace {
 
 bool cpu_fused_dtype(torch::ScalarType t) { return t == torch::kBFloat16 || t == torch::kFloat32; }
-
-// Calls f with a null pointer of the CPU storage type of t (fp32 or bf16).
-template <typename F>
-void cpu_by_type(torch::ScalarType t, F&& f) {
-  if (t == torch::kFloat32) {
-    f(static_cast<float*>(nullptr));
-  } else {
-    f(static_cast<c10::BFloat16*>(nullptr));
-  }
-}
 
 // Rows per CPU task: about 32K elements each.
 int64_t cpu_row_grain(int64_t n) { return std::max<int64_t>(1, 32768 / std::max<int64_t>(n, 1)); }
@@ -236,6 +227,24 @@ void rotary_cpu(const torch::Tensor& in, const torch::Tensor& cos, const torch::
   });
 }
 
+// One direction of the rotary + head split (forward: [B, S, H·D] -> [B, H, S, D]; backward the
+// reverse) on the input's device: the CUDA kernel or the CPU loops.
+template <bool kForward>
+void rotary_heads(const torch::Tensor& in, const torch::Tensor& cos, const torch::Tensor& sin, torch::Tensor& out,
+                  const RotaryDims& n) {
+#ifdef ARENA_WITH_CUDA
+  if (in.is_cuda()) {
+    c10::cuda::CUDAGuard device_guard(in.device());
+    const auto kernel = kForward ? cuda::rotary_heads_forward : cuda::rotary_heads_backward;
+    kernel(in.data_ptr(), cos.data_ptr(), sin.data_ptr(), out.data_ptr(), storage_type(in.scalar_type()), n.b, n.s,
+           n.h, n.d, n.cos_batch, current_cuda_stream());
+    check_cuda_launch(kForward ? "rotary_heads_forward" : "rotary_heads_backward");
+    return;
+  }
+#endif
+  rotary_cpu<kForward>(in, cos, sin, out, n);
+}
+
 struct RotaryHeadsFn : public torch::autograd::Function<RotaryHeadsFn> {
   static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& y_in,
                                const torch::Tensor& cos_in, const torch::Tensor& sin_in, int64_t heads) {
@@ -245,17 +254,7 @@ struct RotaryHeadsFn : public torch::autograd::Function<RotaryHeadsFn> {
     const RotaryDims n{y.size(0), y.size(1), heads, y.size(2) / heads, cos.size(0)};
     auto out = torch::empty({n.b, n.h, n.s, n.d}, y.options());
     ctx->save_for_backward({cos, sin});
-#ifdef ARENA_WITH_CUDA
-    if (y.is_cuda()) {
-      c10::cuda::CUDAGuard device_guard(y.device());
-      cuda::rotary_heads_forward(y.data_ptr(), cos.data_ptr(), sin.data_ptr(), out.data_ptr(),
-                                 storage_type(y.scalar_type()), n.b, n.s, n.h, n.d, n.cos_batch,
-                                 current_cuda_stream());
-      check_cuda_launch("rotary_heads_forward");
-      return out;
-    }
-#endif
-    rotary_cpu<true>(y, cos, sin, out, n);
+    rotary_heads<true>(y, cos, sin, out, n);
     return out;
   }
 
@@ -267,17 +266,7 @@ struct RotaryHeadsFn : public torch::autograd::Function<RotaryHeadsFn> {
     const auto dy = grad_out[0].to(cos.scalar_type()).contiguous();  // [B, H, S, D]
     const RotaryDims n{dy.size(0), dy.size(2), dy.size(1), dy.size(3), cos.size(0)};
     auto dx = torch::empty({n.b, n.s, n.h * n.d}, dy.options());
-#ifdef ARENA_WITH_CUDA
-    if (dy.is_cuda()) {
-      c10::cuda::CUDAGuard device_guard(cos.device());
-      cuda::rotary_heads_backward(dy.data_ptr(), cos.data_ptr(), sin.data_ptr(), dx.data_ptr(),
-                                  storage_type(dy.scalar_type()), n.b, n.s, n.h, n.d, n.cos_batch,
-                                  current_cuda_stream());
-      check_cuda_launch("rotary_heads_backward");
-      return {dx, torch::Tensor(), torch::Tensor(), torch::Tensor()};
-    }
-#endif
-    rotary_cpu<false>(dy, cos, sin, dx, n);
+    rotary_heads<false>(dy, cos, sin, dx, n);
     return {dx, torch::Tensor(), torch::Tensor(), torch::Tensor()};
   }
 };
