@@ -8,6 +8,7 @@
 #include "model/nn/fused_ops.h"
 #include "model/nn/rotary.h"
 #include "model/nn/softcap_attention.h"
+#include "model/nn/take_positions.h"
 
 namespace arena {
 
@@ -30,20 +31,28 @@ AttentionImpl::AttentionImpl(const GemmaConfig& c, int64_t layer_index, const to
 }
 
 torch::Tensor AttentionImpl::forward(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin,
-                                     const torch::Tensor& bias) {
+                                     const torch::Tensor& bias, const torch::Tensor& rows) {
   const int64_t b = x.size(0), s = x.size(1);
-  // [B, S, n·D] -> [B, n, S, D], rotated: one fused pass each way where the fused kernels run.
-  const auto rotated_heads = [&](const torch::Tensor& y, int64_t n) {
-    if (use_fused_elementwise(y)) return rotary_heads_fused(y, cos, sin, n);
-    return apply_rotary(y.view({b, s, n, head_dim_}).transpose(1, 2), cos, sin);
+  // [B, S', n·D] -> [B, n, S', D], rotated: one fused pass each way where the fused kernels run.
+  const auto rotated_heads = [&](const torch::Tensor& y, int64_t n, const torch::Tensor& c, const torch::Tensor& si) {
+    if (use_fused_elementwise(y)) return rotary_heads_fused(y, c, si, n);
+    return apply_rotary(y.view({b, y.size(1), n, head_dim_}).transpose(1, 2), c, si);
   };
   // Gemma-3: RMSNorm over each head's D values (layout-free, so before the split into heads).
   const auto normed = [&](const torch::Tensor& y, int64_t n, RMSNorm& norm) {
-    return norm ? norm(y.view({b, s, n, head_dim_})).view({b, s, n * head_dim_}) : y;
+    return norm ? norm(y.view({b, y.size(1), n, head_dim_})).view({b, y.size(1), n * head_dim_}) : y;
   };
-  const auto q = rotated_heads(normed(q_proj(x), heads_, q_norm), heads_);        // [B, H, S, D]
-  const auto k = rotated_heads(normed(k_proj(x), kv_heads_, k_norm), kv_heads_);  // [B, KV, S, D]
+  const auto k = rotated_heads(normed(k_proj(x), kv_heads_, k_norm), kv_heads_, cos, sin);  // [B, KV, S, D]
   const auto v = v_proj(x).view({b, s, kv_heads_, head_dim_}).transpose(1, 2);
+  if (rows.defined()) {
+    // One query per row, at position rows[b], against every key: the eager core on a [B, H, 1, S]
+    // score row, with that position's row of the mask and of the rotary tables.
+    const auto q = rotated_heads(normed(q_proj(take_positions(x, rows, 1)), heads_, q_norm), heads_,
+                                 take_positions(cos, rows, 1), take_positions(sin, rows, 1));  // [B, H, 1, D]
+    const auto out = eager_softcap_attention(q, k, v, take_positions(bias, rows, 2), scaling_, softcap_);
+    return o_proj(out.view({b, 1, heads_ * head_dim_}));
+  }
+  const auto q = rotated_heads(normed(q_proj(x), heads_, q_norm), heads_, cos, sin);  // [B, H, S, D]
   // The same math three ways: fused kernels on CUDA (model/nn/softcap_attention.h), chunk by chunk
   // on the CPU (model/nn/chunked_attention.h), or the eager chain. The bias is attention_bias()'s,
   // causal (and windowed on sliding layers), as the first two require.

@@ -18,9 +18,10 @@ class AttentionImpl : public torch::nn::Module {
   AttentionImpl(const GemmaConfig& config, int64_t layer_index, const torch::TensorOptions& options);
 
   // x [B, S, hidden]; cos/sin [B|1, S, head_dim]; bias [B, 1, S, S] additive (attention_bias()).
-  // Returns [B, S, hidden].
+  // Returns [B, S, hidden]. With rows ([B] int64) only the query at position rows[b] of each row
+  // b, attending over all of x: [B, 1, hidden], forward()'s output at those positions.
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin,
-                        const torch::Tensor& bias);
+                        const torch::Tensor& bias, const torch::Tensor& rows = {});
 
   Linear q_proj{nullptr}, k_proj{nullptr}, v_proj{nullptr}, o_proj{nullptr};
   RMSNorm q_norm{nullptr}, k_norm{nullptr};  // Gemma-3 only (config.qk_norm)

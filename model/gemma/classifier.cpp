@@ -31,6 +31,16 @@ GemmaModelImpl::GemmaModelImpl(const GemmaConfig& c, const torch::TensorOptions&
 
 torch::Tensor GemmaModelImpl::forward(const torch::Tensor& input_ids, const torch::Tensor& attention_mask,
                                        const torch::Tensor& position_ids) {
+  return norm(run_layers(input_ids, attention_mask, position_ids, {}));
+}
+
+torch::Tensor GemmaModelImpl::forward_at(const torch::Tensor& input_ids, const torch::Tensor& attention_mask,
+                                          const torch::Tensor& rows, const torch::Tensor& position_ids) {
+  return norm(run_layers(input_ids, attention_mask, position_ids, rows)).squeeze(1);
+}
+
+torch::Tensor GemmaModelImpl::run_layers(const torch::Tensor& input_ids, const torch::Tensor& attention_mask,
+                                          const torch::Tensor& position_ids, const torch::Tensor& rows) {
   const auto dtype = embed_tokens->weight.scalar_type();
   const int64_t seq = input_ids.size(1);
   auto h = embed_tokens(input_ids);
@@ -52,15 +62,17 @@ torch::Tensor GemmaModelImpl::forward(const torch::Tensor& input_ids, const torc
   const bool recompute = recompute_ && torch::GradMode::is_enabled();
   int64_t recomputed = 0;
   for (auto& layer : layers) {
+    // The last layer computes only the rows asked for; every earlier one feeds its keys and values.
+    const torch::Tensor only = &layer == &layers.back() ? rows : torch::Tensor();
     const auto& bias = layer->sliding() ? sliding_bias : full_bias;
     const auto& [cos, sin] = layer->sliding() ? local : global;
     // A layer that builds no graph (frozen, below the adapters) stores nothing either way.
     const bool graph = recompute && (h.requires_grad() || has_trainable(*layer));
     const bool again = graph && (recompute_layers_ < 0 || recomputed < recompute_layers_);
     recomputed += again ? 1 : 0;
-    h = again ? recompute_layer(*layer, h, cos, sin, bias) : layer->forward(h, cos, sin, bias);
+    h = again ? recompute_layer(*layer, h, cos, sin, bias, only) : layer->forward(h, cos, sin, bias, only);
   }
-  return norm(h);
+  return h;
 }
 
 GemmaClassifierImpl::GemmaClassifierImpl(const GemmaConfig& c, const torch::TensorOptions& options) {
@@ -70,11 +82,10 @@ GemmaClassifierImpl::GemmaClassifierImpl(const GemmaConfig& c, const torch::Tens
 
 torch::Tensor GemmaClassifierImpl::forward(const torch::Tensor& input_ids, const torch::Tensor& attention_mask,
                                             const torch::Tensor& position_ids) {
-  const auto hidden = model(input_ids, attention_mask, position_ids);  // [B, S, H]
+  // Pool first, then score: the head is per-token linear, so this equals scoring every token. The
+  // last layer runs only at the pooled token (forward_at), the same values as the full layer's.
   const auto last = last_token_index(input_ids, config().pad_token_id);
-  const auto rows = torch::arange(hidden.size(0), last.options());
-  // Pool first, then score: the head is per-token linear, so this equals scoring every token.
-  return score(hidden.index({rows, last}));
+  return score(model->forward_at(input_ids, attention_mask, last, position_ids));
 }
 
 torch::Tensor last_token_index(const torch::Tensor& input_ids, int64_t pad_id) {

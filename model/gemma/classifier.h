@@ -3,6 +3,9 @@
 //
 //   ids [B, S] -> embed · sqrt(hidden) -> N decoder layers -> final RMSNorm -> hidden [B, S, H]
 //   -> hidden at the last non-pad token of each row -> score (Linear H -> num_labels, no bias).
+// Nothing reads the last layer's output elsewhere, so that layer runs its queries, MLP and norms
+// at the pooled token only (GemmaModelImpl::forward_at): 1/N of the forward's work, and of the
+// activations, that the reference spends and throws away.
 //
 // Module names mirror the Hugging Face ones (model.layers.3.self_attn.q_proj, score, ...); the
 // loader still goes through the explicit table in hf_names.h.
@@ -30,6 +33,11 @@ class GemmaModelImpl : public torch::nn::Module {
   // Returns the final-normed hidden states [B, S, hidden].
   torch::Tensor forward(const torch::Tensor& input_ids, const torch::Tensor& attention_mask,
                         const torch::Tensor& position_ids = {});
+  // forward()[b, rows[b]] for each row b, [B, hidden] (rows [B] int64), without the last layer's
+  // work at the other positions: its keys and values over all of them, the rest only at rows[b].
+  // The values equal forward()'s up to the summation order of GEMMs of another shape.
+  torch::Tensor forward_at(const torch::Tensor& input_ids, const torch::Tensor& attention_mask,
+                           const torch::Tensor& rows, const torch::Tensor& position_ids = {});
 
   // Recompute each decoder layer's activations in backward instead of storing them.
   void set_recompute(bool on) { recompute_ = on; }
@@ -47,6 +55,10 @@ class GemmaModelImpl : public torch::nn::Module {
   RMSNorm norm{nullptr};
 
  private:
+  // Embedding and every layer, the last only at `rows` when they are defined ([B, 1, hidden]).
+  torch::Tensor run_layers(const torch::Tensor& input_ids, const torch::Tensor& attention_mask,
+                           const torch::Tensor& position_ids, const torch::Tensor& rows);
+
   GemmaConfig config_;
   bool recompute_ = false;
   int64_t recompute_layers_ = -1;

@@ -2,6 +2,8 @@
 
 #include <torch/torch.h>
 
+#include "model/nn/take_positions.h"
+
 namespace arena {
 
 DecoderLayerImpl::DecoderLayerImpl(const GemmaConfig& c, int64_t layer_index, const torch::TensorOptions& options)
@@ -18,8 +20,9 @@ DecoderLayerImpl::DecoderLayerImpl(const GemmaConfig& c, int64_t layer_index, co
 }
 
 torch::Tensor DecoderLayerImpl::forward(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin,
-                                        const torch::Tensor& bias) {
-  auto h = x + post_attention_layernorm(self_attn(input_layernorm(x), cos, sin, bias));
+                                        const torch::Tensor& bias, const torch::Tensor& rows) {
+  const auto residual = rows.defined() ? take_positions(x, rows, 1) : x;
+  auto h = residual + post_attention_layernorm(self_attn(input_layernorm(x), cos, sin, bias, rows));
   return h + post_feedforward_layernorm(mlp(pre_feedforward_layernorm(h)));
 }
 

@@ -18,8 +18,11 @@ class DecoderLayerImpl : public torch::nn::Module {
   DecoderLayerImpl(const GemmaConfig& config, int64_t layer_index, const torch::TensorOptions& options);
 
   // x [B, S, hidden]; bias is the mask for this layer's kind (sliding or full).
+  // With rows ([B] int64), the output only at position rows[b] of each row b, [B, 1, hidden]:
+  // keys and values over all of x, everything else for that one position (the classifier's last
+  // layer, whose other positions nothing reads).
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin,
-                        const torch::Tensor& bias);
+                        const torch::Tensor& bias, const torch::Tensor& rows = {});
 
   bool sliding() const { return sliding_; }
 

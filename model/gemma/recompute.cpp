@@ -3,6 +3,7 @@
 #include <ATen/CPUGeneratorImpl.h>
 #include <torch/torch.h>
 
+#include <optional>
 #include <vector>
 
 namespace arena {
@@ -29,15 +30,17 @@ void set_states(std::vector<at::Generator>& gens, const std::vector<torch::Tenso
 struct RecomputeLayer : public torch::autograd::Function<RecomputeLayer> {
   static torch::Tensor forward(torch::autograd::AutogradContext* ctx, DecoderLayerImpl* layer, const torch::Tensor& x,
                                const torch::Tensor& cos, const torch::Tensor& sin, const torch::Tensor& bias,
-                               torch::TensorList params) {
+                               const std::optional<torch::Tensor>& rows, torch::TensorList params) {
     ctx->saved_data["layer"] = reinterpret_cast<int64_t>(layer);
     // The RNG state before the layer runs, so dropout masks repeat exactly in the recompute.
     ctx->saved_data["rng"] = states(generators_for(x));
     ctx->saved_data["num_params"] = static_cast<int64_t>(params.size());
+    const auto only = rows.value_or(torch::Tensor());  // positions, never differentiated
+    ctx->saved_data["rows"] = only;
     std::vector<torch::Tensor> saved{x, cos, sin, bias};
     saved.insert(saved.end(), params.begin(), params.end());
     ctx->save_for_backward(saved);
-    return layer->forward(x, cos, sin, bias);  // autograd is off inside Function::forward
+    return layer->forward(x, cos, sin, bias, only);  // autograd is off inside Function::forward
   }
 
   static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
@@ -53,7 +56,7 @@ struct RecomputeLayer : public torch::autograd::Function<RecomputeLayer> {
     auto gens = generators_for(x);
     const auto rng_now = states(gens);
     set_states(gens, ctx->saved_data["rng"].toTensorVector());
-    const auto y = layer->forward(x, saved[1], saved[2], saved[3]);
+    const auto y = layer->forward(x, saved[1], saved[2], saved[3], ctx->saved_data["rows"].toTensor());
     set_states(gens, rng_now);  // leave the streams where the rest of backward expects them
 
     std::vector<torch::Tensor> wrt;
@@ -62,11 +65,11 @@ struct RecomputeLayer : public torch::autograd::Function<RecomputeLayer> {
     auto grads = torch::autograd::grad({y}, wrt, {grad_out[0]}, /*retain_graph=*/false,
                                        /*create_graph=*/false, /*allow_unused=*/true);
 
-    // One slot per forward argument: layer, x, cos, sin, bias, then each parameter.
-    torch::autograd::variable_list out(5 + num_params);
+    // One slot per forward argument: layer, x, cos, sin, bias, rows, then each parameter.
+    torch::autograd::variable_list out(6 + num_params);
     size_t g = 0;
     if (x_needs_grad) out[1] = grads[g++];
-    for (int64_t i = 0; i < num_params; ++i) out[5 + i] = grads[g++];
+    for (int64_t i = 0; i < num_params; ++i) out[6 + i] = grads[g++];
     return out;
   }
 };
@@ -74,11 +77,13 @@ struct RecomputeLayer : public torch::autograd::Function<RecomputeLayer> {
 }  // namespace
 
 torch::Tensor recompute_layer(DecoderLayerImpl& layer, const torch::Tensor& x, const torch::Tensor& cos,
-                              const torch::Tensor& sin, const torch::Tensor& bias) {
+                              const torch::Tensor& sin, const torch::Tensor& bias, const torch::Tensor& rows) {
   std::vector<torch::Tensor> trainable;
   for (const auto& p : layer.parameters())
     if (p.requires_grad()) trainable.push_back(p);
-  return RecomputeLayer::apply(&layer, x, cos, sin, bias, torch::TensorList(trainable));
+  // An optional tensor: an undefined one is no autograd input.
+  const auto only = rows.defined() ? std::optional<torch::Tensor>(rows) : std::nullopt;
+  return RecomputeLayer::apply(&layer, x, cos, sin, bias, only, torch::TensorList(trainable));
 }
 
 }  // namespace arena

@@ -16,7 +16,8 @@
 
 namespace arena {
 
+// rows: as DecoderLayerImpl::forward's (undefined: every position).
 torch::Tensor recompute_layer(DecoderLayerImpl& layer, const torch::Tensor& x, const torch::Tensor& cos,
-                              const torch::Tensor& sin, const torch::Tensor& bias);
+                              const torch::Tensor& sin, const torch::Tensor& bias, const torch::Tensor& rows = {});
 
 }  // namespace arena

@@ -35,19 +35,19 @@ bool use_chunked_attention(const torch::Tensor& q) {
 torch::Tensor eager_softcap_attention(const torch::Tensor& q, const torch::Tensor& k_in, const torch::Tensor& v_in,
                                       const torch::Tensor& bias, double scale, double cap) {
   RECORD_USER_SCOPE("arena::attention");  // names the eager core in profiles (bench_train_step)
-  const int64_t b = q.size(0), heads = q.size(1), kv_heads = k_in.size(1), s = q.size(2), d = q.size(3);
+  const int64_t b = q.size(0), heads = q.size(1), kv_heads = k_in.size(1), keys = k_in.size(2), d = q.size(3);
   auto k = k_in;
   auto v = v_in;
   if (heads != kv_heads) {
     // Query head h reads KV head h / groups. expand+reshape (not repeat_interleave): its backward
     // is a plain sum over the group, not an index scatter.
     const auto widen = [&](const torch::Tensor& t) {
-      return t.unsqueeze(2).expand({b, kv_heads, heads / kv_heads, s, d}).reshape({b, heads, s, d});
+      return t.unsqueeze(2).expand({b, kv_heads, heads / kv_heads, keys, d}).reshape({b, heads, keys, d});
     };
     k = widen(k);
     v = widen(v);
   }
-  auto scores = torch::matmul(q, k.transpose(2, 3)) * scale;  // [B, H, S, S]
+  auto scores = torch::matmul(q, k.transpose(2, 3)) * scale;  // [B, H, queries, keys]
   if (cap > 0) scores = torch::tanh(scores / cap) * cap;
   scores = scores + bias;
   // The softmax in fp32 as transformers takes it (fp64 inputs, the tests' reference, stay fp64).

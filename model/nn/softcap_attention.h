@@ -28,7 +28,8 @@ AttentionKernel attention_kernel();
 
 // The reference math on any device, the eager chain transformers runs (eager attention):
 // cap·tanh(q·kᵀ·scale/cap) + bias rounded step by step in q's dtype, softmax in fp32, then ·v.
-// Same arguments as softcap_attention; returns [B, S, H, D] (contiguous).
+// Same arguments as softcap_attention, but any number of queries against the keys: q [B, H, Sq, D],
+// bias [B|1, 1, Sq, S] (no causal layout assumed); returns [B, Sq, H, D] (contiguous).
 torch::Tensor eager_softcap_attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
                                       const torch::Tensor& bias, double scale, double cap);
 
