@@ -96,7 +96,9 @@ double median(std::vector<double> v) {
 //     frozen projections, 2 + 2 FLOPs per weight per token, plus attention (q·kᵀ and p·v, causal:
 //     half the square, backward twice the forward). No recomputation, no weight gradients.
 //   hardware (HFU, this project's earlier "MFU"): the same plus one more forward of everything when
-//     recomputing. Both count every layer, though the layers below the adapters need no backward.
+//     recomputing. Both count every layer, though the layers below the adapters need no backward,
+//     and every position of the last layer, which arena computes at the pooled token only (apart
+//     from its keys and values): the convention's nominal work, about 1/layers of it not executed.
 struct Flops {
   double linear_per_token = 0, attention_per_seq_fwd = 0;
   double model = 0, hardware = 0;

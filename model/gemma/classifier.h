@@ -4,8 +4,8 @@
 //   ids [B, S] -> embed · sqrt(hidden) -> N decoder layers -> final RMSNorm -> hidden [B, S, H]
 //   -> hidden at the last non-pad token of each row -> score (Linear H -> num_labels, no bias).
 // Nothing reads the last layer's output elsewhere, so that layer runs its queries, MLP and norms
-// at the pooled token only (GemmaModelImpl::forward_at): 1/N of the forward's work, and of the
-// activations, that the reference spends and throws away.
+// at the pooled token only (GemmaModelImpl::forward_at): nearly one layer's work and activations
+// of the N, which the reference computes at every position and throws away.
 //
 // Module names mirror the Hugging Face ones (model.layers.3.self_attn.q_proj, score, ...); the
 // loader still goes through the explicit table in hf_names.h.
