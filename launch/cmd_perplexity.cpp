@@ -16,6 +16,7 @@
 #include "common/error.h"
 #include "data/tokenizer.h"
 #include "launch/commands.h"
+#include "launch/heap_policy.h"
 #include "launch/peak_memory.h"
 #include "launch/vocab_check.h"
 #include "model/gemma/lm_loss.h"
@@ -64,6 +65,7 @@ int run_perplexity(const PerplexityOptions& o) {
   const auto dtype = o.dtype == "bf16" ? torch::kBFloat16 : torch::kFloat32;
   // A GGUF carries its vocabulary: refuse a tokenizer of another model before loading weights.
   if (is_gguf_path(o.model)) check_vocabulary(gguf_vocabulary(open_gguf_model(o.model)), o.model, tok);
+  keep_freed_memory_in_heap();  // a CPU process of forward passes only
   LoadReport report;
   auto model = load_gemma_classifier(o.model, dtype, torch::kCPU, 0, &report);
   // Larger Gemma-3 checkpoints pad the embedding past the tokenizer (262,208 rows, 262,144 pieces).

@@ -8,6 +8,7 @@
 #include "common/error.h"
 #include "dist/world.h"
 #include "launch/checkpoint.h"
+#include "launch/heap_policy.h"
 #include "launch/model_setup.h"
 #include "model/peft/qlora.h"
 
@@ -21,6 +22,7 @@ TrainedModel load_trained(const std::string& from, const std::string& device) {
   out.config.device = device;
   out.step = ck.state.step;
   out.device = pick_device(out.config, world());
+  if (out.device.is_cpu()) keep_freed_memory_in_heap();  // forward passes only from here on
   out.model = build_classifier(out.config, out.device, false);
   out.model->eval();
   const double fp = base_fingerprint(*out.model);
