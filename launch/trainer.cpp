@@ -21,6 +21,7 @@
 #include "launch/checkpoint.h"
 #include "launch/elastic.h"
 #include "launch/evaluate.h"
+#include "launch/heap_policy.h"
 #include "launch/metrics_log.h"
 #include "launch/model_setup.h"
 #include "launch/objective.h"
@@ -449,7 +450,9 @@ int run_training(const TrainConfig& given) {
 
   const double train_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - loop_start).count();
 
-  // The end: validation and test splits.
+  // The end: validation and test splits, forward passes only from here, so on the CPU freed
+  // activations stay in the heap for the next batch (launch/heap_policy.h).
+  if (device.is_cpu()) keep_freed_memory_in_heap();
   torch::Tensor val_probs, test_probs;
   const auto val = evaluate(*model, data.val, c.eval_rows, device, &val_probs);
   const auto test = evaluate(*model, data.test, c.eval_rows, device, &test_probs);
