@@ -4,14 +4,17 @@
 
 #include <vector>
 
+#include "common/error.h"
+
 namespace arena {
 
 torch::Tensor take_positions(const torch::Tensor& t, const torch::Tensor& positions, int64_t dim) {
-  TORCH_CHECK(positions.dim() == 1 && positions.scalar_type() == torch::kInt64,
-              "take_positions: positions must be [B] int64, got ", positions.sizes(), " ", positions.scalar_type());
-  TORCH_CHECK(dim > 0 && dim < t.dim(), "take_positions: dim ", dim, " out of range for ", t.sizes());
+  check(positions.dim() == 1 && positions.scalar_type() == torch::kInt64,
+        "take_positions: positions must be [B] int64, got [{}] {}", fmt::join(positions.sizes(), ", "),
+        c10::toString(positions.scalar_type()));
+  check(dim > 0 && dim < t.dim(), "take_positions: dim {} out of range for [{}]", dim, fmt::join(t.sizes(), ", "));
   const int64_t b = positions.size(0);
-  TORCH_CHECK(t.size(0) == b || t.size(0) == 1, "take_positions: batch ", t.size(0), " against ", b, " positions");
+  check(t.size(0) == b || t.size(0) == 1, "take_positions: batch {} against {} positions", t.size(0), b);
   std::vector<int64_t> shape = t.sizes().vec();
   shape[0] = b;
   const auto rows = t.expand(shape);

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "common/error.h"
 #include "model/gemma/classifier.h"
 #include "model/nn/attention_mask.h"
 #include "model/nn/rotary.h"
@@ -146,7 +147,7 @@ TEST(ForwardAt, TakePositionsBroadcastsABatchOfOne) {
   ASSERT_EQ(got.sizes(), (std::vector<int64_t>{3, 2, 1, 3}));
   for (int64_t b = 0; b < 3; ++b)
     EXPECT_TRUE(torch::equal(got[b].squeeze(1), t[0].select(1, rows[b].item<int64_t>()))) << b;
-  EXPECT_THROW(take_positions(t, rows.to(torch::kInt32), 2), c10::Error);
+  EXPECT_THROW(take_positions(t, rows.to(torch::kInt32), 2), Error);
 }
 
 }  // namespace

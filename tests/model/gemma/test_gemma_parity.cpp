@@ -13,8 +13,8 @@
 #include "model/gemma/hf_names.h"
 #include "model/io/loader.h"
 #include "model/io/safetensors.h"
-#include "model/nn/softcap_attention.h"
 #include "model/nn/fused_ops.h"
+#include "model/nn/softcap_attention.h"
 #include "model/gemma/parity_support.h"
 #include "test_support.h"
 
@@ -92,7 +92,8 @@ TEST_P(GemmaParity, BFloat16WithinReferenceRoundingNoise) {
 
 // The CPU's defaults in bf16, the fused RMSNorm, GeGLU and rotary loops (model/nn/cpu_kernels.h;
 // the fp32 test above runs them too) and the chunked attention core, round once where the eager
-// chains round at every op, or sum in another order, so they land at another point of the same noise, and a fixture's few values cannot tell which is closer. So: a
+// chains round at every op, or sum in another order, so they land at another point of the same
+// noise, and a fixture's few values cannot tell which is closer. So: a
 // batch 40 times the fixture's (8 × 48 tokens, left padding on half the rows), measured from our
 // fp32 (transformers' fp32 to 1e-4, above). Over the logits and every gradient, the mean per-tensor
 // error of the fused bf16 must stay within 1.1× the eager chains' (measured: 0.95-1.03×), and each
