@@ -204,7 +204,9 @@ Split profile_step(const std::function<void()>& step, const torch::Device& devic
     ++out.kernels;
     out.gpu_busy_ms += ms;
     per_name[name] += ms;
-    bool in_attention = contains(name, "softmax_forward_kernel") || contains(name, "softmax_backward_kernel");
+    bool in_attention = contains(name, "softmax_forward_kernel") || contains(name, "softmax_backward_kernel") ||
+                        contains(name, "flash_forward_kernel") || contains(name, "flash_dq_kernel") ||
+                        contains(name, "flash_dkv_kernel");
     const auto it = by_corr.find(e.linkedCorrelationId());
     if (it == by_corr.end()) {
       ++out.unlinked;
@@ -253,8 +255,9 @@ int main(int argc, char** argv) {
   app.add_option("--device", o.device, "auto, cuda or cpu")->check(CLI::IsMember({"auto", "cuda", "cpu"}));
   app.add_option("--dtype", o.dtype, "bf16 or f32")->check(CLI::IsMember({"bf16", "f32"}));
   app.add_option("--attention", o.attention,
-                 "auto, eager or fused (auto and fused alike: the fused kernels on CUDA, the chunked core on the CPU)")
-      ->check(CLI::IsMember({"auto", "eager", "fused"}));
+                 "auto, eager, fused or flash (auto and fused alike: the fused kernels on CUDA, the chunked core "
+                 "on the CPU; flash: the flash-style kernels on CUDA in bf16, else auto)")
+      ->check(CLI::IsMember({"auto", "eager", "fused", "flash"}));
   app.add_option("--embedding", o.embedding,
                  "Frozen token table in host memory (only the batch's rows go to the GPU; the trainer's "
                  "default on CUDA) or on the device")
@@ -286,6 +289,7 @@ int main(int argc, char** argv) {
   auto* cpu_peak = cuda ? nullptr : &arena::bench::CpuPeakAllocator::install();
   arena::set_attention_kernel(o.attention == "eager"   ? arena::AttentionKernel::kEager
                               : o.attention == "fused" ? arena::AttentionKernel::kFused
+                              : o.attention == "flash" ? arena::AttentionKernel::kFlash
                                                        : arena::AttentionKernel::kAuto);
   arena::set_fused_elementwise(o.fused_elementwise);
   arena::set_geglu_lora_down_fusion(o.geglu_lora_down);
@@ -392,7 +396,8 @@ int main(int argc, char** argv) {
   const double mfu = tflops / o.peak_tflops;
   const double hfu = flops.hardware / (step_ms / 1e3) / 1e12 / o.peak_tflops;
   const auto probe = torch::empty({1}, torch::TensorOptions().dtype(dtype).device(device));
-  const char* core = arena::use_fused_attention(probe, o.seq) ? "fused"
+  const bool flash = arena::attention_kernel() == arena::AttentionKernel::kFlash && cuda && dtype == torch::kBFloat16;
+  const char* core = arena::use_fused_attention(probe, o.seq) ? (flash ? "flash" : "fused")
                      : arena::use_chunked_attention(probe)   ? "chunked"
                                                               : "eager";
   const bool fused_ew = arena::use_fused_elementwise(probe);

@@ -17,12 +17,13 @@ namespace {
 
 struct EvalOptions {
   std::string checkpoint, data, format, split = "test", device = "auto";
+  std::string attention;  // empty: the run's model.attention
   int64_t rows = 0;
   bool json = false, swap_average = false;
 };
 
 int run_eval(const EvalOptions& o) {
-  auto run = load_trained(o.checkpoint, o.device);
+  auto run = load_trained(o.checkpoint, o.device, o.attention);
   auto c = run.config;
   if (!o.data.empty()) c.data_path = o.data;
   if (!o.format.empty()) c.data_format = o.format;
@@ -91,6 +92,10 @@ Command add_eval_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--batch-size", o->rows, "Rows per batch (default: the run's batch.eval_rows)");
   cmd->add_option("--device", o->device, "auto, cpu or cuda")->check(CLI::IsMember({"auto", "cpu", "cuda"}));
+  cmd->add_option("--attention", o->attention,
+                  "Attention core: auto, eager or flash (CUDA, bf16: the flash-style kernels); default: the run's "
+                  "model.attention")
+      ->check(CLI::IsMember({"auto", "eager", "flash"}));
   cmd->add_flag("--swap-average", o->swap_average,
                 "Also score every pair with A and B exchanged: average the two, report swap consistency and "
                 "accuracy by which side won");

@@ -21,6 +21,7 @@ namespace {
 
 struct PredictOptions {
   std::string checkpoint, data, out = "submission.csv", format = "auto", device = "auto";
+  std::string attention;  // empty: the run's model.attention
   int64_t rows = 0;
   bool swap_average = false, probabilities = false;
 };
@@ -33,7 +34,7 @@ std::string csv_field(const std::string& s) {
 }
 
 int run_predict(const PredictOptions& o) {
-  auto run = load_trained(o.checkpoint, o.device);
+  auto run = load_trained(o.checkpoint, o.device, o.attention);
   const auto& c = run.config;
   ReadOptions ro;
   ro.format = parse_data_format(o.format);
@@ -119,6 +120,10 @@ Command add_predict_command(CLI::App& app) {
                 "file for train.objective = distill); three classes always do");
   cmd->add_option("--batch-size", o->rows, "Rows per batch (default: the run's batch.eval_rows)");
   cmd->add_option("--device", o->device, "auto, cpu or cuda")->check(CLI::IsMember({"auto", "cpu", "cuda"}));
+  cmd->add_option("--attention", o->attention,
+                  "Attention core: auto, eager or flash (CUDA, bf16: the flash-style kernels); default: the run's "
+                  "model.attention")
+      ->check(CLI::IsMember({"auto", "eager", "flash"}));
   return [cmd, o]() { return cmd->parsed() ? run_predict(*o) : -1; };
 }
 

@@ -14,12 +14,13 @@
 
 namespace arena {
 
-TrainedModel load_trained(const std::string& from, const std::string& device) {
+TrainedModel load_trained(const std::string& from, const std::string& device, const std::string& attention) {
   TrainedModel out;
   out.checkpoint = find_checkpoint(from);
   const auto ck = read_checkpoint(out.checkpoint);
   load_toml_text(out.config, ck.config_toml, out.checkpoint + " (config)");
   out.config.device = device;
+  if (!attention.empty()) out.config.attention = attention;
   out.step = ck.state.step;
   out.device = pick_device(out.config, world());
   if (out.device.is_cpu()) keep_freed_memory_in_heap();  // forward passes only from here on

@@ -20,6 +20,7 @@ struct TrainedModel {
 };
 
 // `from`: a checkpoint file or a run directory (its newest checkpoint). `device`: auto | cpu | cuda.
-TrainedModel load_trained(const std::string& from, const std::string& device);
+// `attention`: the attention core (model.attention: auto | eager | flash); empty keeps the run's.
+TrainedModel load_trained(const std::string& from, const std::string& device, const std::string& attention = "");
 
 }  // namespace arena

@@ -7,6 +7,7 @@
 
 #include "common/error.h"
 #include "model/io/loader.h"
+#include "model/nn/softcap_attention.h"
 
 namespace arena {
 
@@ -60,6 +61,10 @@ bool embedding_on_host(const TrainConfig& c, const torch::Device& device) {
 
 GemmaClassifier build_classifier(const TrainConfig& c, const torch::Device& device, bool verbose) {
   const auto dtype = compute_dtype(c, device);
+  // Process-wide, like the other kernel switches: one model per process.
+  set_attention_kernel(c.attention == "eager"   ? AttentionKernel::kEager
+                       : c.attention == "flash" ? AttentionKernel::kFlash
+                                                : AttentionKernel::kAuto);
   const bool on_host = embedding_on_host(c, device);
   torch::manual_seed(static_cast<uint64_t>(c.seed));
   GemmaClassifier model{nullptr};

@@ -192,6 +192,11 @@ std::vector<ConfigField> config_fields(TrainConfig& c) {
             c.recompute_layers),
       field("model.nf4", "freeze the base in 4-bit NF4 (bitsandbytes layout)", c.nf4),
       field("model.embedding", "frozen token table: auto (host memory on CUDA), host or device", c.embedding),
+      field("model.attention",
+            "attention core: auto (fused kernels on CUDA, the chunked core on the CPU), eager (the reference "
+            "chain), or flash (CUDA in bf16: flash-style kernels, forward and backward, no S x S buffer; not yet "
+            "measured on a GPU)",
+            c.attention),
       field("lora.rank", "LoRA rank r", c.lora_rank),
       field("lora.alpha", "LoRA alpha (scaling alpha/r)", c.lora_alpha),
       field("lora.dropout", "dropout on the adapters' input", c.lora_dropout),
@@ -330,6 +335,7 @@ void validate(TrainConfig& c) {
   one_of("model.preset", c.model_preset, {"custom", "gemma2-2b"});
   one_of("model.precision", c.precision, {"auto", "bf16", "fp32"});
   one_of("model.embedding", c.embedding, {"auto", "host", "device"});
+  one_of("model.attention", c.attention, {"auto", "eager", "flash"});
   one_of("data.labels", c.labels, {"binary", "3class"});
   one_of("batch.batching", c.batching, {"tokens", "rows"});
   one_of("optim.decay", c.decay, {"linear", "cosine", "constant"});

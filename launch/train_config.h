@@ -26,6 +26,7 @@ struct TrainConfig {
   int64_t recompute_layers = -1;    // with recompute: how many layers (the first with a graph); -1 all
   bool nf4 = true;                  // frozen base in NF4 (bitsandbytes layout)
   std::string embedding = "auto";   // token table: auto (host on CUDA) | host | device
+  std::string attention = "auto";   // attention core: auto | eager | flash (model/nn/softcap_attention.h)
   // [lora]
   int64_t lora_rank = 16;
   double lora_alpha = 32;

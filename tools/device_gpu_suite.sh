@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The GPU checks and benchmarks of issue 6, in one call of the device tool (see tools/device_bundle.sh):
 #   run(carry=[".devbundle"], command="tools/device_gpu_suite.sh [phases]")
-# Phases (default: all but lora, recompute, cpu, unsloth and unsloth-fm): info tests dequant attn train lora recompute peer vs cpu
-# unsloth unsloth-fm. ARENA_ARGS adds options to our side of the vs phase (e.g. ARENA_ARGS="--embedding device").
+# Phases (default: all but flash, lora, recompute, cpu, unsloth and unsloth-fm): info tests dequant attn train flash lora
+# recompute peer vs cpu unsloth unsloth-fm. flash: the flash attention kernels' tests, compute-sanitizer and steps. ARENA_ARGS adds options to our side of the vs phase (e.g. ARENA_ARGS="--embedding device").
 # unsloth: our step against Unsloth (bench/peer_unsloth_step.py, FastLanguageModel) and transformers + PEFT +
 # bitsandbytes at batch 4, seq 1900, in one bench/gpu_vs_peer.sh (issue 20); unsloth-fm: the same with Unsloth's
 # FastModel loader. Both need the wheels of tools/fetch_unsloth_wheels.sh carried:
@@ -51,10 +51,10 @@ if has dequant; then
   step 120 bench_nf4_dequant bench_nf4_dequant
   step 120 bench_nf4_dequant_q bench_nf4_dequant --rows 2048 --cols 2304
 fi
-if has attn; then  # the attention core alone, fused against eager, at batch 4 and 1
+if has attn; then  # the attention core alone, fused (and flash) against eager, at batch 4 and 1
   for b in 4 1; do
     step 180 "attention-b$b" bench_attention --batch "$b" --seq 1900 --json
-    grep -h '^{' "$log" | tail -2 >> "$OUT/results.jsonl"
+    grep -h '^{' "$log" | tail -3 >> "$OUT/results.jsonl"
   done
 fi
 if has train; then
@@ -74,6 +74,25 @@ if has train; then
   step 300 "arena-all-lora-dropout-kernels-b4" bench_train_step --batch 4 --seq 1900 --steps 5 --warmup 2 \
     --lora-dropout-kernels down,input-grad,weight-grad --json
   grep -h '^{' "$log" | tail -1 >> "$OUT/results.jsonl"
+fi
+if has flash; then  # the flash kernels (issue 20): their tests, compute-sanitizer on them, the step at batches 4 and 1
+  step 300 test-flash test_fused_cuda --gtest_filter='*Flash*:*ClassifierFused*'
+  sanitizer=$(command -v compute-sanitizer || ls /usr/local/cuda*/bin/compute-sanitizer 2>/dev/null | head -1)
+  if [ -n "$sanitizer" ]; then
+    for tool in memcheck racecheck synccheck; do
+      step 300 "sanitizer-$tool" "$sanitizer" --tool "$tool" --error-exitcode 1 test_fused_cuda \
+        --gtest_filter='*FlashKernelsShortSequences*'
+    done
+  else
+    echo "=== sanitizer: compute-sanitizer not found" | tee -a "$log"
+  fi
+  step 180 attention-flash-b4 bench_attention --batch 4 --seq 1900 --json
+  grep -h '^{' "$log" | tail -3 >> "$OUT/results.jsonl"
+  for b in 4 1; do
+    step 300 "arena-flash-b$b" bench_train_step --batch "$b" --seq 1900 --steps 5 --warmup 2 --attention flash \
+      --profile --json
+    grep -h '^{' "$log" | tail -1 >> "$OUT/results.jsonl"
+  done
 fi
 if has lora; then  # each subset of the three LoRA dropout kernels at batch 4
   for k in down,input-grad,weight-grad none input-grad,weight-grad down input-grad weight-grad; do

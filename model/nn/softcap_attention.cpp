@@ -14,6 +14,7 @@
 
 #include "model/cuda/attention_kernels.h"
 #include "model/cuda/cuda_util.h"
+#include "model/cuda/flash_attention.h"
 #endif
 
 namespace arena {
@@ -128,10 +129,126 @@ torch::Tensor square_buffer(const Dims& n, const ChunkRows& c, const torch::Tens
   return torch::empty({n.b * n.kv, c.rows, c.ld}, options);
 }
 
-// The S×S work runs in chunks of query positions (plan_attention_chunks): each chunk's buffers
-// hold only the keys its causal rows can see. With one chunk the forward keeps its scores for
-// backward; with several it saves no scores (only lse) and backward recomputes each chunk's
-// q·kᵀ: one more GEMM of the six, for a peak of 3 chunk buffers.
+bool aligned16(const torch::Tensor& t) { return reinterpret_cast<uintptr_t>(t.data_ptr()) % 16 == 0; }
+
+// Whether the flash kernels run (AttentionKernel::kFlash) for these laid-out operands.
+bool use_flash(const torch::Tensor& q3, const torch::Tensor& k3, const torch::Tensor& v3) {
+  return g_kernel.load() == AttentionKernel::kFlash && q3.scalar_type() == torch::kBFloat16 &&
+         cuda::flash_attention_supports(q3.size(2)) && aligned16(q3) && aligned16(k3) && aligned16(v3);
+}
+
+// The forward of the fused core: query chunks (plan_attention_chunks), each a GEMM into an S×S
+// buffer, the row kernel, a GEMM out. Fills out and lse; returns the scores when the plan has one
+// chunk (backward keeps them), else nothing.
+torch::Tensor chunked_forward(const Dims& n, const torch::Tensor& q3, const torch::Tensor& k3, const torch::Tensor& v3,
+                              const torch::Tensor& b4, torch::Tensor& out, torch::Tensor& lse, double scale,
+                              double cap) {
+  const auto chunks = plan_attention_chunks(n.b, n.h, n.s, q3.element_size());
+  const auto stream = c10::cuda::getCurrentCUDAStream().stream();
+  torch::Tensor scores;
+  for (const auto& chunk : chunks) {
+    const auto c = chunk_rows(n, chunk);
+    scores = square_buffer(n, c, q3.options());
+    torch::bmm_out(scores, q3.narrow(1, c.row0, c.rows), k3.narrow(1, 0, c.ld).transpose(1, 2));
+    auto probs = square_buffer(n, c, q3.options());
+    cuda::softcap_softmax_forward(scores.data_ptr(), b4.data_ptr(), bias_batch_stride(b4), probs.data_ptr(),
+                                  lse.data_ptr<float>(), storage_type(q3.scalar_type()), softmax_rows(n, c, b4),
+                                  static_cast<float>(scale), static_cast<float>(cap), stream);
+    check_cuda_launch("softcap_softmax_forward");
+    auto out_rows = out.narrow(1, c.row0, c.rows);  // batch-strided: cuBLAS writes it in place
+    torch::bmm_out(out_rows, probs, v3.narrow(1, 0, c.ld));
+  }
+  return chunks.size() == 1 ? scores : torch::Tensor();
+}
+
+// The forward in one kernel (model/cuda/flash_forward.cuh): out and lse, no S×S buffer.
+void flash_forward(const Dims& n, const torch::Tensor& q3, const torch::Tensor& k3, const torch::Tensor& v3,
+                   const torch::Tensor& b4, torch::Tensor& out, torch::Tensor& lse, double scale, double cap) {
+  cuda::flash_attention_forward({q3.data_ptr(), k3.data_ptr(), v3.data_ptr(), b4.data_ptr(), out.data_ptr(),
+                                 lse.data_ptr<float>(), n.b * n.kv, n.kv, n.groups(), n.s, n.d, k3.size(1),
+                                 bias_batch_stride(b4), b4.stride(2), static_cast<float>(scale),
+                                 static_cast<float>(cap)},
+                                current_cuda_stream());
+  check_cuda_launch("flash_attention_forward");
+}
+
+struct Gradients {
+  torch::Tensor dq;      // [B·KV, S·G, D], the position-major layout
+  torch::Tensor dk, dv;  // [B·KV, S, D]
+};
+
+// The fused core's backward, chunk by chunk (the last first: it sees every key, so its key
+// gradients start the fp32 sums). Recomputes each chunk's scores unless the forward kept them.
+Gradients chunked_backward(const Dims& n, const torch::Tensor& q3, const torch::Tensor& k3, const torch::Tensor& v3,
+                           const torch::Tensor& lse, const torch::Tensor& b4, const torch::Tensor& saved_scores,
+                           const torch::Tensor& d_out, double scale, double cap) {
+  const auto chunks = plan_attention_chunks(n.b, n.h, n.s, q3.element_size());
+  const auto stream = c10::cuda::getCurrentCUDAStream().stream();
+  auto dq = torch::empty_like(q3);
+  torch::Tensor dk, dv;  // fp32 sums over the chunks (one chunk: the GEMM results as they are)
+  for (auto it = chunks.rbegin(); it != chunks.rend(); ++it) {
+    const auto c = chunk_rows(n, *it);
+    const auto qc = q3.narrow(1, c.row0, c.rows);
+    const auto doc = d_out.narrow(1, c.row0, c.rows);
+    const auto kc = k3.narrow(1, 0, c.ld);
+    const auto vc = v3.narrow(1, 0, c.ld);
+    auto scores = saved_scores;
+    if (!scores.defined()) {
+      scores = square_buffer(n, c, q3.options());
+      torch::bmm_out(scores, qc, kc.transpose(1, 2));
+    }
+    auto d_scores = square_buffer(n, c, q3.options());  // dP, overwritten in place by dS
+    torch::bmm_out(d_scores, doc, vc.transpose(1, 2));
+    auto probs = square_buffer(n, c, q3.options());
+    cuda::softcap_softmax_backward(scores.data_ptr(), b4.data_ptr(), bias_batch_stride(b4), lse.data_ptr<float>(),
+                                   d_scores.data_ptr(), probs.data_ptr(), d_scores.data_ptr(),
+                                   storage_type(q3.scalar_type()), softmax_rows(n, c, b4), static_cast<float>(scale),
+                                   static_cast<float>(cap), stream);
+    check_cuda_launch("softcap_softmax_backward");
+    auto dq_rows = dq.narrow(1, c.row0, c.rows);
+    torch::bmm_out(dq_rows, d_scores, kc);
+    // GQA: the group's rows are summed by the GEMMs themselves (reduction over the G·positions).
+    auto dv_part = torch::bmm(probs.transpose(1, 2), doc);  // [B·KV, ld, D]
+    auto dk_part = torch::bmm(d_scores.transpose(1, 2), qc);
+    if (chunks.size() == 1) {
+      dv = dv_part;
+      dk = dk_part;
+    } else if (!dv.defined()) {
+      dv = dv_part.to(torch::kFloat32);
+      dk = dk_part.to(torch::kFloat32);
+    } else {
+      dv.narrow(1, 0, c.ld).add_(dv_part);
+      dk.narrow(1, 0, c.ld).add_(dk_part);
+    }
+  }
+  return {dq, dk.narrow(1, 0, n.s).to(q3.scalar_type()), dv.narrow(1, 0, n.s).to(q3.scalar_type())};
+}
+
+// The backward in two kernels (model/cuda/flash_backward.cuh). out: the forward's result [B, S, H, D].
+Gradients flash_backward(const Dims& n, const torch::Tensor& q3, const torch::Tensor& k3, const torch::Tensor& v3,
+                         const torch::Tensor& lse, const torch::Tensor& b4, const torch::Tensor& out,
+                         const torch::Tensor& d_out, double scale, double cap) {
+  auto dq = torch::empty_like(q3);
+  auto dk = torch::empty_like(k3);
+  auto dv = torch::empty_like(v3);
+  auto delta = torch::empty_like(lse);
+  const auto o = out.contiguous();
+  cuda::flash_attention_backward({q3.data_ptr(), k3.data_ptr(), v3.data_ptr(), b4.data_ptr(), o.data_ptr(),
+                                  d_out.data_ptr(), lse.data_ptr<float>(), delta.data_ptr<float>(), dq.data_ptr(),
+                                  dk.data_ptr(), dv.data_ptr(), n.b * n.kv, n.kv, n.groups(), n.s, n.d, k3.size(1),
+                                  bias_batch_stride(b4), b4.stride(2), static_cast<float>(scale),
+                                  static_cast<float>(cap)},
+                                 current_cuda_stream());
+  check_cuda_launch("flash_attention_backward");
+  return {dq, dk.narrow(1, 0, n.s), dv.narrow(1, 0, n.s)};
+}
+
+// The fused core, or the flash kernels under AttentionKernel::kFlash. The fused core's S×S work
+// runs in chunks of query positions (plan_attention_chunks): each chunk's buffers hold only the
+// keys its causal rows can see. With one chunk the forward keeps its scores for backward; with
+// several it saves no scores (only lse) and backward recomputes each chunk's q·kᵀ: one more GEMM
+// of the six, for a peak of 3 chunk buffers. The flash kernels keep no S×S buffer at all; their
+// backward reads the forward's output (saved as the output it is: no extra memory).
 struct SoftcapAttention : public torch::autograd::Function<SoftcapAttention> {
   static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& q, const torch::Tensor& k,
                                const torch::Tensor& v, const torch::Tensor& bias, double scale, double cap) {
@@ -142,30 +259,23 @@ struct SoftcapAttention : public torch::autograd::Function<SoftcapAttention> {
     const auto k3 = padded_heads(k, n);
     const auto v3 = padded_heads(v, n);
     const auto b4 = row_aligned_bias(bias, q.scalar_type());
-    const int64_t bstride = bias_batch_stride(b4);
-    const auto chunks = plan_attention_chunks(n.b, n.h, n.s, q.element_size());
-    const auto stream = c10::cuda::getCurrentCUDAStream().stream();
     auto lse = torch::empty({n.b * n.kv * n.groups() * n.s}, q.options().dtype(torch::kFloat32));
     auto out = torch::empty_like(q3);
-    torch::Tensor scores;  // kept for backward when there is one chunk
-    for (const auto& chunk : chunks) {
-      const auto c = chunk_rows(n, chunk);
-      scores = square_buffer(n, c, q.options());
-      torch::bmm_out(scores, q3.narrow(1, c.row0, c.rows), k3.narrow(1, 0, c.ld).transpose(1, 2));
-      auto probs = square_buffer(n, c, q.options());
-      cuda::softcap_softmax_forward(scores.data_ptr(), b4.data_ptr(), bstride, probs.data_ptr(), lse.data_ptr<float>(),
-                                    storage_type(q.scalar_type()), softmax_rows(n, c, b4), static_cast<float>(scale),
-                                    static_cast<float>(cap), stream);
-      check_cuda_launch("softcap_softmax_forward");
-      auto out_rows = out.narrow(1, c.row0, c.rows);  // batch-strided: cuBLAS writes it in place
-      torch::bmm_out(out_rows, probs, v3.narrow(1, 0, c.ld));
+    const bool flash = use_flash(q3, k3, v3);
+    torch::Tensor scores;
+    if (flash) {
+      flash_forward(n, q3, k3, v3, b4, out, lse, scale, cap);
+    } else {
+      scores = chunked_forward(n, q3, k3, v3, b4, out, lse, scale, cap);
     }
-    ctx->save_for_backward({q3, k3, v3, lse, b4, chunks.size() == 1 ? scores : torch::Tensor()});
+    // [B·KV, S, G, D] -> [B, S, KV·G, D]: the layout o_proj reads, in one copy.
+    auto result = out.view({n.b, n.kv, n.s, n.groups(), n.d}).permute({0, 2, 1, 3, 4}).reshape({n.b, n.s, n.h, n.d});
+    ctx->save_for_backward({q3, k3, v3, lse, b4, flash ? result : scores});
     ctx->saved_data["dims"] = std::vector<int64_t>{n.b, n.h, n.kv, n.s, n.d};
     ctx->saved_data["scale"] = scale;
     ctx->saved_data["cap"] = cap;
-    // [B·KV, S, G, D] -> [B, S, KV·G, D]: the layout o_proj reads, in one copy.
-    return out.view({n.b, n.kv, n.s, n.groups(), n.d}).permute({0, 2, 1, 3, 4}).reshape({n.b, n.s, n.h, n.d});
+    ctx->saved_data["flash"] = flash;
+    return result;
   }
 
   static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
@@ -173,19 +283,11 @@ struct SoftcapAttention : public torch::autograd::Function<SoftcapAttention> {
     RECORD_USER_SCOPE("arena::attention");
     const auto saved = ctx->get_saved_variables();
     const auto& q3 = saved[0];
-    const auto& k3 = saved[1];
-    const auto& v3 = saved[2];
-    const auto& lse = saved[3];
-    const auto& b4 = saved[4];
-    const auto& saved_scores = saved[5];
     const auto dims = ctx->saved_data["dims"].toIntVector();
     const Dims n{dims[0], dims[1], dims[2], dims[3], dims[4]};
     const auto scale = ctx->saved_data["scale"].toDouble();
     const auto cap = ctx->saved_data["cap"].toDouble();
     c10::cuda::CUDAGuard device_guard(q3.device());
-    const auto stream = c10::cuda::getCurrentCUDAStream().stream();
-    const int64_t bstride = bias_batch_stride(b4);
-    const auto chunks = plan_attention_chunks(n.b, n.h, n.s, q3.element_size());
 
     // [B, S, KV·G, D] -> [B·KV, S·G, D], the forward's query layout.
     const auto d_out = grad_out[0]
@@ -194,48 +296,12 @@ struct SoftcapAttention : public torch::autograd::Function<SoftcapAttention> {
                            .permute({0, 2, 1, 3, 4})
                            .contiguous()
                            .view({n.b * n.kv, n.s * n.groups(), n.d});
-    auto dq = torch::empty_like(q3);
-    torch::Tensor dk, dv;  // fp32 sums over the chunks (one chunk: the GEMM results as they are)
-    // Last chunk first: it sees every key, so its key gradients initialize the sums.
-    for (auto it = chunks.rbegin(); it != chunks.rend(); ++it) {
-      const auto c = chunk_rows(n, *it);
-      const auto qc = q3.narrow(1, c.row0, c.rows);
-      const auto doc = d_out.narrow(1, c.row0, c.rows);
-      const auto kc = k3.narrow(1, 0, c.ld);
-      const auto vc = v3.narrow(1, 0, c.ld);
-      auto scores = saved_scores;
-      if (!scores.defined()) {
-        scores = square_buffer(n, c, q3.options());
-        torch::bmm_out(scores, qc, kc.transpose(1, 2));
-      }
-      auto d_scores = square_buffer(n, c, q3.options());  // dP, overwritten in place by dS
-      torch::bmm_out(d_scores, doc, vc.transpose(1, 2));
-      auto probs = square_buffer(n, c, q3.options());
-      cuda::softcap_softmax_backward(scores.data_ptr(), b4.data_ptr(), bstride, lse.data_ptr<float>(),
-                                     d_scores.data_ptr(), probs.data_ptr(), d_scores.data_ptr(),
-                                     storage_type(q3.scalar_type()), softmax_rows(n, c, b4), static_cast<float>(scale),
-                                     static_cast<float>(cap), stream);
-      check_cuda_launch("softcap_softmax_backward");
-      auto dq_rows = dq.narrow(1, c.row0, c.rows);
-      torch::bmm_out(dq_rows, d_scores, kc);
-      // GQA: the group's rows are summed by the GEMMs themselves (reduction over the G·positions).
-      auto dv_part = torch::bmm(probs.transpose(1, 2), doc);  // [B·KV, ld, D]
-      auto dk_part = torch::bmm(d_scores.transpose(1, 2), qc);
-      if (chunks.size() == 1) {
-        dv = dv_part;
-        dk = dk_part;
-      } else if (!dv.defined()) {
-        dv = dv_part.to(torch::kFloat32);
-        dk = dk_part.to(torch::kFloat32);
-      } else {
-        dv.narrow(1, 0, c.ld).add_(dv_part);
-        dk.narrow(1, 0, c.ld).add_(dk_part);
-      }
-    }
-    dv = dv.narrow(1, 0, n.s).to(q3.scalar_type()).reshape({n.b, n.kv, n.s, n.d});
-    dk = dk.narrow(1, 0, n.s).to(q3.scalar_type()).reshape({n.b, n.kv, n.s, n.d});
-    const auto dq4 = dq.view({n.b, n.kv, n.s, n.groups(), n.d}).transpose(2, 3).reshape({n.b, n.h, n.s, n.d});
-    return {dq4, dk, dv, torch::Tensor(), torch::Tensor(), torch::Tensor()};
+    const auto g = ctx->saved_data["flash"].toBool()
+                       ? flash_backward(n, q3, saved[1], saved[2], saved[3], saved[4], saved[5], d_out, scale, cap)
+                       : chunked_backward(n, q3, saved[1], saved[2], saved[3], saved[4], saved[5], d_out, scale, cap);
+    const auto dq4 = g.dq.view({n.b, n.kv, n.s, n.groups(), n.d}).transpose(2, 3).reshape({n.b, n.h, n.s, n.d});
+    return {dq4, g.dk.reshape({n.b, n.kv, n.s, n.d}), g.dv.reshape({n.b, n.kv, n.s, n.d}), torch::Tensor(),
+            torch::Tensor(), torch::Tensor()};
   }
 };
 

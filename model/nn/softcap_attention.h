@@ -1,9 +1,11 @@
 // The core of Gemma-2 attention, softmax(cap·tanh(q·kᵀ·scale/cap) + bias)·v, fused on CUDA:
 // cuBLAS batched GEMMs for q·kᵀ and p·v (GQA by reshaping, no expanded k/v copies) around one
 // row kernel per direction (model/cuda/attention_kernels.cu) that applies scale, soft-cap, mask and
-// softmax in fp32 registers. The S×S tensors exist only in the compute dtype: no fp32 scores or
-// probabilities are materialized, and backward keeps the raw scores plus one fp32 log-sum-exp
-// per row instead of the eager path's chain of intermediates.
+// softmax in fp32 registers; or (AttentionKernel::kFlash) flash-style kernels that keep one key
+// tile of scores at a time in registers (model/cuda/flash_forward.cuh, flash_backward.cuh). The
+// fused core's S×S tensors exist only in the compute dtype: no fp32 scores or probabilities are
+// materialized, and backward keeps the raw scores plus one fp32 log-sum-exp per row instead of
+// the eager path's chain of intermediates.
 //
 // Numerics: the eager reference rounds after every step (scale, /cap, tanh, ·cap, +bias) in the
 // compute dtype and takes the softmax in fp32; the fused kernel rounds once. In bf16 both are
@@ -20,6 +22,9 @@ enum class AttentionKernel {
            // CPU: chunked in fp32, fp64 and bf16 (model/nn/chunked_attention.h), eager in fp16
   kEager,  // always the reference math (eager_softcap_attention)
   kFused,  // the same as kAuto
+  kFlash,  // CUDA, bf16, head dim 64/128/256, sm_80+: flash-style kernels, forward and backward
+           // (model/cuda/flash_forward.cuh, flash_backward.cuh: no S×S buffer); otherwise kAuto.
+           // Not yet the default: the kernels have run on the CPU emulation only.
 };
 
 // Process-wide choice of the attention core (default kAuto). For benchmarks and tests.

@@ -115,8 +115,8 @@ TEST_F(SoftcapAttentionCuda, Bfloat16IsAsCloseToFloat64AsTheEagerPath) {
   }
 }
 
-// The classifier on CUDA in bf16 with NF4 + LoRA: fused kernels (attention, RMSNorm, GeGLU) and
-// the eager ops give the same loss
+// The classifier on CUDA in bf16 with NF4 + LoRA: fused kernels (attention, RMSNorm, GeGLU; the
+// fused core or the flash kernels) and the eager ops give the same loss
 // and LoRA gradients up to bf16 rounding, with and without recomputation.
 TEST_F(SoftcapAttentionCuda, ClassifierFusedKernelsMatchEager) {
   auto c = testing::small_gemma2_config(4, 256, 4, 2, 64, 1000);
@@ -155,18 +155,56 @@ TEST_F(SoftcapAttentionCuda, ClassifierFusedKernelsMatchEager) {
     return out;
   };
   const auto ref = run(AttentionKernel::kEager, false);
-  for (const bool recompute : {false, true}) {
-    const auto got = run(AttentionKernel::kFused, recompute);
-    ASSERT_EQ(got.size(), ref.size());
-    EXPECT_LT(rel(got[0], ref[0]), 2e-2) << "logits, recompute " << recompute;
-    std::vector<torch::Tensor> g, r;
-    for (size_t i = 1; i < got.size(); ++i) {
-      g.push_back(got[i].flatten());
-      r.push_back(ref[i].flatten());
+  for (const auto kernel : {AttentionKernel::kFused, AttentionKernel::kFlash}) {
+    for (const bool recompute : {false, true}) {
+      SCOPED_TRACE(kernel == AttentionKernel::kFlash ? "flash kernels" : "fused core");
+      const auto got = run(kernel, recompute);
+      ASSERT_EQ(got.size(), ref.size());
+      EXPECT_LT(rel(got[0], ref[0]), 2e-2) << "logits, recompute " << recompute;
+      std::vector<torch::Tensor> g, r;
+      for (size_t i = 1; i < got.size(); ++i) {
+        g.push_back(got[i].flatten());
+        r.push_back(ref[i].flatten());
+      }
+      EXPECT_LT(rel(torch::cat(g), torch::cat(r)), 3e-2) << "trainable gradients, recompute " << recompute;
     }
-    EXPECT_LT(rel(torch::cat(g), torch::cat(r)), 3e-2) << "trainable gradients, recompute " << recompute;
   }
 }
+
+// The flash kernels (AttentionKernel::kFlash, model/cuda/flash_forward.cuh and flash_backward.cuh)
+// with the fused core's bias and layouts, against float64: as close as the fused core in bf16, across row blocks and key tiles (37: one of
+// each; 300 and 1900: several, partial ones last), head dims 256 and 64, GQA 2 and 4, a window
+// shorter than the sequence, a right-padded row. tests/model/cuda/test_flash_attention_emu runs
+// the same kernel source on the CPU.
+struct FlashShape {
+  int64_t h, kv, s, d, window;
+};
+
+void expect_flash_as_close_as_fused(const FlashShape& sh) {
+  SCOPED_TRACE(::testing::Message() << "H=" << sh.h << " KV=" << sh.kv << " S=" << sh.s << " D=" << sh.d);
+  torch::manual_seed(6);
+  const auto fused = compare(2, sh.h, sh.kv, sh.s, sh.d, sh.window, torch::kBFloat16, true);
+  set_attention_kernel(AttentionKernel::kFlash);
+  torch::manual_seed(6);
+  const auto flash = compare(2, sh.h, sh.kv, sh.s, sh.d, sh.window, torch::kBFloat16, true);
+  set_attention_kernel(AttentionKernel::kAuto);
+  // The flash kernels keep the scores in fp32 where the fused core rounds them to bf16, and sum
+  // dk, dv in fp32 across all rows: no worse than the fused core.
+  EXPECT_LT(flash.out, 1.2 * fused.out + 1e-3) << "fused " << fused.out;
+  EXPECT_LT(flash.dq, 1.5 * fused.dq + 1e-3) << "fused " << fused.dq;
+  EXPECT_LT(flash.dk, 1.5 * fused.dk + 1e-3) << "fused " << fused.dk;
+  EXPECT_LT(flash.dv, 1.5 * fused.dv + 1e-3) << "fused " << fused.dv;
+  EXPECT_LT(flash.out, 2e-2);
+  EXPECT_LT(flash.dq, 3e-2);
+}
+
+// Short enough for compute-sanitizer (tools/device_gpu_suite.sh flash).
+TEST_F(SoftcapAttentionCuda, FlashKernelsShortSequences) {
+  for (const auto& sh : {FlashShape{8, 4, 37, 256, 4096}, FlashShape{8, 4, 300, 256, 4096}, FlashShape{8, 2, 300, 64, 100}})
+    expect_flash_as_close_as_fused(sh);
+}
+
+TEST_F(SoftcapAttentionCuda, FlashKernelsGemma2Length) { expect_flash_as_close_as_fused({8, 4, 1900, 256, 512}); }
 
 }  // namespace
 }  // namespace arena

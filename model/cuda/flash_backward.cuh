@@ -1,0 +1,407 @@
+// The flash-style backward of the soft-capped attention core (flash_forward.cuh has the forward and
+// the layout). Two kernels, no atomics and no S×S buffer:
+//   dq kernel:     per block of 64 query rows, over the key tiles its causal rows see: recomputes
+//                  p = exp(z − lse) and dP = dO·vᵀ, dS = p·(dP − δ)·(1 − t²)·scale, dq += dS·k. It
+//                  first writes δ = Σ_d dO·O per row (= Σ_k p·dP), which the other kernel reads.
+//   dk/dv kernel:  per block of 64 keys, over the query rows that see them (32 at a time): the same
+//                  p and dS, transposed, dv += pᵀ·dO and dk += dSᵀ·q. The G query heads of a KV head
+//                  are rows of the same batch, so their contributions sum in the accumulators.
+// p and dS are rounded to bf16 before they enter a product (as the forward rounds p); the sums are
+// fp32 and each gradient is rounded once.
+//
+// Like the forward, written only in the names of kernel_primitives.cuh or tests/cuda_emu/cuda_emu.h.
+#pragma once
+
+#include <math.h>
+
+#include <cstdint>
+
+#include "model/cuda/flash_forward.cuh"
+
+namespace arena::cuda::flash {
+
+struct BackwardParams {
+  const uint16_t* q;     // [batches, rows, D]
+  const uint16_t* k;     // [batches, key_rows, D]
+  const uint16_t* v;     // [batches, key_rows, D]
+  const uint16_t* bias;  // as in ForwardParams
+  const uint16_t* out;   // the forward's output in o_proj's layout [B, S, KV·G, D]
+  const uint16_t* dout;  // its gradient, position-major [batches, rows, D]
+  const float* lse;      // [batches, rows], the forward's
+  float* delta;          // [batches, rows]: written by the dq kernel, read by the dk/dv kernel
+  uint16_t* dq;          // [batches, rows, D]
+  uint16_t* dk;          // [batches, key_rows, D] (rows from seq on: zeros)
+  uint16_t* dv;
+  int64_t kv_heads, groups, seq, rows, key_rows, bias_batch_stride, bias_ld;
+  float scale, cap;
+};
+
+// z and dz/d(s·scale) of one raw score s with its bias.
+ARENA_DEVICE float capped_score_slope(float s, float bias, float scale, float cap, float* slope) {
+  const float x = s * scale;
+  if (cap > 0.f) {
+    const float th = tanhf(x / cap);
+    *slope = 1.f - th * th;
+    return cap * th + bias;
+  }
+  *slope = 1.f;
+  return x + bias;
+}
+
+constexpr int kDqTileKeys = 32;
+
+template <int D>
+struct DqSmem {
+  static constexpr int row_ld = D + kSmemPad;           // q, dO, k and v rows
+  static constexpr int kt_ld = kDqTileKeys + kSmemPad;  // kᵀ rows
+  static constexpr int q_words = kBlockRows * row_ld;
+  static constexpr int k_words = kDqTileKeys * row_ld;
+  static constexpr int kt_words = D * kt_ld;
+  static constexpr size_t bytes = sizeof(uint16_t) * (2 * q_words + 2 * k_words + kt_words);
+};
+
+// Grid: x = row blocks of 64 (the last first), y = batches; kThreads threads; DqSmem<D>::bytes.
+template <int D>
+ARENA_KERNEL void ARENA_LAUNCH_BOUNDS(kThreads) flash_dq_kernel(BackwardParams p) {
+  using L = DqSmem<D>;
+  constexpr int kChunks = D / 8;
+  constexpr int kKeyFrags = kDqTileKeys / 8;
+  constexpr int kOutFrags = D / 8;
+
+  uint16_t* qs = dynamic_smem<uint16_t>();
+  uint16_t* dos = qs + L::q_words;
+  uint16_t* ks = dos + L::q_words;
+  uint16_t* vs = ks + L::k_words;
+  uint16_t* kt = vs + L::k_words;
+  const int tid = thread_x();
+  const int warp = tid / 32, lane = tid % 32, g = lane / 4, t = lane % 4;
+  const int64_t batch = block_y();
+  const int64_t r0 = (grid_x() - 1 - block_x()) * kBlockRows;
+  const int64_t block_rows = p.rows - r0 < kBlockRows ? p.rows - r0 : kBlockRows;
+  const int64_t last_position = (r0 + block_rows - 1) / p.groups;
+  const int64_t key_end = last_position + 1 < p.seq ? last_position + 1 : p.seq;
+  const int64_t tiles = (key_end + kDqTileKeys - 1) / kDqTileKeys;
+  const int64_t b = batch / p.kv_heads, kv = batch % p.kv_heads, heads = p.kv_heads * p.groups;
+  const uint16_t* k = p.k + batch * p.key_rows * D;
+  const uint16_t* v = p.v + batch * p.key_rows * D;
+
+  for (int c = tid; c < kBlockRows * kChunks; c += kThreads) {
+    const int r = c / kChunks, col = (c % kChunks) * 8;
+    Vec16 qv{}, dv{};
+    if (r < block_rows) {
+      qv = load_vec16(p.q + (batch * p.rows + r0 + r) * D + col);
+      dv = load_vec16(p.dout + (batch * p.rows + r0 + r) * D + col);
+    }
+    store_vec16(qs + r * L::row_ld + col, qv);
+    store_vec16(dos + r * L::row_ld + col, dv);
+  }
+  block_sync();
+
+  // δ for the warp's 16 rows (every lane gets each row's sum), and lse; rows past the end: p = 0.
+  float delta[2] = {0.f, 0.f}, lse[2];
+  const uint16_t* bias_row[2];
+  for (int rr = 0; rr < 16; ++rr) {
+    const int64_t row = r0 + warp * 16 + rr;
+    float part = 0.f;
+    if (row < p.rows) {
+      const int64_t position = row / p.groups, head = kv * p.groups + row % p.groups;
+      const uint16_t* o = p.out + ((b * p.seq + position) * heads + head) * D;
+      for (int c = lane; c < kChunks; c += 32) {
+        const Vec16 ov = load_vec16(o + c * 8);
+        for (int e = 0; e < 8; ++e)
+          part += bf16_word(vec16_element(ov, e)) * bf16_word(dos[(warp * 16 + rr) * L::row_ld + c * 8 + e]);
+      }
+    }
+    ARENA_UNROLL
+    for (int m = 16; m > 0; m /= 2) part += shfl_xor(part, m);
+    if (rr == g) delta[0] = part;
+    if (rr == g + 8) delta[1] = part;
+    if (lane == 0 && row < p.rows) p.delta[batch * p.rows + row] = part;
+  }
+  for (int h = 0; h < 2; ++h) {
+    const int64_t row = r0 + warp * 16 + g + 8 * h;
+    lse[h] = row < p.rows ? p.lse[batch * p.rows + row] : INFINITY;
+    const int64_t position = (row < p.rows ? row : p.rows - 1) / p.groups;
+    bias_row[h] = p.bias + b * p.bias_batch_stride + position * p.bias_ld;
+  }
+
+  float dq[kOutFrags][4];
+  ARENA_UNROLL
+  for (int f = 0; f < kOutFrags; ++f) dq[f][0] = dq[f][1] = dq[f][2] = dq[f][3] = 0.f;
+
+  const uint16_t* qw = qs + warp * 16 * L::row_ld;
+  const uint16_t* dow = dos + warp * 16 * L::row_ld;
+  for (int64_t tile = 0; tile < tiles; ++tile) {
+    const int64_t k0 = tile * kDqTileKeys;
+    block_sync();
+    for (int c = tid; c < kDqTileKeys * kChunks; c += kThreads) {
+      const int r = c / kChunks, col = (c % kChunks) * 8;
+      Vec16 kv16{}, vv{};
+      if (k0 + r < p.key_rows) {
+        kv16 = load_vec16(k + (k0 + r) * D + col);
+        vv = load_vec16(v + (k0 + r) * D + col);
+      }
+      store_vec16(ks + r * L::row_ld + col, kv16);
+      store_vec16(vs + r * L::row_ld + col, vv);
+    }
+    for (int c = tid; c < kDqTileKeys * kChunks; c += kThreads) {
+      const int r = c % kDqTileKeys, col = (c / kDqTileKeys) * 8;
+      Vec16 kv16{};
+      if (k0 + r < p.key_rows) kv16 = load_vec16(k + (k0 + r) * D + col);
+      ARENA_UNROLL
+      for (int e = 0; e < 8; ++e) kt[(col + e) * L::kt_ld + r] = vec16_element(kv16, e);
+    }
+    block_sync();
+
+    // s = q·kᵀ and dP = dO·vᵀ for the warp's 16 rows and the tile's 32 keys.
+    float s[kKeyFrags][4], dp[kKeyFrags][4];
+    ARENA_UNROLL
+    for (int n = 0; n < kKeyFrags; ++n)
+      for (int i = 0; i < 4; ++i) s[n][i] = dp[n][i] = 0.f;
+    ARENA_UNROLL
+    for (int kk = 0; kk < D; kk += 16) {
+      const uint32_t aq[4] = {load_u32(qw + g * L::row_ld + kk + 2 * t), load_u32(qw + (g + 8) * L::row_ld + kk + 2 * t),
+                              load_u32(qw + g * L::row_ld + kk + 2 * t + 8),
+                              load_u32(qw + (g + 8) * L::row_ld + kk + 2 * t + 8)};
+      const uint32_t ad[4] = {load_u32(dow + g * L::row_ld + kk + 2 * t),
+                              load_u32(dow + (g + 8) * L::row_ld + kk + 2 * t),
+                              load_u32(dow + g * L::row_ld + kk + 2 * t + 8),
+                              load_u32(dow + (g + 8) * L::row_ld + kk + 2 * t + 8)};
+      ARENA_UNROLL
+      for (int n = 0; n < kKeyFrags; ++n) {
+        const uint16_t* kn = ks + (n * 8 + g) * L::row_ld + kk + 2 * t;
+        const uint16_t* vn = vs + (n * 8 + g) * L::row_ld + kk + 2 * t;
+        const uint32_t bk[2] = {load_u32(kn), load_u32(kn + 8)};
+        const uint32_t bv[2] = {load_u32(vn), load_u32(vn + 8)};
+        mma_bf16_16816(s[n], aq, bk);
+        mma_bf16_16816(dp[n], ad, bv);
+      }
+    }
+
+    // dS into s (keys from seq on: 0).
+    ARENA_UNROLL
+    for (int n = 0; n < kKeyFrags; ++n) {
+      ARENA_UNROLL
+      for (int i = 0; i < 4; ++i) {
+        const int64_t key = k0 + n * 8 + 2 * t + i % 2;
+        const int h = i / 2;
+        float ds = 0.f;
+        if (key < p.seq) {
+          float slope;
+          const float z = capped_score_slope(s[n][i], bf16_word(bias_row[h][key]), p.scale, p.cap, &slope);
+          ds = expf(z - lse[h]) * (dp[n][i] - delta[h]) * slope * p.scale;
+        }
+        s[n][i] = ds;
+      }
+    }
+
+    // dq += dS·k: the dS fragments of two adjacent key groups are one A fragment.
+    ARENA_UNROLL
+    for (int kk = 0; kk < kDqTileKeys / 16; ++kk) {
+      const uint32_t a[4] = {pack_bf16(s[2 * kk][0], s[2 * kk][1]), pack_bf16(s[2 * kk][2], s[2 * kk][3]),
+                             pack_bf16(s[2 * kk + 1][0], s[2 * kk + 1][1]),
+                             pack_bf16(s[2 * kk + 1][2], s[2 * kk + 1][3])};
+      ARENA_UNROLL
+      for (int f = 0; f < kOutFrags; ++f) {
+        const uint16_t* kf = kt + (f * 8 + g) * L::kt_ld + kk * 16 + 2 * t;
+        const uint32_t bb[2] = {load_u32(kf), load_u32(kf + 8)};
+        mma_bf16_16816(dq[f], a, bb);
+      }
+    }
+  }
+
+  ARENA_UNROLL
+  for (int h = 0; h < 2; ++h) {
+    const int64_t row = r0 + warp * 16 + g + 8 * h;
+    if (row >= p.rows) continue;
+    uint16_t* dq_row = p.dq + (batch * p.rows + row) * D;
+    ARENA_UNROLL
+    for (int f = 0; f < kOutFrags; ++f) store_u32(dq_row + f * 8 + 2 * t, pack_bf16(dq[f][2 * h], dq[f][2 * h + 1]));
+  }
+}
+
+constexpr int kDkvWarps = 8;
+constexpr int kDkvThreads = 32 * kDkvWarps;
+constexpr int kDkvBlockKeys = 64;  // keys per block: 16 per warp pair
+constexpr int kDkvTileRows = 32;   // query rows per step
+
+template <int D>
+struct DkvSmem {
+  static constexpr int row_ld = D + kSmemPad;             // k, v, q and dO rows
+  static constexpr int t_ld = kDkvTileRows + kSmemPad;    // qᵀ, dOᵀ, pᵀ and dSᵀ rows
+  static constexpr int kv_words = kDkvBlockKeys * row_ld;
+  static constexpr int q_words = kDkvTileRows * row_ld;
+  static constexpr int qt_words = D * t_ld;
+  static constexpr int pt_words = kDkvBlockKeys * t_ld;
+  static constexpr size_t bytes =
+      sizeof(uint16_t) * (2 * kv_words + 2 * q_words + 2 * qt_words + 2 * pt_words) + 2 * sizeof(float) * kDkvTileRows;
+};
+
+// Grid: x = key blocks of 64 (the first, which the most rows see, first), y = batches;
+// kDkvThreads threads; DkvSmem<D>::bytes. Needs the dq kernel's δ.
+// Warp w: keys 16·(w % 4) of the block; for the scores, query rows 16·(w / 4) of the step; for the
+// gradients, head-dim half w / 4.
+template <int D>
+ARENA_KERNEL void ARENA_LAUNCH_BOUNDS(kDkvThreads) flash_dkv_kernel(BackwardParams p) {
+  using L = DkvSmem<D>;
+  constexpr int kChunks = D / 8;
+  constexpr int kHalfFrags = D / 16;  // 8-wide fragments in half the head dim
+
+  uint16_t* ks = dynamic_smem<uint16_t>();
+  uint16_t* vs = ks + L::kv_words;
+  uint16_t* qs = vs + L::kv_words;
+  uint16_t* dos = qs + L::q_words;
+  uint16_t* qt = dos + L::q_words;
+  uint16_t* dot = qt + L::qt_words;
+  uint16_t* pt = dot + L::qt_words;
+  uint16_t* dst = pt + L::pt_words;
+  float* lse_s = reinterpret_cast<float*>(dst + L::pt_words);
+  float* delta_s = lse_s + kDkvTileRows;
+  const int tid = thread_x();
+  const int warp = tid / 32, lane = tid % 32, g = lane / 4, t = lane % 4;
+  const int kw = warp % 4, hw = warp / 4;
+  const int64_t batch = block_y();
+  const int64_t k0 = block_x() * kDkvBlockKeys;
+  const int64_t b = batch / p.kv_heads;
+  const uint16_t* bias = p.bias + b * p.bias_batch_stride;
+
+  for (int c = tid; c < kDkvBlockKeys * kChunks; c += kDkvThreads) {
+    const int r = c / kChunks, col = (c % kChunks) * 8;
+    Vec16 kv16{}, vv{};
+    if (k0 + r < p.key_rows) {
+      kv16 = load_vec16(p.k + (batch * p.key_rows + k0 + r) * D + col);
+      vv = load_vec16(p.v + (batch * p.key_rows + k0 + r) * D + col);
+    }
+    store_vec16(ks + r * L::row_ld + col, kv16);
+    store_vec16(vs + r * L::row_ld + col, vv);
+  }
+
+  float dk[kHalfFrags][4], dv[kHalfFrags][4];
+  ARENA_UNROLL
+  for (int f = 0; f < kHalfFrags; ++f)
+    for (int i = 0; i < 4; ++i) dk[f][i] = dv[f][i] = 0.f;
+
+  // Rows before the block's first key's position see none of its keys (causal).
+  const int64_t first = k0 * p.groups / kDkvTileRows * kDkvTileRows;
+  const uint16_t* kw_rows = ks + (kw * 16) * L::row_ld;
+  const uint16_t* vw_rows = vs + (kw * 16) * L::row_ld;
+  for (int64_t r0 = first; r0 < p.rows; r0 += kDkvTileRows) {
+    block_sync();  // the previous step's readers are done
+    for (int c = tid; c < kDkvTileRows * kChunks; c += kDkvThreads) {
+      const int r = c / kChunks, col = (c % kChunks) * 8;
+      Vec16 qv{}, dv16{};
+      if (r0 + r < p.rows) {
+        qv = load_vec16(p.q + (batch * p.rows + r0 + r) * D + col);
+        dv16 = load_vec16(p.dout + (batch * p.rows + r0 + r) * D + col);
+      }
+      store_vec16(qs + r * L::row_ld + col, qv);
+      store_vec16(dos + r * L::row_ld + col, dv16);
+    }
+    for (int c = tid; c < kDkvTileRows * kChunks; c += kDkvThreads) {
+      const int r = c % kDkvTileRows, col = (c / kDkvTileRows) * 8;
+      Vec16 qv{}, dv16{};
+      if (r0 + r < p.rows) {
+        qv = load_vec16(p.q + (batch * p.rows + r0 + r) * D + col);
+        dv16 = load_vec16(p.dout + (batch * p.rows + r0 + r) * D + col);
+      }
+      ARENA_UNROLL
+      for (int e = 0; e < 8; ++e) {
+        qt[(col + e) * L::t_ld + r] = vec16_element(qv, e);
+        dot[(col + e) * L::t_ld + r] = vec16_element(dv16, e);
+      }
+    }
+    for (int r = tid; r < kDkvTileRows; r += kDkvThreads) {
+      const bool in = r0 + r < p.rows;
+      lse_s[r] = in ? p.lse[batch * p.rows + r0 + r] : INFINITY;
+      delta_s[r] = in ? p.delta[batch * p.rows + r0 + r] : 0.f;
+    }
+    block_sync();
+
+    // sᵀ = k·qᵀ and dPᵀ = v·dOᵀ: the warp's 16 keys × 16 rows (two 8-wide fragments).
+    float s[2][4], dp[2][4];
+    for (int n = 0; n < 2; ++n)
+      for (int i = 0; i < 4; ++i) s[n][i] = dp[n][i] = 0.f;
+    ARENA_UNROLL
+    for (int kk = 0; kk < D; kk += 16) {
+      const uint32_t ak[4] = {load_u32(kw_rows + g * L::row_ld + kk + 2 * t),
+                              load_u32(kw_rows + (g + 8) * L::row_ld + kk + 2 * t),
+                              load_u32(kw_rows + g * L::row_ld + kk + 2 * t + 8),
+                              load_u32(kw_rows + (g + 8) * L::row_ld + kk + 2 * t + 8)};
+      const uint32_t av[4] = {load_u32(vw_rows + g * L::row_ld + kk + 2 * t),
+                              load_u32(vw_rows + (g + 8) * L::row_ld + kk + 2 * t),
+                              load_u32(vw_rows + g * L::row_ld + kk + 2 * t + 8),
+                              load_u32(vw_rows + (g + 8) * L::row_ld + kk + 2 * t + 8)};
+      ARENA_UNROLL
+      for (int n = 0; n < 2; ++n) {
+        const uint16_t* qn = qs + (hw * 16 + n * 8 + g) * L::row_ld + kk + 2 * t;
+        const uint16_t* dn = dos + (hw * 16 + n * 8 + g) * L::row_ld + kk + 2 * t;
+        const uint32_t bq[2] = {load_u32(qn), load_u32(qn + 8)};
+        const uint32_t bd[2] = {load_u32(dn), load_u32(dn + 8)};
+        mma_bf16_16816(s[n], ak, bq);
+        mma_bf16_16816(dp[n], av, bd);
+      }
+    }
+    // pᵀ and dSᵀ into shared memory, bf16: row = key of the block, column = row of the step.
+    ARENA_UNROLL
+    for (int n = 0; n < 2; ++n) {
+      ARENA_UNROLL
+      for (int h = 0; h < 2; ++h) {
+        const int key_row = kw * 16 + g + 8 * h;
+        const int64_t key = k0 + key_row;
+        float prob[2] = {0.f, 0.f}, ds[2] = {0.f, 0.f};
+        ARENA_UNROLL
+        for (int e = 0; e < 2; ++e) {
+          const int col = hw * 16 + n * 8 + 2 * t + e;
+          const int64_t row = r0 + col;
+          if (key < p.seq && row < p.rows) {
+            float slope;
+            const float z = capped_score_slope(s[n][2 * h + e], bf16_word(bias[(row / p.groups) * p.bias_ld + key]),
+                                               p.scale, p.cap, &slope);
+            prob[e] = expf(z - lse_s[col]);
+            ds[e] = prob[e] * (dp[n][2 * h + e] - delta_s[col]) * slope * p.scale;
+          }
+        }
+        const int col0 = hw * 16 + n * 8 + 2 * t;
+        store_u32(pt + key_row * L::t_ld + col0, pack_bf16(prob[0], prob[1]));
+        store_u32(dst + key_row * L::t_ld + col0, pack_bf16(ds[0], ds[1]));
+      }
+    }
+    block_sync();
+
+    // dv += pᵀ·dO and dk += dSᵀ·q over the step's 32 rows, for head-dim half hw.
+    ARENA_UNROLL
+    for (int kk = 0; kk < kDkvTileRows; kk += 16) {
+      const uint16_t* pw = pt + (kw * 16) * L::t_ld + kk + 2 * t;
+      const uint16_t* sw = dst + (kw * 16) * L::t_ld + kk + 2 * t;
+      const uint32_t ap[4] = {load_u32(pw + g * L::t_ld), load_u32(pw + (g + 8) * L::t_ld),
+                              load_u32(pw + g * L::t_ld + 8), load_u32(pw + (g + 8) * L::t_ld + 8)};
+      const uint32_t as[4] = {load_u32(sw + g * L::t_ld), load_u32(sw + (g + 8) * L::t_ld),
+                              load_u32(sw + g * L::t_ld + 8), load_u32(sw + (g + 8) * L::t_ld + 8)};
+      ARENA_UNROLL
+      for (int f = 0; f < kHalfFrags; ++f) {
+        const int d = hw * (D / 2) + f * 8 + g;
+        const uint16_t* dof = dot + d * L::t_ld + kk + 2 * t;
+        const uint16_t* qf = qt + d * L::t_ld + kk + 2 * t;
+        const uint32_t bd[2] = {load_u32(dof), load_u32(dof + 8)};
+        const uint32_t bq[2] = {load_u32(qf), load_u32(qf + 8)};
+        mma_bf16_16816(dv[f], ap, bd);
+        mma_bf16_16816(dk[f], as, bq);
+      }
+    }
+  }
+
+  ARENA_UNROLL
+  for (int h = 0; h < 2; ++h) {
+    const int64_t key = k0 + kw * 16 + g + 8 * h;
+    if (key >= p.key_rows) continue;
+    uint16_t* dk_row = p.dk + (batch * p.key_rows + key) * D + hw * (D / 2);
+    uint16_t* dv_row = p.dv + (batch * p.key_rows + key) * D + hw * (D / 2);
+    ARENA_UNROLL
+    for (int f = 0; f < kHalfFrags; ++f) {
+      store_u32(dk_row + f * 8 + 2 * t, pack_bf16(dk[f][2 * h], dk[f][2 * h + 1]));
+      store_u32(dv_row + f * 8 + 2 * t, pack_bf16(dv[f][2 * h], dv[f][2 * h + 1]));
+    }
+  }
+}
+
+}  // namespace arena::cuda::flash
