@@ -77,14 +77,22 @@ if has train; then
 fi
 if has flash; then  # the flash kernels (issue 20): their tests, compute-sanitizer on them, the step at batches 4 and 1
   step 300 test-flash test_fused_cuda --gtest_filter='*Flash*:*ClassifierFused*'
+  # compute-sanitizer from the image, or from the wheel of tools/fetch_sanitizer.sh (carry .whl-sanitizer),
+  # on the flash kernels only (kns: a substring of their mangled names).
   sanitizer=$(command -v compute-sanitizer || ls /usr/local/cuda*/bin/compute-sanitizer 2>/dev/null | head -1)
+  whl=$(ls .whl-sanitizer/nvidia_cuda_sanitizer_api-*.whl 2>/dev/null | head -1)
+  if [ -z "$sanitizer" ] && [ -n "$whl" ]; then
+    [ -x .devsite/sanitizer/nvidia/cu13/bin/compute-sanitizer ] ||
+      { python3 -m zipfile -e "$whl" .devsite/sanitizer && chmod +x .devsite/sanitizer/nvidia/cu13/bin/compute-sanitizer; }
+    sanitizer=.devsite/sanitizer/nvidia/cu13/bin/compute-sanitizer
+  fi
   if [ -n "$sanitizer" ]; then
-    for tool in memcheck racecheck synccheck; do
-      step 300 "sanitizer-$tool" "$sanitizer" --tool "$tool" --error-exitcode 1 test_fused_cuda \
-        --gtest_filter='*FlashKernelsShortSequences*'
+    for tool in memcheck racecheck synccheck initcheck; do
+      step 300 "sanitizer-$tool" "$sanitizer" --tool "$tool" --kernel-name kns=flash --error-exitcode 1 \
+        test_fused_cuda --gtest_filter='*FlashKernelsShortSequences*'
     done
   else
-    echo "=== sanitizer: compute-sanitizer not found" | tee -a "$log"
+    echo "=== sanitizer: no compute-sanitizer (run tools/fetch_sanitizer.sh here and carry .whl-sanitizer)" | tee -a "$log"
   fi
   step 180 attention-flash-b4 bench_attention --batch 4 --seq 1900 --json
   grep -h '^{' "$log" | tail -3 >> "$OUT/results.jsonl"

@@ -52,12 +52,10 @@ constexpr int kDqTileKeys = 32;
 
 template <int D>
 struct DqSmem {
-  static constexpr int row_ld = D + kSmemPad;           // q, dO, k and v rows
-  static constexpr int kt_ld = kDqTileKeys + kSmemPad;  // kᵀ rows
-  static constexpr int q_words = kBlockRows * row_ld;
-  static constexpr int k_words = kDqTileKeys * row_ld;
-  static constexpr int kt_words = D * kt_ld;
-  static constexpr size_t bytes = sizeof(uint16_t) * (2 * q_words + 2 * k_words + kt_words);
+  static constexpr int ld = D + kSmemPad;  // q, dO, k and v rows
+  static constexpr int q_words = kBlockRows * ld;
+  static constexpr int k_words = kDqTileKeys * ld;
+  static constexpr size_t bytes = sizeof(uint16_t) * (2 * q_words + 2 * k_words);
 };
 
 // Grid: x = row blocks of 64 (the last first), y = batches; kThreads threads; DqSmem<D>::bytes.
@@ -72,7 +70,6 @@ ARENA_KERNEL void ARENA_LAUNCH_BOUNDS(kThreads) flash_dq_kernel(BackwardParams p
   uint16_t* dos = qs + L::q_words;
   uint16_t* ks = dos + L::q_words;
   uint16_t* vs = ks + L::k_words;
-  uint16_t* kt = vs + L::k_words;
   const int tid = thread_x();
   const int warp = tid / 32, lane = tid % 32, g = lane / 4, t = lane % 4;
   const int64_t batch = block_y();
@@ -92,8 +89,8 @@ ARENA_KERNEL void ARENA_LAUNCH_BOUNDS(kThreads) flash_dq_kernel(BackwardParams p
       qv = load_vec16(p.q + (batch * p.rows + r0 + r) * D + col);
       dv = load_vec16(p.dout + (batch * p.rows + r0 + r) * D + col);
     }
-    store_vec16(qs + r * L::row_ld + col, qv);
-    store_vec16(dos + r * L::row_ld + col, dv);
+    store_vec16(qs + r * L::ld + col, qv);
+    store_vec16(dos + r * L::ld + col, dv);
   }
   block_sync();
 
@@ -109,7 +106,7 @@ ARENA_KERNEL void ARENA_LAUNCH_BOUNDS(kThreads) flash_dq_kernel(BackwardParams p
       for (int c = lane; c < kChunks; c += 32) {
         const Vec16 ov = load_vec16(o + c * 8);
         for (int e = 0; e < 8; ++e)
-          part += bf16_word(vec16_element(ov, e)) * bf16_word(dos[(warp * 16 + rr) * L::row_ld + c * 8 + e]);
+          part += bf16_word(vec16_element(ov, e)) * bf16_word(dos[(warp * 16 + rr) * L::ld + c * 8 + e]);
       }
     }
     ARENA_UNROLL
@@ -129,8 +126,6 @@ ARENA_KERNEL void ARENA_LAUNCH_BOUNDS(kThreads) flash_dq_kernel(BackwardParams p
   ARENA_UNROLL
   for (int f = 0; f < kOutFrags; ++f) dq[f][0] = dq[f][1] = dq[f][2] = dq[f][3] = 0.f;
 
-  const uint16_t* qw = qs + warp * 16 * L::row_ld;
-  const uint16_t* dow = dos + warp * 16 * L::row_ld;
   for (int64_t tile = 0; tile < tiles; ++tile) {
     const int64_t k0 = tile * kDqTileKeys;
     block_sync();
@@ -141,15 +136,8 @@ ARENA_KERNEL void ARENA_LAUNCH_BOUNDS(kThreads) flash_dq_kernel(BackwardParams p
         kv16 = load_vec16(k + (k0 + r) * D + col);
         vv = load_vec16(v + (k0 + r) * D + col);
       }
-      store_vec16(ks + r * L::row_ld + col, kv16);
-      store_vec16(vs + r * L::row_ld + col, vv);
-    }
-    for (int c = tid; c < kDqTileKeys * kChunks; c += kThreads) {
-      const int r = c % kDqTileKeys, col = (c / kDqTileKeys) * 8;
-      Vec16 kv16{};
-      if (k0 + r < p.key_rows) kv16 = load_vec16(k + (k0 + r) * D + col);
-      ARENA_UNROLL
-      for (int e = 0; e < 8; ++e) kt[(col + e) * L::kt_ld + r] = vec16_element(kv16, e);
+      store_vec16(ks + r * L::ld + col, kv16);
+      store_vec16(vs + r * L::ld + col, vv);
     }
     block_sync();
 
@@ -160,21 +148,18 @@ ARENA_KERNEL void ARENA_LAUNCH_BOUNDS(kThreads) flash_dq_kernel(BackwardParams p
       for (int i = 0; i < 4; ++i) s[n][i] = dp[n][i] = 0.f;
     ARENA_UNROLL
     for (int kk = 0; kk < D; kk += 16) {
-      const uint32_t aq[4] = {load_u32(qw + g * L::row_ld + kk + 2 * t), load_u32(qw + (g + 8) * L::row_ld + kk + 2 * t),
-                              load_u32(qw + g * L::row_ld + kk + 2 * t + 8),
-                              load_u32(qw + (g + 8) * L::row_ld + kk + 2 * t + 8)};
-      const uint32_t ad[4] = {load_u32(dow + g * L::row_ld + kk + 2 * t),
-                              load_u32(dow + (g + 8) * L::row_ld + kk + 2 * t),
-                              load_u32(dow + g * L::row_ld + kk + 2 * t + 8),
-                              load_u32(dow + (g + 8) * L::row_ld + kk + 2 * t + 8)};
+      uint32_t aq[4], ad[4];
+      load_a(aq, qs + warp * 16 * L::ld + kk, L::ld, lane);
+      load_a(ad, dos + warp * 16 * L::ld + kk, L::ld, lane);
       ARENA_UNROLL
-      for (int n = 0; n < kKeyFrags; ++n) {
-        const uint16_t* kn = ks + (n * 8 + g) * L::row_ld + kk + 2 * t;
-        const uint16_t* vn = vs + (n * 8 + g) * L::row_ld + kk + 2 * t;
-        const uint32_t bk[2] = {load_u32(kn), load_u32(kn + 8)};
-        const uint32_t bv[2] = {load_u32(vn), load_u32(vn + 8)};
-        mma_bf16_16816(s[n], aq, bk);
-        mma_bf16_16816(dp[n], ad, bv);
+      for (int n = 0; n < kKeyFrags; n += 2) {
+        uint32_t bk0[2], bk1[2], bv0[2], bv1[2];
+        load_b_of_rows(bk0, bk1, ks + n * 8 * L::ld + kk, L::ld, lane);
+        load_b_of_rows(bv0, bv1, vs + n * 8 * L::ld + kk, L::ld, lane);
+        mma_bf16_16816(s[n], aq, bk0);
+        mma_bf16_16816(s[n + 1], aq, bk1);
+        mma_bf16_16816(dp[n], ad, bv0);
+        mma_bf16_16816(dp[n + 1], ad, bv1);
       }
     }
 
@@ -202,10 +187,11 @@ ARENA_KERNEL void ARENA_LAUNCH_BOUNDS(kThreads) flash_dq_kernel(BackwardParams p
                              pack_bf16(s[2 * kk + 1][0], s[2 * kk + 1][1]),
                              pack_bf16(s[2 * kk + 1][2], s[2 * kk + 1][3])};
       ARENA_UNROLL
-      for (int f = 0; f < kOutFrags; ++f) {
-        const uint16_t* kf = kt + (f * 8 + g) * L::kt_ld + kk * 16 + 2 * t;
-        const uint32_t bb[2] = {load_u32(kf), load_u32(kf + 8)};
-        mma_bf16_16816(dq[f], a, bb);
+      for (int f = 0; f < kOutFrags; f += 2) {
+        uint32_t b0[2], b1[2];
+        load_b_of_columns(b0, b1, ks + kk * 16 * L::ld + f * 8, L::ld, lane);
+        mma_bf16_16816(dq[f], a, b0);
+        mma_bf16_16816(dq[f + 1], a, b1);
       }
     }
   }
@@ -227,14 +213,13 @@ constexpr int kDkvTileRows = 32;   // query rows per step
 
 template <int D>
 struct DkvSmem {
-  static constexpr int row_ld = D + kSmemPad;             // k, v, q and dO rows
-  static constexpr int t_ld = kDkvTileRows + kSmemPad;    // qᵀ, dOᵀ, pᵀ and dSᵀ rows
-  static constexpr int kv_words = kDkvBlockKeys * row_ld;
-  static constexpr int q_words = kDkvTileRows * row_ld;
-  static constexpr int qt_words = D * t_ld;
+  static constexpr int ld = D + kSmemPad;                // k, v, q and dO rows
+  static constexpr int t_ld = kDkvTileRows + kSmemPad;   // pᵀ and dSᵀ rows (one per key)
+  static constexpr int kv_words = kDkvBlockKeys * ld;
+  static constexpr int q_words = kDkvTileRows * ld;
   static constexpr int pt_words = kDkvBlockKeys * t_ld;
   static constexpr size_t bytes =
-      sizeof(uint16_t) * (2 * kv_words + 2 * q_words + 2 * qt_words + 2 * pt_words) + 2 * sizeof(float) * kDkvTileRows;
+      sizeof(uint16_t) * (2 * kv_words + 2 * q_words + 2 * pt_words) + 2 * sizeof(float) * kDkvTileRows;
 };
 
 // Grid: x = key blocks of 64 (the first, which the most rows see, first), y = batches;
@@ -251,9 +236,7 @@ ARENA_KERNEL void ARENA_LAUNCH_BOUNDS(kDkvThreads) flash_dkv_kernel(BackwardPara
   uint16_t* vs = ks + L::kv_words;
   uint16_t* qs = vs + L::kv_words;
   uint16_t* dos = qs + L::q_words;
-  uint16_t* qt = dos + L::q_words;
-  uint16_t* dot = qt + L::qt_words;
-  uint16_t* pt = dot + L::qt_words;
+  uint16_t* pt = dos + L::q_words;
   uint16_t* dst = pt + L::pt_words;
   float* lse_s = reinterpret_cast<float*>(dst + L::pt_words);
   float* delta_s = lse_s + kDkvTileRows;
@@ -272,8 +255,8 @@ ARENA_KERNEL void ARENA_LAUNCH_BOUNDS(kDkvThreads) flash_dkv_kernel(BackwardPara
       kv16 = load_vec16(p.k + (batch * p.key_rows + k0 + r) * D + col);
       vv = load_vec16(p.v + (batch * p.key_rows + k0 + r) * D + col);
     }
-    store_vec16(ks + r * L::row_ld + col, kv16);
-    store_vec16(vs + r * L::row_ld + col, vv);
+    store_vec16(ks + r * L::ld + col, kv16);
+    store_vec16(vs + r * L::ld + col, vv);
   }
 
   float dk[kHalfFrags][4], dv[kHalfFrags][4];
@@ -283,8 +266,6 @@ ARENA_KERNEL void ARENA_LAUNCH_BOUNDS(kDkvThreads) flash_dkv_kernel(BackwardPara
 
   // Rows before the block's first key's position see none of its keys (causal).
   const int64_t first = k0 * p.groups / kDkvTileRows * kDkvTileRows;
-  const uint16_t* kw_rows = ks + (kw * 16) * L::row_ld;
-  const uint16_t* vw_rows = vs + (kw * 16) * L::row_ld;
   for (int64_t r0 = first; r0 < p.rows; r0 += kDkvTileRows) {
     block_sync();  // the previous step's readers are done
     for (int c = tid; c < kDkvTileRows * kChunks; c += kDkvThreads) {
@@ -294,21 +275,8 @@ ARENA_KERNEL void ARENA_LAUNCH_BOUNDS(kDkvThreads) flash_dkv_kernel(BackwardPara
         qv = load_vec16(p.q + (batch * p.rows + r0 + r) * D + col);
         dv16 = load_vec16(p.dout + (batch * p.rows + r0 + r) * D + col);
       }
-      store_vec16(qs + r * L::row_ld + col, qv);
-      store_vec16(dos + r * L::row_ld + col, dv16);
-    }
-    for (int c = tid; c < kDkvTileRows * kChunks; c += kDkvThreads) {
-      const int r = c % kDkvTileRows, col = (c / kDkvTileRows) * 8;
-      Vec16 qv{}, dv16{};
-      if (r0 + r < p.rows) {
-        qv = load_vec16(p.q + (batch * p.rows + r0 + r) * D + col);
-        dv16 = load_vec16(p.dout + (batch * p.rows + r0 + r) * D + col);
-      }
-      ARENA_UNROLL
-      for (int e = 0; e < 8; ++e) {
-        qt[(col + e) * L::t_ld + r] = vec16_element(qv, e);
-        dot[(col + e) * L::t_ld + r] = vec16_element(dv16, e);
-      }
+      store_vec16(qs + r * L::ld + col, qv);
+      store_vec16(dos + r * L::ld + col, dv16);
     }
     for (int r = tid; r < kDkvTileRows; r += kDkvThreads) {
       const bool in = r0 + r < p.rows;
@@ -323,23 +291,15 @@ ARENA_KERNEL void ARENA_LAUNCH_BOUNDS(kDkvThreads) flash_dkv_kernel(BackwardPara
       for (int i = 0; i < 4; ++i) s[n][i] = dp[n][i] = 0.f;
     ARENA_UNROLL
     for (int kk = 0; kk < D; kk += 16) {
-      const uint32_t ak[4] = {load_u32(kw_rows + g * L::row_ld + kk + 2 * t),
-                              load_u32(kw_rows + (g + 8) * L::row_ld + kk + 2 * t),
-                              load_u32(kw_rows + g * L::row_ld + kk + 2 * t + 8),
-                              load_u32(kw_rows + (g + 8) * L::row_ld + kk + 2 * t + 8)};
-      const uint32_t av[4] = {load_u32(vw_rows + g * L::row_ld + kk + 2 * t),
-                              load_u32(vw_rows + (g + 8) * L::row_ld + kk + 2 * t),
-                              load_u32(vw_rows + g * L::row_ld + kk + 2 * t + 8),
-                              load_u32(vw_rows + (g + 8) * L::row_ld + kk + 2 * t + 8)};
-      ARENA_UNROLL
-      for (int n = 0; n < 2; ++n) {
-        const uint16_t* qn = qs + (hw * 16 + n * 8 + g) * L::row_ld + kk + 2 * t;
-        const uint16_t* dn = dos + (hw * 16 + n * 8 + g) * L::row_ld + kk + 2 * t;
-        const uint32_t bq[2] = {load_u32(qn), load_u32(qn + 8)};
-        const uint32_t bd[2] = {load_u32(dn), load_u32(dn + 8)};
-        mma_bf16_16816(s[n], ak, bq);
-        mma_bf16_16816(dp[n], av, bd);
-      }
+      uint32_t ak[4], av[4], bq0[2], bq1[2], bd0[2], bd1[2];
+      load_a(ak, ks + kw * 16 * L::ld + kk, L::ld, lane);
+      load_a(av, vs + kw * 16 * L::ld + kk, L::ld, lane);
+      load_b_of_rows(bq0, bq1, qs + hw * 16 * L::ld + kk, L::ld, lane);
+      load_b_of_rows(bd0, bd1, dos + hw * 16 * L::ld + kk, L::ld, lane);
+      mma_bf16_16816(s[0], ak, bq0);
+      mma_bf16_16816(s[1], ak, bq1);
+      mma_bf16_16816(dp[0], av, bd0);
+      mma_bf16_16816(dp[1], av, bd1);
     }
     // pᵀ and dSᵀ into shared memory, bf16: row = key of the block, column = row of the step.
     ARENA_UNROLL
@@ -371,21 +331,19 @@ ARENA_KERNEL void ARENA_LAUNCH_BOUNDS(kDkvThreads) flash_dkv_kernel(BackwardPara
     // dv += pᵀ·dO and dk += dSᵀ·q over the step's 32 rows, for head-dim half hw.
     ARENA_UNROLL
     for (int kk = 0; kk < kDkvTileRows; kk += 16) {
-      const uint16_t* pw = pt + (kw * 16) * L::t_ld + kk + 2 * t;
-      const uint16_t* sw = dst + (kw * 16) * L::t_ld + kk + 2 * t;
-      const uint32_t ap[4] = {load_u32(pw + g * L::t_ld), load_u32(pw + (g + 8) * L::t_ld),
-                              load_u32(pw + g * L::t_ld + 8), load_u32(pw + (g + 8) * L::t_ld + 8)};
-      const uint32_t as[4] = {load_u32(sw + g * L::t_ld), load_u32(sw + (g + 8) * L::t_ld),
-                              load_u32(sw + g * L::t_ld + 8), load_u32(sw + (g + 8) * L::t_ld + 8)};
+      uint32_t ap[4], as[4];
+      load_a(ap, pt + kw * 16 * L::t_ld + kk, L::t_ld, lane);
+      load_a(as, dst + kw * 16 * L::t_ld + kk, L::t_ld, lane);
       ARENA_UNROLL
-      for (int f = 0; f < kHalfFrags; ++f) {
-        const int d = hw * (D / 2) + f * 8 + g;
-        const uint16_t* dof = dot + d * L::t_ld + kk + 2 * t;
-        const uint16_t* qf = qt + d * L::t_ld + kk + 2 * t;
-        const uint32_t bd[2] = {load_u32(dof), load_u32(dof + 8)};
-        const uint32_t bq[2] = {load_u32(qf), load_u32(qf + 8)};
-        mma_bf16_16816(dv[f], ap, bd);
-        mma_bf16_16816(dk[f], as, bq);
+      for (int f = 0; f < kHalfFrags; f += 2) {
+        const int d = hw * (D / 2) + f * 8;
+        uint32_t bd0[2], bd1[2], bq0[2], bq1[2];
+        load_b_of_columns(bd0, bd1, dos + kk * L::ld + d, L::ld, lane);
+        load_b_of_columns(bq0, bq1, qs + kk * L::ld + d, L::ld, lane);
+        mma_bf16_16816(dv[f], ap, bd0);
+        mma_bf16_16816(dv[f + 1], ap, bd1);
+        mma_bf16_16816(dk[f], as, bq0);
+        mma_bf16_16816(dk[f + 1], as, bq1);
       }
     }
   }

@@ -24,18 +24,38 @@ constexpr int kBlockRows = 16 * kWarps;  // query rows per block: 16 per warp
 constexpr int kTileKeys = 64;            // keys per tile
 constexpr int kSmemPad = 8;              // bf16 words after each shared-memory row: conflict-free fragment loads
 
-// Shared memory of one block: the query rows [64][D], one key tile [64][D] and the same tile of
-// values transposed, [D][64] (so a value fragment is one 32-bit load), each row padded.
+// Shared memory of one block: the query rows [64][D] and one tile of keys and of values [64][D],
+// each row padded by 16 bytes (8 rows of a fragment load then fall in distinct banks).
 template <int D>
 struct ForwardSmem {
-  static constexpr int q_ld = D + kSmemPad;
-  static constexpr int k_ld = D + kSmemPad;
-  static constexpr int vt_ld = kTileKeys + kSmemPad;
-  static constexpr int q_words = kBlockRows * q_ld;
-  static constexpr int k_words = kTileKeys * k_ld;
-  static constexpr int vt_words = D * vt_ld;
-  static constexpr size_t bytes = sizeof(uint16_t) * (q_words + k_words + vt_words);
+  static constexpr int ld = D + kSmemPad;
+  static constexpr int q_words = kBlockRows * ld;
+  static constexpr int k_words = kTileKeys * ld;
+  static constexpr size_t bytes = sizeof(uint16_t) * (q_words + 2 * k_words);
 };
+
+// Fragment loads from row-major bf16 shared memory (ld elements per row), one ldmatrix.x4 each.
+// The A fragment of the 16×16 tile whose top-left element is at x.
+ARENA_DEVICE void load_a(uint32_t (&a)[4], const uint16_t* x, int ld, int lane) {
+  const int i = lane / 8, j = lane % 8;
+  ldmatrix_x4(a, x + (j + 8 * (i % 2)) * ld + 8 * (i / 2));
+}
+// The B fragments of two adjacent 8-column groups of B = Xᵀ, for X's 16 rows from x (B's columns)
+// and 16 columns (B's k): a key tile for q·kᵀ.
+ARENA_DEVICE void load_b_of_rows(uint32_t (&b0)[2], uint32_t (&b1)[2], const uint16_t* x, int ld, int lane) {
+  const int i = lane / 8, j = lane % 8;
+  uint32_t r[4];
+  ldmatrix_x4(r, x + (8 * (i / 2) + j) * ld + 8 * (i % 2));
+  b0[0] = r[0], b0[1] = r[1], b1[0] = r[2], b1[1] = r[3];
+}
+// The B fragments of two adjacent 8-column groups of B = X itself: X's 16 rows from x (B's k) and
+// 16 columns (B's columns), loaded transposed: a value tile for p·v.
+ARENA_DEVICE void load_b_of_columns(uint32_t (&b0)[2], uint32_t (&b1)[2], const uint16_t* x, int ld, int lane) {
+  const int i = lane / 8, j = lane % 8;
+  uint32_t r[4];
+  ldmatrix_x4_trans(r, x + (8 * (i % 2) + j) * ld + 8 * (i / 2));
+  b0[0] = r[0], b0[1] = r[1], b1[0] = r[2], b1[1] = r[3];
+}
 
 struct ForwardParams {
   const uint16_t* q;     // [batches, rows, D] bf16, contiguous
@@ -62,8 +82,8 @@ ARENA_DEVICE float capped_score(float s, float scale, float cap) {
 // Grid: x = row blocks of 64 (the last rows, which see the most keys, start first), y = batches.
 // Block: kThreads threads, ForwardSmem<D>::bytes of dynamic shared memory. Every thread reaches
 // every barrier and warp operation; rows past `rows` compute on zeros and store nothing.
-// A bias pair is read as one 32-bit word: each bias row holds an even number of readable words
-// past seq - 1 (attention_kernels.h's alignment rule gives a multiple of 8).
+// Two bias words of adjacent keys are read as one 32-bit load (rows are 4-byte aligned: the
+// alignment rule of attention_kernels.h); no column from seq on is read.
 template <int D>
 ARENA_KERNEL void ARENA_LAUNCH_BOUNDS(kThreads) flash_forward_kernel(ForwardParams p) {
   static_assert(D % 16 == 0, "head dim must be a multiple of 16");
@@ -74,7 +94,7 @@ ARENA_KERNEL void ARENA_LAUNCH_BOUNDS(kThreads) flash_forward_kernel(ForwardPara
 
   uint16_t* qs = dynamic_smem<uint16_t>();
   uint16_t* ks = qs + L::q_words;
-  uint16_t* vt = ks + L::k_words;
+  uint16_t* vs = ks + L::k_words;
   const int tid = thread_x();
   const int warp = tid / 32, lane = tid % 32, g = lane / 4, t = lane % 4;
   const int64_t batch = block_y();
@@ -100,7 +120,7 @@ ARENA_KERNEL void ARENA_LAUNCH_BOUNDS(kThreads) flash_forward_kernel(ForwardPara
     const int r = c / kChunks, col = (c % kChunks) * 8;
     Vec16 val{};
     if (r < block_rows) val = load_vec16(q + (r0 + r) * D + col);
-    store_vec16(qs + r * L::q_ld + col, val);
+    store_vec16(qs + r * L::ld + col, val);
   }
 
   float o[kOutFrags][4];
@@ -114,16 +134,13 @@ ARENA_KERNEL void ARENA_LAUNCH_BOUNDS(kThreads) flash_forward_kernel(ForwardPara
     block_sync();  // every warp is done with the previous tile
     for (int c = tid; c < kTileKeys * kChunks; c += kThreads) {
       const int r = c / kChunks, col = (c % kChunks) * 8;
-      Vec16 val{};
-      if (k0 + r < p.key_rows) val = load_vec16(k + (k0 + r) * D + col);
-      store_vec16(ks + r * L::k_ld + col, val);
-    }
-    for (int c = tid; c < kTileKeys * kChunks; c += kThreads) {
-      const int r = c % kTileKeys, col = (c / kTileKeys) * 8;  // a warp spans keys: conflict-free stores
-      Vec16 val{};
-      if (k0 + r < p.key_rows) val = load_vec16(v + (k0 + r) * D + col);
-      ARENA_UNROLL
-      for (int e = 0; e < 8; ++e) vt[(col + e) * L::vt_ld + r] = vec16_element(val, e);
+      Vec16 kv{}, vv{};
+      if (k0 + r < p.key_rows) {
+        kv = load_vec16(k + (k0 + r) * D + col);
+        vv = load_vec16(v + (k0 + r) * D + col);
+      }
+      store_vec16(ks + r * L::ld + col, kv);
+      store_vec16(vs + r * L::ld + col, vv);
     }
     block_sync();
 
@@ -131,17 +148,16 @@ ARENA_KERNEL void ARENA_LAUNCH_BOUNDS(kThreads) flash_forward_kernel(ForwardPara
     float s[kKeyFrags][4];
     ARENA_UNROLL
     for (int n = 0; n < kKeyFrags; ++n) s[n][0] = s[n][1] = s[n][2] = s[n][3] = 0.f;
-    const uint16_t* qw = qs + warp * 16 * L::q_ld;
     ARENA_UNROLL
     for (int kk = 0; kk < D; kk += 16) {
-      const uint32_t a[4] = {load_u32(qw + g * L::q_ld + kk + 2 * t), load_u32(qw + (g + 8) * L::q_ld + kk + 2 * t),
-                             load_u32(qw + g * L::q_ld + kk + 2 * t + 8),
-                             load_u32(qw + (g + 8) * L::q_ld + kk + 2 * t + 8)};
+      uint32_t a[4];
+      load_a(a, qs + warp * 16 * L::ld + kk, L::ld, lane);
       ARENA_UNROLL
-      for (int n = 0; n < kKeyFrags; ++n) {
-        const uint16_t* kn = ks + (n * 8 + g) * L::k_ld + kk + 2 * t;
-        const uint32_t b[2] = {load_u32(kn), load_u32(kn + 8)};
-        mma_bf16_16816(s[n], a, b);
+      for (int n = 0; n < kKeyFrags; n += 2) {
+        uint32_t b0[2], b1[2];
+        load_b_of_rows(b0, b1, ks + n * 8 * L::ld + kk, L::ld, lane);
+        mma_bf16_16816(s[n], a, b0);
+        mma_bf16_16816(s[n + 1], a, b1);
       }
     }
 
@@ -153,10 +169,12 @@ ARENA_KERNEL void ARENA_LAUNCH_BOUNDS(kThreads) flash_forward_kernel(ForwardPara
       ARENA_UNROLL
       for (int h = 0; h < 2; ++h) {
         float z0 = -INFINITY, z1 = -INFINITY;
-        if (key < p.seq) {
+        if (key + 1 < p.seq) {
           const uint32_t pair = load_u32(bias_row[h] + key);
           z0 = capped_score(s[n][2 * h], p.scale, p.cap) + bf16_low(pair);
-          if (key + 1 < p.seq) z1 = capped_score(s[n][2 * h + 1], p.scale, p.cap) + bf16_high(pair);
+          z1 = capped_score(s[n][2 * h + 1], p.scale, p.cap) + bf16_high(pair);
+        } else if (key < p.seq) {  // the last key alone: nothing past it is read
+          z0 = capped_score(s[n][2 * h], p.scale, p.cap) + bf16_word(bias_row[h][key]);
         }
         s[n][2 * h] = z0;
         s[n][2 * h + 1] = z1;
@@ -198,10 +216,11 @@ ARENA_KERNEL void ARENA_LAUNCH_BOUNDS(kThreads) flash_forward_kernel(ForwardPara
                              pack_bf16(s[2 * kk + 1][0], s[2 * kk + 1][1]),
                              pack_bf16(s[2 * kk + 1][2], s[2 * kk + 1][3])};
       ARENA_UNROLL
-      for (int f = 0; f < kOutFrags; ++f) {
-        const uint16_t* vf = vt + (f * 8 + g) * L::vt_ld + kk * 16 + 2 * t;
-        const uint32_t b[2] = {load_u32(vf), load_u32(vf + 8)};
-        mma_bf16_16816(o[f], a, b);
+      for (int f = 0; f < kOutFrags; f += 2) {
+        uint32_t b0[2], b1[2];
+        load_b_of_columns(b0, b1, vs + kk * 16 * L::ld + f * 8, L::ld, lane);
+        mma_bf16_16816(o[f], a, b0);
+        mma_bf16_16816(o[f + 1], a, b1);
       }
     }
   }

@@ -52,6 +52,22 @@ ARENA_DEVICE uint32_t pack_bf16(float lo, float hi) {
   return *reinterpret_cast<const uint32_t*>(&v);
 }
 
+// Four 8×8 bf16 matrices from shared memory for one warp: lane l gives p = the address of row l % 8
+// of matrix l / 8 (16 bytes, 16-byte aligned). Lane l (g = l / 4, t = l % 4) receives in r[i]
+// row g, columns 2t and 2t+1 of matrix i; the _trans form gives rows 2t and 2t+1 of column g.
+ARENA_DEVICE void ldmatrix_x4(uint32_t (&r)[4], const uint16_t* p) {
+  const auto a = static_cast<uint32_t>(__cvta_generic_to_shared(p));
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0, %1, %2, %3}, [%4];\n"
+               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+               : "r"(a));
+}
+ARENA_DEVICE void ldmatrix_x4_trans(uint32_t (&r)[4], const uint16_t* p) {
+  const auto a = static_cast<uint32_t>(__cvta_generic_to_shared(p));
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0, %1, %2, %3}, [%4];\n"
+               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+               : "r"(a));
+}
+
 // c += a·b for one warp: a 16×16 bf16 tile (row-major), b 16×8 bf16 (column-major), c 16×8 fp32,
 // each lane holding its fragments in the layout of PTX's mma.m16n8k16 (g = lane / 4, t = lane % 4):
 //   a[0]: row g, columns 2t, 2t+1      a[1]: row g+8, same columns

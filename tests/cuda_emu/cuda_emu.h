@@ -17,6 +17,7 @@
 #include <memory>
 #include <mutex>
 #include <stdexcept>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -59,6 +60,7 @@ struct Warp {
   float value[32];
   uint32_t a[32][4];
   uint32_t b[32][2];
+  const uint16_t* row[32];
 };
 
 struct Block {
@@ -73,6 +75,8 @@ struct Block {
   };
   std::vector<Chunk> smem;
   int64_t x = 0, y = 0;
+  std::mutex error_mutex;
+  std::string error;  // the first misuse a thread reported (warp operations cannot throw mid-exchange)
 };
 
 struct ThreadState {
@@ -83,6 +87,12 @@ inline thread_local ThreadState tls;
 inline int64_t grid_dim_x = 1;
 
 inline Warp& my_warp() { return tls.block->warps[static_cast<size_t>(tls.thread / 32)]; }
+
+// Records a misuse; launch() throws it once the block has ended.
+inline void report(const std::string& what) {
+  std::lock_guard<std::mutex> lock(tls.block->error_mutex);
+  if (tls.block->error.empty()) tls.block->error = what;
+}
 inline int my_lane() { return tls.thread % 32; }
 
 // Runs kernel() for every thread of a grid_x × grid_y grid of blocks of `threads` threads
@@ -111,6 +121,7 @@ inline void launch(int64_t grid_x, int64_t grid_y, int threads, size_t smem_byte
       for (auto& th : pool) th.join();
       for (auto& e : errors)
         if (e) std::rethrow_exception(e);
+      if (!block.error.empty()) throw std::runtime_error("emu::launch: " + block.error);
     }
   }
 }
@@ -168,6 +179,24 @@ inline float bf16_high(uint32_t pair) { return bf16_to_float(static_cast<uint16_
 inline uint32_t pack_bf16(float lo, float hi) {
   return static_cast<uint32_t>(float_to_bf16(lo)) | (static_cast<uint32_t>(float_to_bf16(hi)) << 16);
 }
+
+// PTX ldmatrix.m8n8.x4 (kernel_primitives.cuh gives the layout): every lane posts its row address,
+// then picks its elements from the rows of the other lanes.
+inline void ldmatrix_x4_impl(uint32_t (&r)[4], const uint16_t* p, bool trans) {
+  auto& w = emu::my_warp();
+  const int lane = emu::my_lane();
+  if (reinterpret_cast<uintptr_t>(p) % 16 != 0) emu::report("ldmatrix: a row address is not 16-byte aligned");
+  w.row[lane] = p;
+  w.barrier.wait();
+  const int g = lane / 4, t = lane % 4;
+  for (int i = 0; i < 4; ++i) {
+    const auto at = [&](int row, int col) { return static_cast<uint32_t>(w.row[8 * i + row][col]); };
+    r[i] = trans ? at(2 * t, g) | (at(2 * t + 1, g) << 16) : at(g, 2 * t) | (at(g, 2 * t + 1) << 16);
+  }
+  w.barrier.wait();  // every lane has read the posted rows
+}
+inline void ldmatrix_x4(uint32_t (&r)[4], const uint16_t* p) { ldmatrix_x4_impl(r, p, false); }
+inline void ldmatrix_x4_trans(uint32_t (&r)[4], const uint16_t* p) { ldmatrix_x4_impl(r, p, true); }
 
 // PTX mma.m16n8k16.row.col.f32.bf16.bf16.f32 (kernel_primitives.cuh gives the layout): every lane
 // posts its fragments, then computes its own four outputs from the whole tiles, summing the 16

@@ -61,7 +61,8 @@ Inputs make_inputs(const Case& c, uint32_t seed) {
         in.v[static_cast<size_t>((b * in.key_rows + r) * c.head_dim + d)] = float_to_bf16(100.f);
       }
   const int64_t bias_batches = c.shared_bias ? 1 : c.batch;
-  in.bias.assign(static_cast<size_t>(bias_batches * c.seq * in.bias_ld), float_to_bf16(1000.f));  // padding columns
+  // Padding columns hold NaN: a kernel that used one would show it.
+  in.bias.assign(static_cast<size_t>(bias_batches * c.seq * in.bias_ld), float_to_bf16(std::nanf("")));
   for (int64_t b = 0; b < bias_batches; ++b)
     for (int64_t i = 0; i < c.seq; ++i)
       for (int64_t j = 0; j < c.seq; ++j)
