@@ -38,6 +38,27 @@ void launch_backward(const flash::BackwardParams& p, int64_t batches, cudaStream
   flash::flash_dkv_kernel<D><<<dkv_grid, flash::kDkvThreads, kDkvSmem, stream>>>(p);
 }
 
+// The operands and the shape both directions share, from the launcher's arguments.
+template <typename Params, typename Args>
+Params common_params(const Args& a) {
+  Params p{};
+  p.q = static_cast<const uint16_t*>(a.q);
+  p.k = static_cast<const uint16_t*>(a.k);
+  p.v = static_cast<const uint16_t*>(a.v);
+  p.bias = static_cast<const uint16_t*>(a.bias);
+  p.lse = a.lse;
+  p.kv_heads = a.kv_heads;
+  p.groups = a.groups;
+  p.seq = a.seq;
+  p.rows = a.seq * a.groups;
+  p.key_rows = a.key_rows;
+  p.bias_batch_stride = a.bias_batch_stride;
+  p.bias_ld = a.bias_ld;
+  p.scale = a.scale;
+  p.cap = a.cap;
+  return p;
+}
+
 [[noreturn]] void unsupported(const char* what, int64_t head_dim) {
   throw std::invalid_argument(std::string(what) + ": head dim " + std::to_string(head_dim) +
                               " has no kernel (64, 128, 256)");
@@ -73,22 +94,8 @@ bool flash_attention_supports(int64_t head_dim) {
 }
 
 void flash_attention_forward(const FlashForward& a, void* stream) {
-  flash::ForwardParams p{};
-  p.q = static_cast<const uint16_t*>(a.q);
-  p.k = static_cast<const uint16_t*>(a.k);
-  p.v = static_cast<const uint16_t*>(a.v);
-  p.bias = static_cast<const uint16_t*>(a.bias);
+  auto p = common_params<flash::ForwardParams>(a);
   p.out = static_cast<uint16_t*>(a.out);
-  p.lse = a.lse;
-  p.kv_heads = a.kv_heads;
-  p.groups = a.groups;
-  p.seq = a.seq;
-  p.rows = a.seq * a.groups;
-  p.key_rows = a.key_rows;
-  p.bias_batch_stride = a.bias_batch_stride;
-  p.bias_ld = a.bias_ld;
-  p.scale = a.scale;
-  p.cap = a.cap;
   const auto s = static_cast<cudaStream_t>(stream);
   switch (a.head_dim) {
     case 64: launch<64>(p, a.batches, s); break;
@@ -99,27 +106,13 @@ void flash_attention_forward(const FlashForward& a, void* stream) {
 }
 
 void flash_attention_backward(const FlashBackward& a, void* stream) {
-  flash::BackwardParams p{};
-  p.q = static_cast<const uint16_t*>(a.q);
-  p.k = static_cast<const uint16_t*>(a.k);
-  p.v = static_cast<const uint16_t*>(a.v);
-  p.bias = static_cast<const uint16_t*>(a.bias);
+  auto p = common_params<flash::BackwardParams>(a);
   p.out = static_cast<const uint16_t*>(a.out);
   p.dout = static_cast<const uint16_t*>(a.dout);
-  p.lse = a.lse;
   p.delta = a.delta;
   p.dq = static_cast<uint16_t*>(a.dq);
   p.dk = static_cast<uint16_t*>(a.dk);
   p.dv = static_cast<uint16_t*>(a.dv);
-  p.kv_heads = a.kv_heads;
-  p.groups = a.groups;
-  p.seq = a.seq;
-  p.rows = a.seq * a.groups;
-  p.key_rows = a.key_rows;
-  p.bias_batch_stride = a.bias_batch_stride;
-  p.bias_ld = a.bias_ld;
-  p.scale = a.scale;
-  p.cap = a.cap;
   const auto s = static_cast<cudaStream_t>(stream);
   switch (a.head_dim) {
     case 64: launch_backward<64>(p, a.batches, s); break;

@@ -1,8 +1,9 @@
 // Raw CUDA launchers of the flash-style soft-capped attention, forward (flash_forward.cuh) and
-// backward (flash_backward.cuh): no torch types, so nvcc never parses torch headers. All pointers are device pointers; work is queued on
-// `stream`. The layout is the fused core's (attention_kernels.h): q and out [batches, rows, D]
-// position-major (rows = S·G), k and v [batches, key_rows, D], lse [batches, rows] fp32, the
-// additive causal bias [B|1, 1, S, bias_ld] in bf16 with 16-byte aligned rows.
+// backward (flash_backward.cuh): no torch types, so nvcc never parses torch headers. All pointers
+// are device pointers; work is queued on `stream`. The layout is the fused core's
+// (attention_kernels.h): q and out [batches, rows, D] position-major (rows = S·G), k and v
+// [batches, key_rows, D], lse [batches, rows] fp32, the additive causal bias [B|1, 1, S, bias_ld]
+// in bf16 with 16-byte aligned rows.
 #pragma once
 
 #include <cstdint>

@@ -58,7 +58,7 @@ struct DqSmem {
   static constexpr size_t bytes = sizeof(uint16_t) * (2 * q_words + 2 * k_words);
 };
 
-// Grid: x = row blocks of 64 (the last first), y = batches; kThreads threads; DqSmem<D>::bytes.
+// Grid: x = row blocks of 64 (row_block()), y = batches; kThreads threads; DqSmem<D>::bytes.
 template <int D>
 ARENA_KERNEL void ARENA_LAUNCH_BOUNDS(kThreads) flash_dq_kernel(BackwardParams p) {
   using L = DqSmem<D>;
@@ -73,25 +73,13 @@ ARENA_KERNEL void ARENA_LAUNCH_BOUNDS(kThreads) flash_dq_kernel(BackwardParams p
   const int tid = thread_x();
   const int warp = tid / 32, lane = tid % 32, g = lane / 4, t = lane % 4;
   const int64_t batch = block_y();
-  const int64_t r0 = (grid_x() - 1 - block_x()) * kBlockRows;
-  const int64_t block_rows = p.rows - r0 < kBlockRows ? p.rows - r0 : kBlockRows;
-  const int64_t last_position = (r0 + block_rows - 1) / p.groups;
-  const int64_t key_end = last_position + 1 < p.seq ? last_position + 1 : p.seq;
-  const int64_t tiles = (key_end + kDqTileKeys - 1) / kDqTileKeys;
+  const auto [r0, tiles] = row_block(p.rows, p.groups, p.seq, kDqTileKeys);
   const int64_t b = batch / p.kv_heads, kv = batch % p.kv_heads, heads = p.kv_heads * p.groups;
   const uint16_t* k = p.k + batch * p.key_rows * D;
   const uint16_t* v = p.v + batch * p.key_rows * D;
 
-  for (int c = tid; c < kBlockRows * kChunks; c += kThreads) {
-    const int r = c / kChunks, col = (c % kChunks) * 8;
-    Vec16 qv{}, dv{};
-    if (r < block_rows) {
-      qv = load_vec16(p.q + (batch * p.rows + r0 + r) * D + col);
-      dv = load_vec16(p.dout + (batch * p.rows + r0 + r) * D + col);
-    }
-    store_vec16(qs + r * L::ld + col, qv);
-    store_vec16(dos + r * L::ld + col, dv);
-  }
+  load_rows<D>(qs, L::ld, p.q + batch * p.rows * D, r0, kBlockRows, p.rows, tid, kThreads);
+  load_rows<D>(dos, L::ld, p.dout + batch * p.rows * D, r0, kBlockRows, p.rows, tid, kThreads);
   block_sync();
 
   // δ for the warp's 16 rows (every lane gets each row's sum), and lse; rows past the end: p = 0.
@@ -123,45 +111,20 @@ ARENA_KERNEL void ARENA_LAUNCH_BOUNDS(kThreads) flash_dq_kernel(BackwardParams p
   }
 
   float dq[kOutFrags][4];
-  ARENA_UNROLL
-  for (int f = 0; f < kOutFrags; ++f) dq[f][0] = dq[f][1] = dq[f][2] = dq[f][3] = 0.f;
-
+  mma::clear(dq);
   for (int64_t tile = 0; tile < tiles; ++tile) {
     const int64_t k0 = tile * kDqTileKeys;
     block_sync();
-    for (int c = tid; c < kDqTileKeys * kChunks; c += kThreads) {
-      const int r = c / kChunks, col = (c % kChunks) * 8;
-      Vec16 kv16{}, vv{};
-      if (k0 + r < p.key_rows) {
-        kv16 = load_vec16(k + (k0 + r) * D + col);
-        vv = load_vec16(v + (k0 + r) * D + col);
-      }
-      store_vec16(ks + r * L::ld + col, kv16);
-      store_vec16(vs + r * L::ld + col, vv);
-    }
+    load_rows<D>(ks, L::ld, k, k0, kDqTileKeys, p.key_rows, tid, kThreads);
+    load_rows<D>(vs, L::ld, v, k0, kDqTileKeys, p.key_rows, tid, kThreads);
     block_sync();
 
     // s = q·kᵀ and dP = dO·vᵀ for the warp's 16 rows and the tile's 32 keys.
     float s[kKeyFrags][4], dp[kKeyFrags][4];
-    ARENA_UNROLL
-    for (int n = 0; n < kKeyFrags; ++n)
-      for (int i = 0; i < 4; ++i) s[n][i] = dp[n][i] = 0.f;
-    ARENA_UNROLL
-    for (int kk = 0; kk < D; kk += 16) {
-      uint32_t aq[4], ad[4];
-      load_a(aq, qs + warp * 16 * L::ld + kk, L::ld, lane);
-      load_a(ad, dos + warp * 16 * L::ld + kk, L::ld, lane);
-      ARENA_UNROLL
-      for (int n = 0; n < kKeyFrags; n += 2) {
-        uint32_t bk0[2], bk1[2], bv0[2], bv1[2];
-        load_b_of_rows(bk0, bk1, ks + n * 8 * L::ld + kk, L::ld, lane);
-        load_b_of_rows(bv0, bv1, vs + n * 8 * L::ld + kk, L::ld, lane);
-        mma_bf16_16816(s[n], aq, bk0);
-        mma_bf16_16816(s[n + 1], aq, bk1);
-        mma_bf16_16816(dp[n], ad, bv0);
-        mma_bf16_16816(dp[n + 1], ad, bv1);
-      }
-    }
+    mma::clear(s);
+    mma::clear(dp);
+    mma::rows_times<kKeyFrags, D, mma::B::kRows>(s, qs + warp * 16 * L::ld, L::ld, ks, L::ld, lane);
+    mma::rows_times<kKeyFrags, D, mma::B::kRows>(dp, dos + warp * 16 * L::ld, L::ld, vs, L::ld, lane);
 
     // dS into s (keys from seq on: 0).
     ARENA_UNROLL
@@ -180,29 +143,14 @@ ARENA_KERNEL void ARENA_LAUNCH_BOUNDS(kThreads) flash_dq_kernel(BackwardParams p
       }
     }
 
-    // dq += dS·k: the dS fragments of two adjacent key groups are one A fragment.
-    ARENA_UNROLL
-    for (int kk = 0; kk < kDqTileKeys / 16; ++kk) {
-      const uint32_t a[4] = {pack_bf16(s[2 * kk][0], s[2 * kk][1]), pack_bf16(s[2 * kk][2], s[2 * kk][3]),
-                             pack_bf16(s[2 * kk + 1][0], s[2 * kk + 1][1]),
-                             pack_bf16(s[2 * kk + 1][2], s[2 * kk + 1][3])};
-      ARENA_UNROLL
-      for (int f = 0; f < kOutFrags; f += 2) {
-        uint32_t b0[2], b1[2];
-        load_b_of_columns(b0, b1, ks + kk * 16 * L::ld + f * 8, L::ld, lane);
-        mma_bf16_16816(dq[f], a, b0);
-        mma_bf16_16816(dq[f + 1], a, b1);
-      }
-    }
+    // dq += dS·k (dS rounded to bf16).
+    mma::fragments_times_tile<kOutFrags, kKeyFrags>(dq, s, ks, L::ld, lane);
   }
 
   ARENA_UNROLL
   for (int h = 0; h < 2; ++h) {
     const int64_t row = r0 + warp * 16 + g + 8 * h;
-    if (row >= p.rows) continue;
-    uint16_t* dq_row = p.dq + (batch * p.rows + row) * D;
-    ARENA_UNROLL
-    for (int f = 0; f < kOutFrags; ++f) store_u32(dq_row + f * 8 + 2 * t, pack_bf16(dq[f][2 * h], dq[f][2 * h + 1]));
+    if (row < p.rows) mma::store_row(p.dq + (batch * p.rows + row) * D, dq, h, 1.f, lane);
   }
 }
 
@@ -229,7 +177,6 @@ struct DkvSmem {
 template <int D>
 ARENA_KERNEL void ARENA_LAUNCH_BOUNDS(kDkvThreads) flash_dkv_kernel(BackwardParams p) {
   using L = DkvSmem<D>;
-  constexpr int kChunks = D / 8;
   constexpr int kHalfFrags = D / 16;  // 8-wide fragments in half the head dim
 
   uint16_t* ks = dynamic_smem<uint16_t>();
@@ -248,36 +195,19 @@ ARENA_KERNEL void ARENA_LAUNCH_BOUNDS(kDkvThreads) flash_dkv_kernel(BackwardPara
   const int64_t b = batch / p.kv_heads;
   const uint16_t* bias = p.bias + b * p.bias_batch_stride;
 
-  for (int c = tid; c < kDkvBlockKeys * kChunks; c += kDkvThreads) {
-    const int r = c / kChunks, col = (c % kChunks) * 8;
-    Vec16 kv16{}, vv{};
-    if (k0 + r < p.key_rows) {
-      kv16 = load_vec16(p.k + (batch * p.key_rows + k0 + r) * D + col);
-      vv = load_vec16(p.v + (batch * p.key_rows + k0 + r) * D + col);
-    }
-    store_vec16(ks + r * L::ld + col, kv16);
-    store_vec16(vs + r * L::ld + col, vv);
-  }
+  load_rows<D>(ks, L::ld, p.k + batch * p.key_rows * D, k0, kDkvBlockKeys, p.key_rows, tid, kDkvThreads);
+  load_rows<D>(vs, L::ld, p.v + batch * p.key_rows * D, k0, kDkvBlockKeys, p.key_rows, tid, kDkvThreads);
 
   float dk[kHalfFrags][4], dv[kHalfFrags][4];
-  ARENA_UNROLL
-  for (int f = 0; f < kHalfFrags; ++f)
-    for (int i = 0; i < 4; ++i) dk[f][i] = dv[f][i] = 0.f;
+  mma::clear(dk);
+  mma::clear(dv);
 
   // Rows before the block's first key's position see none of its keys (causal).
   const int64_t first = k0 * p.groups / kDkvTileRows * kDkvTileRows;
   for (int64_t r0 = first; r0 < p.rows; r0 += kDkvTileRows) {
     block_sync();  // the previous step's readers are done
-    for (int c = tid; c < kDkvTileRows * kChunks; c += kDkvThreads) {
-      const int r = c / kChunks, col = (c % kChunks) * 8;
-      Vec16 qv{}, dv16{};
-      if (r0 + r < p.rows) {
-        qv = load_vec16(p.q + (batch * p.rows + r0 + r) * D + col);
-        dv16 = load_vec16(p.dout + (batch * p.rows + r0 + r) * D + col);
-      }
-      store_vec16(qs + r * L::ld + col, qv);
-      store_vec16(dos + r * L::ld + col, dv16);
-    }
+    load_rows<D>(qs, L::ld, p.q + batch * p.rows * D, r0, kDkvTileRows, p.rows, tid, kDkvThreads);
+    load_rows<D>(dos, L::ld, p.dout + batch * p.rows * D, r0, kDkvTileRows, p.rows, tid, kDkvThreads);
     for (int r = tid; r < kDkvTileRows; r += kDkvThreads) {
       const bool in = r0 + r < p.rows;
       lse_s[r] = in ? p.lse[batch * p.rows + r0 + r] : INFINITY;
@@ -287,20 +217,10 @@ ARENA_KERNEL void ARENA_LAUNCH_BOUNDS(kDkvThreads) flash_dkv_kernel(BackwardPara
 
     // sᵀ = k·qᵀ and dPᵀ = v·dOᵀ: the warp's 16 keys × 16 rows (two 8-wide fragments).
     float s[2][4], dp[2][4];
-    for (int n = 0; n < 2; ++n)
-      for (int i = 0; i < 4; ++i) s[n][i] = dp[n][i] = 0.f;
-    ARENA_UNROLL
-    for (int kk = 0; kk < D; kk += 16) {
-      uint32_t ak[4], av[4], bq0[2], bq1[2], bd0[2], bd1[2];
-      load_a(ak, ks + kw * 16 * L::ld + kk, L::ld, lane);
-      load_a(av, vs + kw * 16 * L::ld + kk, L::ld, lane);
-      load_b_of_rows(bq0, bq1, qs + hw * 16 * L::ld + kk, L::ld, lane);
-      load_b_of_rows(bd0, bd1, dos + hw * 16 * L::ld + kk, L::ld, lane);
-      mma_bf16_16816(s[0], ak, bq0);
-      mma_bf16_16816(s[1], ak, bq1);
-      mma_bf16_16816(dp[0], av, bd0);
-      mma_bf16_16816(dp[1], av, bd1);
-    }
+    mma::clear(s);
+    mma::clear(dp);
+    mma::rows_times<2, D, mma::B::kRows>(s, ks + kw * 16 * L::ld, L::ld, qs + hw * 16 * L::ld, L::ld, lane);
+    mma::rows_times<2, D, mma::B::kRows>(dp, vs + kw * 16 * L::ld, L::ld, dos + hw * 16 * L::ld, L::ld, lane);
     // pᵀ and dSᵀ into shared memory, bf16: row = key of the block, column = row of the step.
     ARENA_UNROLL
     for (int n = 0; n < 2; ++n) {
@@ -329,36 +249,18 @@ ARENA_KERNEL void ARENA_LAUNCH_BOUNDS(kDkvThreads) flash_dkv_kernel(BackwardPara
     block_sync();
 
     // dv += pᵀ·dO and dk += dSᵀ·q over the step's 32 rows, for head-dim half hw.
-    ARENA_UNROLL
-    for (int kk = 0; kk < kDkvTileRows; kk += 16) {
-      uint32_t ap[4], as[4];
-      load_a(ap, pt + kw * 16 * L::t_ld + kk, L::t_ld, lane);
-      load_a(as, dst + kw * 16 * L::t_ld + kk, L::t_ld, lane);
-      ARENA_UNROLL
-      for (int f = 0; f < kHalfFrags; f += 2) {
-        const int d = hw * (D / 2) + f * 8;
-        uint32_t bd0[2], bd1[2], bq0[2], bq1[2];
-        load_b_of_columns(bd0, bd1, dos + kk * L::ld + d, L::ld, lane);
-        load_b_of_columns(bq0, bq1, qs + kk * L::ld + d, L::ld, lane);
-        mma_bf16_16816(dv[f], ap, bd0);
-        mma_bf16_16816(dv[f + 1], ap, bd1);
-        mma_bf16_16816(dk[f], as, bq0);
-        mma_bf16_16816(dk[f + 1], as, bq1);
-      }
-    }
+    constexpr auto kTile = mma::B::kTile;
+    const int d0 = hw * (D / 2);
+    mma::rows_times<kHalfFrags, kDkvTileRows, kTile>(dv, pt + kw * 16 * L::t_ld, L::t_ld, dos + d0, L::ld, lane);
+    mma::rows_times<kHalfFrags, kDkvTileRows, kTile>(dk, dst + kw * 16 * L::t_ld, L::t_ld, qs + d0, L::ld, lane);
   }
 
   ARENA_UNROLL
   for (int h = 0; h < 2; ++h) {
     const int64_t key = k0 + kw * 16 + g + 8 * h;
     if (key >= p.key_rows) continue;
-    uint16_t* dk_row = p.dk + (batch * p.key_rows + key) * D + hw * (D / 2);
-    uint16_t* dv_row = p.dv + (batch * p.key_rows + key) * D + hw * (D / 2);
-    ARENA_UNROLL
-    for (int f = 0; f < kHalfFrags; ++f) {
-      store_u32(dk_row + f * 8 + 2 * t, pack_bf16(dk[f][2 * h], dk[f][2 * h + 1]));
-      store_u32(dv_row + f * 8 + 2 * t, pack_bf16(dv[f][2 * h], dv[f][2 * h + 1]));
-    }
+    mma::store_row(p.dk + (batch * p.key_rows + key) * D + hw * (D / 2), dk, h, 1.f, lane);
+    mma::store_row(p.dv + (batch * p.key_rows + key) * D + hw * (D / 2), dv, h, 1.f, lane);
   }
 }
 

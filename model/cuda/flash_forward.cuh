@@ -16,6 +16,8 @@
 
 #include <cstdint>
 
+#include "model/cuda/mma_tiles.cuh"
+
 namespace arena::cuda::flash {
 
 constexpr int kWarps = 4;
@@ -34,29 +36,6 @@ struct ForwardSmem {
   static constexpr size_t bytes = sizeof(uint16_t) * (q_words + 2 * k_words);
 };
 
-// Fragment loads from row-major bf16 shared memory (ld elements per row), one ldmatrix.x4 each.
-// The A fragment of the 16×16 tile whose top-left element is at x.
-ARENA_DEVICE void load_a(uint32_t (&a)[4], const uint16_t* x, int ld, int lane) {
-  const int i = lane / 8, j = lane % 8;
-  ldmatrix_x4(a, x + (j + 8 * (i % 2)) * ld + 8 * (i / 2));
-}
-// The B fragments of two adjacent 8-column groups of B = Xᵀ, for X's 16 rows from x (B's columns)
-// and 16 columns (B's k): a key tile for q·kᵀ.
-ARENA_DEVICE void load_b_of_rows(uint32_t (&b0)[2], uint32_t (&b1)[2], const uint16_t* x, int ld, int lane) {
-  const int i = lane / 8, j = lane % 8;
-  uint32_t r[4];
-  ldmatrix_x4(r, x + (8 * (i / 2) + j) * ld + 8 * (i % 2));
-  b0[0] = r[0], b0[1] = r[1], b1[0] = r[2], b1[1] = r[3];
-}
-// The B fragments of two adjacent 8-column groups of B = X itself: X's 16 rows from x (B's k) and
-// 16 columns (B's columns), loaded transposed: a value tile for p·v.
-ARENA_DEVICE void load_b_of_columns(uint32_t (&b0)[2], uint32_t (&b1)[2], const uint16_t* x, int ld, int lane) {
-  const int i = lane / 8, j = lane % 8;
-  uint32_t r[4];
-  ldmatrix_x4_trans(r, x + (8 * (i % 2) + j) * ld + 8 * (i / 2));
-  b0[0] = r[0], b0[1] = r[1], b1[0] = r[2], b1[1] = r[3];
-}
-
 struct ForwardParams {
   const uint16_t* q;     // [batches, rows, D] bf16, contiguous
   const uint16_t* k;     // [batches, key_rows, D]; rows from seq on are never used
@@ -73,13 +52,39 @@ struct ForwardParams {
   float scale, cap;      // cap <= 0: no soft-cap
 };
 
+// rows [first, first + count) of a [.., D] bf16 array at src into shared rows of ld elements at
+// dst, 16 bytes per access, by the block's `threads` threads; rows from `end` on become zeros.
+template <int D>
+ARENA_DEVICE void load_rows(uint16_t* dst, int ld, const uint16_t* src, int64_t first, int count, int64_t end,
+                            int tid, int threads) {
+  constexpr int kChunks = D / 8;
+  for (int c = tid; c < count * kChunks; c += threads) {
+    const int r = c / kChunks, col = (c % kChunks) * 8;
+    Vec16 val{};
+    if (first + r < end) val = load_vec16(src + (first + r) * D + col);
+    store_vec16(dst + r * ld + col, val);
+  }
+}
+
+// The block of kBlockRows query rows this block owns (the last rows, which see the most keys, run
+// first) and the number of key tiles of `tile_keys` its causal rows see.
+struct RowBlock {
+  int64_t r0, tiles;
+};
+ARENA_DEVICE RowBlock row_block(int64_t rows, int64_t groups, int64_t seq, int tile_keys) {
+  const int64_t r0 = (grid_x() - 1 - block_x()) * kBlockRows;
+  const int64_t last_row = (r0 + kBlockRows < rows ? r0 + kBlockRows : rows) - 1;
+  const int64_t key_end = last_row / groups + 1 < seq ? last_row / groups + 1 : seq;
+  return {r0, (key_end + tile_keys - 1) / tile_keys};
+}
+
 // cap·tanh(s·scale/cap), or s·scale without a cap.
 ARENA_DEVICE float capped_score(float s, float scale, float cap) {
   const float x = s * scale;
   return cap > 0.f ? cap * tanhf(x / cap) : x;
 }
 
-// Grid: x = row blocks of 64 (the last rows, which see the most keys, start first), y = batches.
+// Grid: x = row blocks of 64 (row_block()), y = batches.
 // Block: kThreads threads, ForwardSmem<D>::bytes of dynamic shared memory. Every thread reaches
 // every barrier and warp operation; rows past `rows` compute on zeros and store nothing.
 // Two bias words of adjacent keys are read as one 32-bit load (rows are 4-byte aligned: the
@@ -88,7 +93,6 @@ template <int D>
 ARENA_KERNEL void ARENA_LAUNCH_BOUNDS(kThreads) flash_forward_kernel(ForwardParams p) {
   static_assert(D % 16 == 0, "head dim must be a multiple of 16");
   using L = ForwardSmem<D>;
-  constexpr int kChunks = D / 8;  // 16-byte chunks per row
   constexpr int kKeyFrags = kTileKeys / 8;
   constexpr int kOutFrags = D / 8;
 
@@ -98,11 +102,7 @@ ARENA_KERNEL void ARENA_LAUNCH_BOUNDS(kThreads) flash_forward_kernel(ForwardPara
   const int tid = thread_x();
   const int warp = tid / 32, lane = tid % 32, g = lane / 4, t = lane % 4;
   const int64_t batch = block_y();
-  const int64_t r0 = (grid_x() - 1 - block_x()) * kBlockRows;
-  const int64_t block_rows = p.rows - r0 < kBlockRows ? p.rows - r0 : kBlockRows;
-  const int64_t last_position = (r0 + block_rows - 1) / p.groups;
-  const int64_t key_end = last_position + 1 < p.seq ? last_position + 1 : p.seq;  // causal
-  const int64_t tiles = (key_end + kTileKeys - 1) / kTileKeys;
+  const auto [r0, tiles] = row_block(p.rows, p.groups, p.seq, kTileKeys);
   const uint16_t* q = p.q + batch * p.rows * D;
   const uint16_t* k = p.k + batch * p.key_rows * D;
   const uint16_t* v = p.v + batch * p.key_rows * D;
@@ -116,50 +116,24 @@ ARENA_KERNEL void ARENA_LAUNCH_BOUNDS(kThreads) flash_forward_kernel(ForwardPara
     bias_row[h] = p.bias + (batch / p.kv_heads) * p.bias_batch_stride + position * p.bias_ld;
   }
 
-  for (int c = tid; c < kBlockRows * kChunks; c += kThreads) {
-    const int r = c / kChunks, col = (c % kChunks) * 8;
-    Vec16 val{};
-    if (r < block_rows) val = load_vec16(q + (r0 + r) * D + col);
-    store_vec16(qs + r * L::ld + col, val);
-  }
+  load_rows<D>(qs, L::ld, q, r0, kBlockRows, p.rows, tid, kThreads);
 
   float o[kOutFrags][4];
-  ARENA_UNROLL
-  for (int f = 0; f < kOutFrags; ++f) o[f][0] = o[f][1] = o[f][2] = o[f][3] = 0.f;
+  mma::clear(o);
   float m[2] = {-INFINITY, -INFINITY};  // running row maxima
   float l[2] = {0.f, 0.f};              // this thread's part of the running row sums
 
   for (int64_t tile = 0; tile < tiles; ++tile) {
     const int64_t k0 = tile * kTileKeys;
     block_sync();  // every warp is done with the previous tile
-    for (int c = tid; c < kTileKeys * kChunks; c += kThreads) {
-      const int r = c / kChunks, col = (c % kChunks) * 8;
-      Vec16 kv{}, vv{};
-      if (k0 + r < p.key_rows) {
-        kv = load_vec16(k + (k0 + r) * D + col);
-        vv = load_vec16(v + (k0 + r) * D + col);
-      }
-      store_vec16(ks + r * L::ld + col, kv);
-      store_vec16(vs + r * L::ld + col, vv);
-    }
+    load_rows<D>(ks, L::ld, k, k0, kTileKeys, p.key_rows, tid, kThreads);
+    load_rows<D>(vs, L::ld, v, k0, kTileKeys, p.key_rows, tid, kThreads);
     block_sync();
 
     // s = q·kᵀ for the warp's 16 rows and the tile's 64 keys.
     float s[kKeyFrags][4];
-    ARENA_UNROLL
-    for (int n = 0; n < kKeyFrags; ++n) s[n][0] = s[n][1] = s[n][2] = s[n][3] = 0.f;
-    ARENA_UNROLL
-    for (int kk = 0; kk < D; kk += 16) {
-      uint32_t a[4];
-      load_a(a, qs + warp * 16 * L::ld + kk, L::ld, lane);
-      ARENA_UNROLL
-      for (int n = 0; n < kKeyFrags; n += 2) {
-        uint32_t b0[2], b1[2];
-        load_b_of_rows(b0, b1, ks + n * 8 * L::ld + kk, L::ld, lane);
-        mma_bf16_16816(s[n], a, b0);
-        mma_bf16_16816(s[n + 1], a, b1);
-      }
-    }
+    mma::clear(s);
+    mma::rows_times<kKeyFrags, D, mma::B::kRows>(s, qs + warp * 16 * L::ld, L::ld, ks, L::ld, lane);
 
     // z = capped score + bias (keys from seq on: -inf), and the new row maxima over the quad.
     float mx[2] = {m[0], m[1]};
@@ -209,20 +183,8 @@ ARENA_KERNEL void ARENA_LAUNCH_BOUNDS(kThreads) flash_forward_kernel(ForwardPara
       o[f][3] *= alpha[1];
     }
 
-    // o += p·v: the score fragments of two adjacent key groups are one bf16 A fragment.
-    ARENA_UNROLL
-    for (int kk = 0; kk < kTileKeys / 16; ++kk) {
-      const uint32_t a[4] = {pack_bf16(s[2 * kk][0], s[2 * kk][1]), pack_bf16(s[2 * kk][2], s[2 * kk][3]),
-                             pack_bf16(s[2 * kk + 1][0], s[2 * kk + 1][1]),
-                             pack_bf16(s[2 * kk + 1][2], s[2 * kk + 1][3])};
-      ARENA_UNROLL
-      for (int f = 0; f < kOutFrags; f += 2) {
-        uint32_t b0[2], b1[2];
-        load_b_of_columns(b0, b1, vs + kk * 16 * L::ld + f * 8, L::ld, lane);
-        mma_bf16_16816(o[f], a, b0);
-        mma_bf16_16816(o[f + 1], a, b1);
-      }
-    }
+    // o += p·v (p rounded to bf16).
+    mma::fragments_times_tile<kOutFrags, kKeyFrags>(o, s, vs, L::ld, lane);
   }
 
   ARENA_UNROLL
@@ -230,10 +192,7 @@ ARENA_KERNEL void ARENA_LAUNCH_BOUNDS(kThreads) flash_forward_kernel(ForwardPara
     l[h] += shfl_xor(l[h], 1);
     l[h] += shfl_xor(l[h], 2);
     if (row[h] >= p.rows) continue;
-    const float inv = l[h] > 0.f ? 1.f / l[h] : 0.f;
-    uint16_t* out_row = p.out + (batch * p.rows + row[h]) * D;
-    ARENA_UNROLL
-    for (int f = 0; f < kOutFrags; ++f) store_u32(out_row + f * 8 + 2 * t, pack_bf16(o[f][2 * h] * inv, o[f][2 * h + 1] * inv));
+    mma::store_row(p.out + (batch * p.rows + row[h]) * D, o, h, l[h] > 0.f ? 1.f / l[h] : 0.f, lane);
     if (t == 0) p.lse[batch * p.rows + row[h]] = m[h] + logf(l[h]);
   }
 }

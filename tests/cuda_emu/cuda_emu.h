@@ -97,7 +97,8 @@ inline int my_lane() { return tls.thread % 32; }
 
 // Runs kernel() for every thread of a grid_x × grid_y grid of blocks of `threads` threads
 // (a multiple of 32). An exception in any thread is rethrown here after the block ends.
-inline void launch(int64_t grid_x, int64_t grid_y, int threads, size_t smem_bytes, const std::function<void()>& kernel) {
+inline void launch(int64_t grid_x, int64_t grid_y, int threads, size_t smem_bytes,
+                   const std::function<void()>& kernel) {
   if (threads % 32 != 0) throw std::invalid_argument("emu::launch: threads must be a multiple of 32");
   grid_dim_x = grid_x;
   for (int64_t y = 0; y < grid_y; ++y) {

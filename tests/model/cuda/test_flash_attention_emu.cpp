@@ -119,6 +119,26 @@ RowMath row_math(const Case& c, const Inputs& in, float scale, int64_t batch, in
   return m;
 }
 
+// The operands and the shape both directions share.
+template <typename Params>
+Params common_params(const Case& c, const Inputs& in, float scale) {
+  Params p{};
+  p.q = in.q.data();
+  p.k = in.k.data();
+  p.v = in.v.data();
+  p.bias = in.bias.data();
+  p.kv_heads = c.kv_heads;
+  p.groups = c.groups;
+  p.seq = c.seq;
+  p.rows = c.seq * c.groups;
+  p.key_rows = in.key_rows;
+  p.bias_batch_stride = c.shared_bias ? 0 : c.seq * in.bias_ld;
+  p.bias_ld = in.bias_ld;
+  p.scale = scale;
+  p.cap = c.cap;
+  return p;
+}
+
 struct Forward {
   std::vector<uint16_t> out;  // [batches, rows, D] bf16 (the kernel's)
   std::vector<float> lse;     // [batches, rows]
@@ -135,22 +155,9 @@ Forward run_forward(const Case& c, const Inputs& in, float scale) {
   Forward f;
   f.out.assign(at(batches * rows * c.head_dim), float_to_bf16(12345.f));  // unwritten elements show
   f.lse.assign(at(batches * rows), std::numeric_limits<float>::quiet_NaN());
-  flash::ForwardParams p{};
-  p.q = in.q.data();
-  p.k = in.k.data();
-  p.v = in.v.data();
-  p.bias = in.bias.data();
+  auto p = common_params<flash::ForwardParams>(c, in, scale);
   p.out = f.out.data();
   p.lse = f.lse.data();
-  p.kv_heads = c.kv_heads;
-  p.groups = c.groups;
-  p.seq = c.seq;
-  p.rows = rows;
-  p.key_rows = in.key_rows;
-  p.bias_batch_stride = c.shared_bias ? 0 : c.seq * in.bias_ld;
-  p.bias_ld = in.bias_ld;
-  p.scale = scale;
-  p.cap = c.cap;
   switch (c.head_dim) {
     case 32: launch_forward<32>(p, batches); break;
     case 256: launch_forward<256>(p, batches); break;
@@ -186,27 +193,14 @@ Grads run_backward(const Case& c, const Inputs& in, float scale, const Forward& 
   const uint16_t unwritten = float_to_bf16(12345.f);
   std::vector<uint16_t> dq(f.out.size(), unwritten), dk(in.k.size(), unwritten), dv(in.v.size(), unwritten);
   std::vector<float> delta(at(batches * rows), std::numeric_limits<float>::quiet_NaN());
-  flash::BackwardParams p{};
-  p.q = in.q.data();
-  p.k = in.k.data();
-  p.v = in.v.data();
-  p.bias = in.bias.data();
+  auto p = common_params<flash::BackwardParams>(c, in, scale);
+  p.lse = f.lse.data();
   p.out = out_bshd.data();
   p.dout = dout.data();
-  p.lse = f.lse.data();
   p.delta = delta.data();
   p.dq = dq.data();
   p.dk = dk.data();
   p.dv = dv.data();
-  p.kv_heads = c.kv_heads;
-  p.groups = c.groups;
-  p.seq = c.seq;
-  p.rows = rows;
-  p.key_rows = in.key_rows;
-  p.bias_batch_stride = c.shared_bias ? 0 : c.seq * in.bias_ld;
-  p.bias_ld = in.bias_ld;
-  p.scale = scale;
-  p.cap = c.cap;
   switch (c.head_dim) {
     case 32: launch_backward<32>(p, batches); break;
     case 256: launch_backward<256>(p, batches); break;

@@ -172,10 +172,10 @@ TEST_F(SoftcapAttentionCuda, ClassifierFusedKernelsMatchEager) {
 }
 
 // The flash kernels (AttentionKernel::kFlash, model/cuda/flash_forward.cuh and flash_backward.cuh)
-// with the fused core's bias and layouts, against float64: as close as the fused core in bf16, across row blocks and key tiles (37: one of
-// each; 300 and 1900: several, partial ones last), head dims 256 and 64, GQA 2 and 4, a window
-// shorter than the sequence, a right-padded row. tests/model/cuda/test_flash_attention_emu runs
-// the same kernel source on the CPU.
+// with the fused core's bias and layouts, against float64: as close as the fused core in bf16,
+// across row blocks and key tiles (37: one of each; 300 and 1900: several, partial ones last),
+// head dims 256 and 64, GQA 2 and 4, a window shorter than the sequence, a right-padded row.
+// tests/model/cuda/test_flash_attention_emu runs the same kernel source on the CPU.
 struct FlashShape {
   int64_t h, kv, s, d, window;
 };
@@ -200,7 +200,8 @@ void expect_flash_as_close_as_fused(const FlashShape& sh) {
 
 // Short enough for compute-sanitizer (tools/device_gpu_suite.sh flash).
 TEST_F(SoftcapAttentionCuda, FlashKernelsShortSequences) {
-  for (const auto& sh : {FlashShape{8, 4, 37, 256, 4096}, FlashShape{8, 4, 300, 256, 4096}, FlashShape{8, 2, 300, 64, 100}})
+  for (const auto& sh :
+       {FlashShape{8, 4, 37, 256, 4096}, FlashShape{8, 4, 300, 256, 4096}, FlashShape{8, 2, 300, 64, 100}})
     expect_flash_as_close_as_fused(sh);
 }
 
