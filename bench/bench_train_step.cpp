@@ -26,6 +26,7 @@
 #endif
 
 #include "bench/cpu_peak_allocator.h"
+#include "bench/cuda_graph_step.h"
 #include "model/gemma/classifier.h"
 #include "model/gemma/config.h"
 #include "model/lora/geglu_lora_down.h"
@@ -42,7 +43,7 @@ struct Options {
   int64_t batch = 1, accum = 1, seq = 1900, steps = 5, warmup = 2, threads = 0;
   int64_t rank = 16, first_layer = 6, recompute_layers = -1;
   bool recompute = true, quantize = true, fused_elementwise = true, geglu_lora_down = true, fused_lora_dropout = true,
-       profile = false, json = false;
+       profile = false, json = false, cuda_graph = false;
   std::string device = "auto", dtype = "bf16", attention = "auto", embedding = "host", lora_dropout_kernels;
   double peak_tflops = 989.0;  // H100 SXM dense bf16
   int64_t seed = 0;
@@ -276,16 +277,28 @@ int main(int argc, char** argv) {
                  "Which LoRA dropout kernels run, comma-separated: down, input-grad, weight-grad, or none "
                  "(default: the library's default set)");
   app.add_flag("--profile", o.profile, "Profile one more step and print the time split");
+  app.add_flag("--cuda-graph", o.cuda_graph,
+               "Time replays of one step captured as a CUDA graph (needs --embedding device; a timing "
+               "experiment: each replay reuses the captured dropout masks and optimizer step count)");
   app.add_option("--peak-tflops", o.peak_tflops, "Device peak bf16 TFLOP/s for MFU (H100 SXM: 989)");
   app.add_option("--threads", o.threads, "CPU intra-op threads (0: torch's default)");
   app.add_option("--seed", o.seed, "Random seed");
   app.add_flag("--json", o.json, "Print one JSON line last");
   CLI11_PARSE(app, argc, argv);
+  if (o.cuda_graph && o.embedding == "host") {
+    fmt::print(stderr, "--cuda-graph needs --embedding device (the host table's gather runs on the CPU, outside "
+                       "a graph)\n");
+    return 2;
+  }
 
   if (o.threads > 0) torch::set_num_threads(static_cast<int>(o.threads));
   torch::manual_seed(static_cast<uint64_t>(o.seed));
   const bool cuda = o.device == "cuda" || (o.device == "auto" && torch::cuda::is_available());
   const torch::Device device = cuda ? torch::Device(torch::kCUDA, 0) : torch::Device(torch::kCPU);
+  if (o.cuda_graph && !cuda) {
+    fmt::print(stderr, "--cuda-graph needs a CUDA device\n");
+    return 2;
+  }
   auto* cpu_peak = cuda ? nullptr : &arena::bench::CpuPeakAllocator::install();
   arena::set_attention_kernel(o.attention == "eager"   ? arena::AttentionKernel::kEager
                               : o.attention == "fused" ? arena::AttentionKernel::kFused
@@ -359,6 +372,30 @@ int main(int argc, char** argv) {
 
   for (int64_t i = 0; i < o.warmup; ++i) step();
   synchronize(device);
+  // --cuda-graph: the same step without the host read of the loss, its gradients zeroed in place
+  // (they keep their addresses across replays); the timed loop replays it.
+  std::function<void()> timed = step;
+  torch::Tensor graph_loss;
+  if (o.cuda_graph) {
+    const std::function<void()> graph_step = [&] {
+      for (int64_t a = 0; a < o.accum; ++a) {
+        auto loss = arena::classification_loss(model->forward(ids[a], mask), labels[a]) / static_cast<double>(o.accum);
+        loss.backward();
+        if (a + 1 == o.accum) graph_loss = loss.detach() * static_cast<double>(o.accum);
+      }
+      optimizer.step();
+      optimizer.zero_grad(/*set_to_none=*/false);
+    };
+    try {
+      timed = arena::bench::capture_cuda_graph(graph_step, 2);
+    } catch (const c10::Error& e) {
+      fmt::print(stderr, "--cuda-graph: the step could not be captured: {}\n", e.what_without_backtrace());
+      return 3;
+    } catch (const std::exception& e) {
+      fmt::print(stderr, "--cuda-graph: the step could not be captured: {}\n", e.what());
+      return 3;
+    }
+  }
   if (!cuda) cpu_peak->reset_peak();
 #ifdef ARENA_WITH_CUDA
   if (cuda) {
@@ -370,10 +407,11 @@ int main(int argc, char** argv) {
   for (int64_t i = 0; i < o.steps; ++i) {
     synchronize(device);
     const auto t0 = std::chrono::steady_clock::now();
-    step();
+    timed();
     synchronize(device);
     ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
   }
+  if (graph_loss.defined()) last_loss = graph_loss.to(torch::kCPU).item<double>();
   double peak_alloc_gib = 0, peak_reserved_gib = 0, persistent_gib = 0;
 #ifdef ARENA_WITH_CUDA
   if (cuda) {
@@ -415,6 +453,7 @@ int main(int argc, char** argv) {
              config.num_hidden_layers - 1);
   fmt::print("  build {:.1f} s; trainable {} tensors, {} values, {:.1f} MB; last loss {:.4f}\n", build_s,
              trainable.size(), trainable_numel, trainable_bytes / 1e6, last_loss);
+  if (o.cuda_graph) fmt::print("  timed: replays of the step captured as one CUDA graph\n");
   fmt::print("  step median {:.1f} ms (min {:.1f}, max {:.1f}, {} steps) = {:.0f} tokens/s\n", step_ms,
              *std::min_element(ms.begin(), ms.end()), *std::max_element(ms.begin(), ms.end()), ms.size(),
              tokens / (step_ms / 1e3));
@@ -461,6 +500,7 @@ int main(int argc, char** argv) {
                         {"geglu_lora_down", o.geglu_lora_down},
                         {"lora_dropout_kernels", lora_kernels},
                         {"embedding", o.embedding},
+                        {"cuda_graph", o.cuda_graph},
                         {"lora_rank", o.rank},
                         {"step_ms", step_ms},
                         {"tokens_per_s", tokens / (step_ms / 1e3)},

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # The GPU checks and benchmarks of issue 6, in one call of the device tool (see tools/device_bundle.sh):
 #   run(carry=[".devbundle"], command="tools/device_gpu_suite.sh [phases]")
-# Phases (default: all but flash, lora, recompute, cpu, unsloth and unsloth-fm): info tests dequant attn train flash lora
-# recompute peer vs cpu unsloth unsloth-fm. flash: the flash attention kernels' tests, compute-sanitizer and steps. ARENA_ARGS adds options to our side of the vs phase (e.g. ARENA_ARGS="--embedding device").
+# Phases (default: all but flash, graph, lora, recompute, cpu, unsloth and unsloth-fm): info tests dequant attn train
+# flash graph lora recompute peer vs cpu unsloth unsloth-fm. flash: the flash attention kernels' tests,
+# compute-sanitizer and steps; graph: a step captured as a CUDA graph against the same step op by op.
+# ARENA_ARGS adds options to our side of the vs phase (e.g. ARENA_ARGS="--embedding device").
 # unsloth: our step against Unsloth (bench/peer_unsloth_step.py, FastLanguageModel) and transformers + PEFT +
 # bitsandbytes at batch 4, seq 1900, in one bench/gpu_vs_peer.sh (issue 20); unsloth-fm: the same with Unsloth's
 # FastModel loader. Both need the wheels of tools/fetch_unsloth_wheels.sh carried:
@@ -100,6 +102,21 @@ if has flash; then  # the flash kernels (issue 20): their tests, compute-sanitiz
     step 300 "arena-flash-b$b" bench_train_step --batch "$b" --seq 1900 --steps 5 --warmup 2 --attention flash \
       --profile --json
     grep -h '^{' "$log" | tail -1 >> "$OUT/results.jsonl"
+  done
+fi
+if has graph; then  # one step as a CUDA graph against the same step launched op by op (launch gaps), the 2B and
+  # the Gemma-3-270M shapes at batch 4 (a timing experiment: bench/cuda_graph_step.h)
+  small="--layers 18 --hidden 640 --intermediate 2048 --heads 4 --kv-heads 1 --head-dim 256 --vocab 262144"
+  small="$small --first-lora-layer 9 --rank 8 --seq 2048"
+  for shape in 2b 270m; do
+    if [ "$shape" = 2b ]; then args="--seq 1900"; else args="$small"; fi
+    for mode in ops graph; do
+      extra=""; [ "$mode" = graph ] && extra="--cuda-graph"
+      # shellcheck disable=SC2086
+      step 240 "arena-$shape-$mode-b4" bench_train_step --batch 4 $args --steps 3 --warmup 1 --embedding device \
+        $extra --json
+      grep -h '^{' "$log" | tail -1 >> "$OUT/results.jsonl"
+    done
   done
 fi
 if has lora; then  # each subset of the three LoRA dropout kernels at batch 4
