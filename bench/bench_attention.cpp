@@ -1,10 +1,11 @@
 // The attention core alone at the Gemma-2-2B shape: forward and forward+backward of the fused
-// soft-capped core (model/nn/softcap_attention.h) and the flash kernels (bf16) on CUDA, or the chunked core
-// (model/nn/chunked_attention.h) on the CPU, and of the eager chain (eager_softcap_attention), on
-// random q/k/v with the causal, sliding-window bias the model uses (attention_bias). Reports the
-// median time of each, the rate in model TFLOP/s (causal: half the square; backward twice the
-// forward) and the peak tensor memory a forward+backward and a forward alone add (CUDA: the caching allocator's
-// count; CPU: bench/cpu_peak_allocator.h). One JSON line per variant with --json.
+// soft-capped core (model/nn/softcap_attention.h) and the flash kernels (bf16) on CUDA, or the
+// chunked core (model/nn/chunked_attention.h) on the CPU, and of the eager chain
+// (eager_softcap_attention), on random q/k/v with the causal, sliding-window bias the model uses
+// (attention_bias). Reports the median time of each, the rate in model TFLOP/s (causal: half the
+// square; backward twice the forward) and the peak tensor memory a forward+backward and a forward
+// alone add (CUDA: the caching allocator's count; CPU: bench/cpu_peak_allocator.h). One JSON line
+// per variant with --json.
 #include <torch/torch.h>
 
 #include <CLI/CLI.hpp>

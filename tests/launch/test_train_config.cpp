@@ -73,6 +73,16 @@ TEST(TrainConfig, ErrorsNameTheSetting) {
   } catch (const std::exception& e) {
     EXPECT_NE(std::string(e.what()).find("model.embedding"), std::string::npos) << e.what();
   }
+  c.embedding = "auto";
+  c.attention = "flash";
+  EXPECT_NO_THROW(validate(c));
+  c.attention = "flash2";
+  try {
+    validate(c);
+    FAIL();
+  } catch (const std::exception& e) {
+    EXPECT_NE(std::string(e.what()).find("model.attention"), std::string::npos) << e.what();
+  }
 }
 
 TEST(TrainConfig, EmbeddingPlacement) {
