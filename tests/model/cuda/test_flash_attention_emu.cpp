@@ -159,7 +159,8 @@ Forward run_forward(const Case& c, const Inputs& in, float scale) {
   p.out = f.out.data();
   p.lse = f.lse.data();
   switch (c.head_dim) {
-    case 32: launch_forward<32>(p, batches); break;
+    case 64: launch_forward<64>(p, batches); break;
+    case 128: launch_forward<128>(p, batches); break;
     case 256: launch_forward<256>(p, batches); break;
     default: ADD_FAILURE() << "no instantiation for head dim " << c.head_dim;
   }
@@ -202,7 +203,8 @@ Grads run_backward(const Case& c, const Inputs& in, float scale, const Forward& 
   p.dk = dk.data();
   p.dv = dv.data();
   switch (c.head_dim) {
-    case 32: launch_backward<32>(p, batches); break;
+    case 64: launch_backward<64>(p, batches); break;
+    case 128: launch_backward<128>(p, batches); break;
     case 256: launch_backward<256>(p, batches); break;
     default: ADD_FAILURE() << "no instantiation for head dim " << c.head_dim;
   }
@@ -303,16 +305,21 @@ TEST(FlashAttentionEmu, Gemma2ShapeWithSoftcapAndGqa) {
 }
 
 TEST(FlashAttentionEmu, LeftPaddingAndPartialTiles) {
-  expect_matches({3, 1, 4, 45, 32, 50.f, 0, /*left_pad=*/true}, 2);
+  expect_matches({3, 1, 4, 45, 64, 50.f, 0, /*left_pad=*/true}, 2);
 }
 
 TEST(FlashAttentionEmu, SlidingWindowWithoutCap) {
   // 129 positions: the last row block holds position 128 alone, the first key of a third tile.
-  expect_matches({1, 1, 1, 129, 32, 0.f, /*window=*/40}, 3);
+  expect_matches({1, 1, 1, 129, 64, 0.f, /*window=*/40}, 3);
 }
 
 TEST(FlashAttentionEmu, OneBiasForEverySequence) {
-  expect_matches({2, 2, 1, 97, 32, 30.f, 0, false, /*shared_bias=*/true}, 4);
+  expect_matches({2, 2, 1, 97, 64, 30.f, 0, false, /*shared_bias=*/true}, 4);
+}
+
+TEST(FlashAttentionEmu, HeadDim128) {
+  // The third head dim the GPU build instantiates (Gemma-2 9B and 27B).
+  expect_matches({1, 1, 2, 40, 128, 50.f}, 5);
 }
 
 }  // namespace
