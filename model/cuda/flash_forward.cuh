@@ -1,7 +1,7 @@
 // The flash-style forward of the soft-capped attention core: softmax(cap·tanh(q·kᵀ·scale/cap) + bias)·v
 // with the scores of one key tile at a time in registers and an online softmax, so no S×S buffer
 // exists. bf16 in, fp32 accumulation (tensor-core mma.sync, sm_80 and later), bf16 out, and the
-// fp32 log-sum-exp per row that the fused core's backward reads (attention_kernels.h).
+// fp32 log-sum-exp per row that the backward reads (flash_backward.cuh).
 //
 // Layout (the fused core's, softcap_attention.cpp): a batch g = b·KV + kv holds one KV head with its
 // G query heads, position-major: query row r is head kv·G + r % G at position r / G. So one key
