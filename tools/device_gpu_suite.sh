@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The GPU checks and benchmarks of issue 6, in one call of the device tool (see tools/device_bundle.sh):
 #   run(carry=[".devbundle"], command="tools/device_gpu_suite.sh [phases]")
-# Phases (default: all but flash, graph, lora, recompute, cpu, unsloth and unsloth-fm): info tests dequant attn train
-# flash graph lora recompute peer vs cpu unsloth unsloth-fm. flash: the flash attention kernels' tests,
-# compute-sanitizer and steps; graph: a step captured as a CUDA graph against the same step op by op.
+# Phases (default: all but flash, graph, small, lora, recompute, cpu, unsloth and unsloth-fm): info tests dequant attn
+# train flash graph small lora recompute peer vs cpu unsloth unsloth-fm. flash: the flash attention kernels' tests,
+# compute-sanitizer and steps; graph: a step captured as a CUDA graph against the same step op by op; small: the
+# Gemma-3-270M shape at seq 2048 against transformers + PEFT + bitsandbytes.
 # ARENA_ARGS adds options to our side of the vs phase (e.g. ARENA_ARGS="--embedding device").
 # unsloth: our step against Unsloth (bench/peer_unsloth_step.py, FastLanguageModel) and transformers + PEFT +
 # bitsandbytes at batch 4, seq 1900, in one bench/gpu_vs_peer.sh (issue 20); unsloth-fm: the same with Unsloth's
@@ -30,6 +31,11 @@ step() {  # step LIMIT_S NAME COMMAND...
   return "$rc"
 }
 has() { [[ " $phases " == *" $1 "* ]]; }
+vs_collect() {  # vs_collect LIMIT NAME COMMAND...: a step whose new JSON lines go to results.jsonl
+  local n0; n0=$(grep -c '^{' "$log" 2>/dev/null || true)
+  step "$@"
+  grep -h '^{' "$log" | tail -n +"$((n0 + 1))" >> "$OUT/results.jsonl"
+}
 
 if has info; then
   step 30 gpu nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.max.sm,power.limit --format=csv
@@ -85,7 +91,8 @@ if has flash; then  # the flash kernels (issue 20): their tests, compute-sanitiz
   whl=$(ls .whl-sanitizer/nvidia_cuda_sanitizer_api-*.whl 2>/dev/null | head -1)
   if [ -z "$sanitizer" ] && [ -n "$whl" ]; then
     [ -x .devsite/sanitizer/nvidia/cu13/bin/compute-sanitizer ] ||
-      { python3 -m zipfile -e "$whl" .devsite/sanitizer && chmod +x .devsite/sanitizer/nvidia/cu13/bin/compute-sanitizer; }
+      { python3 -m zipfile -e "$whl" .devsite/sanitizer &&
+        chmod +x .devsite/sanitizer/nvidia/cu13/bin/compute-sanitizer; }
     sanitizer=.devsite/sanitizer/nvidia/cu13/bin/compute-sanitizer
   fi
   if [ -n "$sanitizer" ]; then
@@ -94,7 +101,8 @@ if has flash; then  # the flash kernels (issue 20): their tests, compute-sanitiz
         test_fused_cuda --gtest_filter='*FlashKernelsShortSequences*'
     done
   else
-    echo "=== sanitizer: no compute-sanitizer (run tools/fetch_sanitizer.sh here and carry .whl-sanitizer)" | tee -a "$log"
+    echo "=== sanitizer: no compute-sanitizer (run tools/fetch_sanitizer.sh here, carry .whl-sanitizer)" |
+      tee -a "$log"
   fi
   step 180 attention-flash-b4 bench_attention --batch 4 --seq 1900 --json
   grep -h '^{' "$log" | tail -3 >> "$OUT/results.jsonl"
@@ -118,6 +126,12 @@ if has graph; then  # one step as a CUDA graph against the same step launched op
       grep -h '^{' "$log" | tail -1 >> "$OUT/results.jsonl"
     done
   done
+fi
+if has small; then  # issue 20 part 4: the Gemma-3-270M shape at seq 2048, ours beside transformers + PEFT + bnb
+  small="--layers 18 --hidden 640 --intermediate 2048 --heads 4 --kv-heads 1 --head-dim 256 --vocab 262144"
+  # shellcheck disable=SC2086
+  vs_collect 480 vs-270m-b4 env ARENA_ARGS="--profile ${ARENA_ARGS:-}" bench/gpu_vs_peer.sh --batch 4 $small \
+    --first-lora-layer 9 --rank 8 --seq 2048 --steps 5 --warmup 2
 fi
 if has lora; then  # each subset of the three LoRA dropout kernels at batch 4
   for k in down,input-grad,weight-grad none input-grad,weight-grad down input-grad weight-grad; do
@@ -174,11 +188,6 @@ unsloth_ready() {  # the wheels of tools/fetch_unsloth_wheels.sh, installed offl
     export PYTHONPATH="$site/bnb${PYTHONPATH:+:$PYTHONPATH}"
   fi
   export UNSLOTH_SITE="$site/py"  # first on PYTHONPATH for the Unsloth peers only (bench/gpu_vs_peer.sh)
-}
-vs_collect() {  # vs_collect LIMIT NAME COMMAND...: a step whose new JSON lines go to results.jsonl
-  local n0; n0=$(grep -c '^{' "$log" || true)
-  step "$@"
-  grep -h '^{' "$log" | tail -n +"$((n0 + 1))" >> "$OUT/results.jsonl"
 }
 if has unsloth && unsloth_ready; then  # Unsloth first: the transformers peer is known (802 ms at batch 4 on the H100)
   vs_collect "${UNSLOTH_LIMIT_S:-500}" vs-unsloth-b4 env PEERS="${UNSLOTH_PEERS:-unsloth transformers}" \
