@@ -87,16 +87,18 @@ inline thread_local ThreadState tls;
 inline int64_t grid_dim_x = 1;
 
 inline Warp& my_warp() { return tls.block->warps[static_cast<size_t>(tls.thread / 32)]; }
+inline int my_lane() { return tls.thread % 32; }
 
 // Records a misuse; launch() throws it once the block has ended.
 inline void report(const std::string& what) {
   std::lock_guard<std::mutex> lock(tls.block->error_mutex);
   if (tls.block->error.empty()) tls.block->error = what;
 }
-inline int my_lane() { return tls.thread % 32; }
 
 // Runs kernel() for every thread of a grid_x × grid_y grid of blocks of `threads` threads
-// (a multiple of 32). An exception in any thread is rethrown here after the block ends.
+// (a multiple of 32), one block at a time, and throws what report() recorded once the block has
+// ended. A kernel must not throw: a thread that left early would leave the others waiting at
+// their next barrier (an exception that ends the kernel after its last barrier is rethrown here).
 inline void launch(int64_t grid_x, int64_t grid_y, int threads, size_t smem_bytes,
                    const std::function<void()>& kernel) {
   if (threads % 32 != 0) throw std::invalid_argument("emu::launch: threads must be a multiple of 32");
