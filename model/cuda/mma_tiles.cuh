@@ -50,7 +50,7 @@ ARENA_DEVICE void rows_times(float (&acc)[N][4], const uint16_t* a, int lda, con
     ARENA_UNROLL
     for (int n = 0; n < N; n += 2) {
       uint32_t b0[2], b1[2];
-      if (kFrom == B::kRows) {
+      if constexpr (kFrom == B::kRows) {
         load_b_of_rows(b0, b1, x + n * 8 * ldx + kk, ldx, lane);
       } else {
         load_b_of_columns(b0, b1, x + kk * ldx + n * 8, ldx, lane);
