@@ -4,6 +4,7 @@
 
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 
 #include "model/cuda/kernel_primitives.cuh"
 #include "model/cuda/flash_backward.cuh"
@@ -36,6 +37,18 @@ void launch_backward(const flash::BackwardParams& p, int64_t batches, cudaStream
   const dim3 dkv_grid(static_cast<unsigned>((p.key_rows + flash::kDkvBlockKeys - 1) / flash::kDkvBlockKeys),
                       static_cast<unsigned>(batches));
   flash::flash_dkv_kernel<D><<<dkv_grid, flash::kDkvThreads, kDkvSmem, stream>>>(p);
+}
+
+// f(std::integral_constant<int, D>{}) for the head dims the kernels are instantiated for; false
+// for any other.
+template <typename F>
+bool with_head_dim(int64_t head_dim, F&& f) {
+  switch (head_dim) {
+    case 64: f(std::integral_constant<int, 64>{}); return true;
+    case 128: f(std::integral_constant<int, 128>{}); return true;
+    case 256: f(std::integral_constant<int, 256>{}); return true;
+    default: return false;
+  }
 }
 
 // The operands and the shape both directions share, from the launcher's arguments.
@@ -75,12 +88,7 @@ size_t shared_bytes() {
 
 bool flash_attention_supports(int64_t head_dim) {
   size_t need = 0;
-  switch (head_dim) {
-    case 64: need = shared_bytes<64>(); break;
-    case 128: need = shared_bytes<128>(); break;
-    case 256: need = shared_bytes<256>(); break;
-    default: return false;
-  }
+  if (!with_head_dim(head_dim, [&](auto d) { need = shared_bytes<decltype(d)::value>(); })) return false;
   // bf16 mma.sync needs sm_80; at head dim 256 the kernels take 99 and 109 KiB of shared memory
   // per block (A100 and H100 give up to 163 and 227 KiB; sm_86 and sm_89 only 99).
   int device = 0, major = 0, optin = 0;
@@ -97,12 +105,8 @@ void flash_attention_forward(const FlashForward& a, void* stream) {
   auto p = common_params<flash::ForwardParams>(a);
   p.out = static_cast<uint16_t*>(a.out);
   const auto s = static_cast<cudaStream_t>(stream);
-  switch (a.head_dim) {
-    case 64: launch<64>(p, a.batches, s); break;
-    case 128: launch<128>(p, a.batches, s); break;
-    case 256: launch<256>(p, a.batches, s); break;
-    default: unsupported("flash_attention_forward", a.head_dim);
-  }
+  if (!with_head_dim(a.head_dim, [&](auto d) { launch<decltype(d)::value>(p, a.batches, s); }))
+    unsupported("flash_attention_forward", a.head_dim);
 }
 
 void flash_attention_backward(const FlashBackward& a, void* stream) {
@@ -114,12 +118,8 @@ void flash_attention_backward(const FlashBackward& a, void* stream) {
   p.dk = static_cast<uint16_t*>(a.dk);
   p.dv = static_cast<uint16_t*>(a.dv);
   const auto s = static_cast<cudaStream_t>(stream);
-  switch (a.head_dim) {
-    case 64: launch_backward<64>(p, a.batches, s); break;
-    case 128: launch_backward<128>(p, a.batches, s); break;
-    case 256: launch_backward<256>(p, a.batches, s); break;
-    default: unsupported("flash_attention_backward", a.head_dim);
-  }
+  if (!with_head_dim(a.head_dim, [&](auto d) { launch_backward<decltype(d)::value>(p, a.batches, s); }))
+    unsupported("flash_attention_backward", a.head_dim);
 }
 
 }  // namespace arena::cuda
