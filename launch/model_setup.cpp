@@ -97,9 +97,7 @@ GemmaClassifier build_classifier(const TrainConfig& c, const torch::Device& devi
                static_cast<double>(model->model->embed_tokens->weight.nbytes()) / (1 << 30), c.embedding);
   model->model->set_recompute(c.recompute);
   model->model->set_recompute_layers(c.recompute_layers);
-  torch::NoGradGuard no_grad;
-  for (auto& [name, t] : peft_trainable_parameters(*model))
-    if (t.scalar_type() != torch::kFloat32) t.set_data(t.data().to(torch::kFloat32));
+  trainables_to_fp32(*model);
   return model;
 }
 

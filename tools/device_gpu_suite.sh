@@ -83,8 +83,23 @@ if has train; then
     --lora-dropout-kernels down,input-grad,weight-grad --json
   grep -h '^{' "$log" | tail -1 >> "$OUT/results.jsonl"
 fi
-if has flash; then  # the flash kernels (issue 20): their tests, compute-sanitizer on them, the step at batches 4 and 1
+if has flash; then  # the flash kernels (issue 20): their tests, the step with the fused core and with flash at
+  # batches 4 and 1, compute-sanitizer on the kernels last (the longest and the least needed for the figures)
   step 300 test-flash test_fused_cuda --gtest_filter='*Flash*:*ClassifierFused*'
+  step 180 attention-flash-b4 bench_attention --batch 4 --seq 1900 --json
+  grep -h '^{' "$log" | tail -3 >> "$OUT/results.jsonl"
+  # The step as the trainer runs it (fp32 adapters, AdamW on the flat bucket) with the fused core, then the
+  # same step as this benchmark ran before 2026-12-05 (adapters in bf16, torch::optim::AdamW per tensor)
+  step 300 "arena-fused-b4" bench_train_step --batch 4 --seq 1900 --steps 5 --warmup 2 --profile --json
+  grep -h '^{' "$log" | tail -1 >> "$OUT/results.jsonl"
+  step 300 "arena-fused-b4-before" bench_train_step --batch 4 --seq 1900 --steps 5 --warmup 2 \
+    --adapter-dtype compute --optimizer torch --profile --json
+  grep -h '^{' "$log" | tail -1 >> "$OUT/results.jsonl"
+  for b in 4 1; do
+    step 300 "arena-flash-b$b" bench_train_step --batch "$b" --seq 1900 --steps 5 --warmup 2 --attention flash \
+      --profile --json
+    grep -h '^{' "$log" | tail -1 >> "$OUT/results.jsonl"
+  done
   # compute-sanitizer from the image, or from the wheel of tools/fetch_sanitizer.sh (carry .whl-sanitizer),
   # on the flash kernels only (kns: a substring of their mangled names).
   sanitizer=$(command -v compute-sanitizer || ls /usr/local/cuda*/bin/compute-sanitizer 2>/dev/null | head -1)
@@ -104,13 +119,6 @@ if has flash; then  # the flash kernels (issue 20): their tests, compute-sanitiz
     echo "=== sanitizer: no compute-sanitizer (run tools/fetch_sanitizer.sh here, carry .whl-sanitizer)" |
       tee -a "$log"
   fi
-  step 180 attention-flash-b4 bench_attention --batch 4 --seq 1900 --json
-  grep -h '^{' "$log" | tail -3 >> "$OUT/results.jsonl"
-  for b in 4 1; do
-    step 300 "arena-flash-b$b" bench_train_step --batch "$b" --seq 1900 --steps 5 --warmup 2 --attention flash \
-      --profile --json
-    grep -h '^{' "$log" | tail -1 >> "$OUT/results.jsonl"
-  done
 fi
 if has graph; then  # one step as a CUDA graph against the same step launched op by op (launch gaps), the 2B and
   # the Gemma-3-270M shapes at batch 4 (a timing experiment: bench/cuda_graph_step.h)

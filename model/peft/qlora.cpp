@@ -69,4 +69,10 @@ std::vector<std::pair<std::string, torch::Tensor>> peft_trainable_parameters(Gem
   return out;
 }
 
+void trainables_to_fp32(GemmaClassifierImpl& model) {
+  torch::NoGradGuard no_grad;
+  for (auto& [name, t] : peft_trainable_parameters(model))
+    if (t.scalar_type() != torch::kFloat32) t.set_data(t.data().to(torch::kFloat32));
+}
+
 }  // namespace arena

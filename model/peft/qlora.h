@@ -40,4 +40,9 @@ std::vector<int64_t> lora_layers(const QloraOptions& options, int64_t num_layers
 //   base_model.model.model.layers.{i}.{self_attn|mlp}.{name}.lora_{A|B}.weight, base_model.model.score.weight
 std::vector<std::pair<std::string, torch::Tensor>> peft_trainable_parameters(GemmaClassifierImpl& model);
 
+// Keeps the trainable tensors in fp32 whatever the model computes in (PEFT's autocast_adapter_dtype):
+// the adapters are cast to the activations' dtype where they are used, their gradients and the
+// optimizer's state stay fp32. What the trainer runs.
+void trainables_to_fp32(GemmaClassifierImpl& model);
+
 }  // namespace arena
