@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """The peer of bench_train_step: the same QLoRA training step with the Python stack people use,
-transformers Gemma2ForSequenceClassification (eager attention: SDPA drops Gemma-2's soft-cap) +
+transformers Gemma2ForSequenceClassification (eager attention by default: SDPA drops Gemma-2's
+soft-cap; --attn flash_attention_2 runs FlashAttention-2 with its soft-capping, where installed) +
 PEFT LoRA + bitsandbytes NF4 (double quant, compute in the model dtype), random weights built from
 the config (nothing is downloaded), same shape, sequence length, batch, accumulation, LoRA targets
 and layers, and per-layer gradient checkpointing when ours recomputes.
@@ -60,7 +61,12 @@ def build_parser(description=__doc__):
 
 
 def parse():
-    return build_parser().parse_args()
+    ap = build_parser()
+    ap.add_argument("--attn", choices=["eager", "flash_attention_2", "sdpa"], default="eager",
+                    help="transformers' attention: eager (soft-capped), flash_attention_2 (FlashAttention-2, "
+                         "soft-capped; needs the flash_attn package: tools/build_flash_attn_wheel.sh), "
+                         "sdpa (drops the soft-cap: not the same job)")
+    return ap.parse_args()
 
 
 def gemma2_config(a):
@@ -186,10 +192,13 @@ def main():
 
     cfg, first = gemma2_config(a)
     layers = cfg["num_hidden_layers"]
-    config = Gemma2Config(attn_implementation="eager", **cfg)
+    config = Gemma2Config(attn_implementation=a.attn, **cfg)
 
     t_build = time.perf_counter()
     versions = {"torch": torch.__version__, "transformers": transformers.__version__, "peft": peft.__version__}
+    if a.attn == "flash_attention_2":
+        import flash_attn  # a clear ImportError here, before anything is built
+        versions["flash_attn"] = flash_attn.__version__
     with torch.device(device):
         model = Gemma2ForSequenceClassification(config).to(dtype)
     if quant == "nf4":
@@ -206,7 +215,7 @@ def main():
             bnb_config = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4",
                                             bnb_4bit_use_double_quant=True, bnb_4bit_compute_dtype=dtype)
             model = Gemma2ForSequenceClassification.from_pretrained(
-                tmp, quantization_config=bnb_config, dtype=dtype, attn_implementation="eager",
+                tmp, quantization_config=bnb_config, dtype=dtype, attn_implementation=a.attn,
                 device_map={"": device.index if cuda else "cpu"})
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -237,7 +246,7 @@ def main():
 
     print(f"peer train step ({' + '.join(f'{k} {v}' for k, v in versions.items())}): {layers} layers, hidden "
           f"{cfg['hidden_size']}, {a.batch}x{a.seq} tokens x {a.accum} accum, {device}, {a.dtype}, "
-          f"base {quant}, checkpointing {'on' if recompute else 'off'}, eager attention, LoRA r={a.rank} on layers "
+          f"base {quant}, checkpointing {'on' if recompute else 'off'}, {a.attn} attention, LoRA r={a.rank} on layers "
           f"{first}..{layers - 1}{', prepare_model_for_kbit_training' if a.prepare_kbit else ''}")
     print(f"  build {build_s:.1f} s; trainable {len(trainable)} tensors, {trainable_values} values, "
           f"{trainable_bytes / 1e6:.1f} MB; last loss {last['loss']:.4f}")
@@ -249,6 +258,7 @@ def main():
                           "versions": versions, "layers": layers, "hidden": cfg["hidden_size"], "batch": a.batch,
                           "accum": a.accum, "seq": a.seq, "dtype": a.dtype, "quant": quant,
                           "recompute": recompute, "prepare_kbit": a.prepare_kbit, "lora_rank": a.rank,
+                          "attention": a.attn, "attention_softcap": a.attn != "sdpa",
                           **rates, "peak_allocated_gib": peak_alloc,
                           "peak_reserved_gib": peak_reserved, "trainable_values": trainable_values,
                           "trainable_bytes": trainable_bytes}))

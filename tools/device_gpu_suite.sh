@@ -1,15 +1,18 @@
 #!/usr/bin/env bash
 # The GPU checks and benchmarks of issue 6, in one call of the device tool (see tools/device_bundle.sh):
 #   run(carry=[".devbundle"], command="tools/device_gpu_suite.sh [phases]")
-# Phases (default: all but flash, graph, small, lora, recompute, cpu, unsloth and unsloth-fm): info tests dequant attn
-# train flash graph small lora recompute peer vs cpu unsloth unsloth-fm. flash: the flash attention kernels' tests,
-# compute-sanitizer and steps; graph: a step captured as a CUDA graph against the same step op by op; small: the
-# Gemma-3-270M shape at seq 2048 against transformers + PEFT + bitsandbytes.
+# Phases (default: all but flash, graph, small, lora, recompute, cpu, unsloth, unsloth-fm and fa2): info tests
+# dequant attn train flash graph small lora recompute peer vs cpu unsloth unsloth-fm fa2. flash: the flash
+# attention kernels' tests, compute-sanitizer and steps; graph: a step captured as a CUDA graph against the same
+# step op by op; small: the Gemma-3-270M shape at seq 2048 against transformers + PEFT + bitsandbytes.
 # ARENA_ARGS adds options to our side of the vs phase (e.g. ARENA_ARGS="--embedding device").
 # unsloth: our step against Unsloth (bench/peer_unsloth_step.py, FastLanguageModel) and transformers + PEFT +
 # bitsandbytes at batch 4, seq 1900, in one bench/gpu_vs_peer.sh (issue 20); unsloth-fm: the same with Unsloth's
 # FastModel loader. Both need the wheels of tools/fetch_unsloth_wheels.sh carried:
 #   run(carry=[".devbundle", ".whl-unsloth"], command="tools/device_gpu_suite.sh unsloth")
+# fa2: our step against transformers with FlashAttention-2 (attn_implementation="flash_attention_2", soft-capped),
+# and against Unsloth using it when .whl-unsloth is carried too; needs the wheel of tools/build_flash_attn_wheel.sh:
+#   run(carry=[".devbundle", ".whl-flash", ".whl-unsloth"], command="tools/device_gpu_suite.sh fa2")
 # and install them offline once per machine into .devsite/ (ignored, kept between calls on a warm machine).
 # Logs go to $OUT (or ./out) as suite.log (everything) and results.jsonl (the JSON lines); each step has
 # its own time limit.
@@ -204,6 +207,34 @@ fi
 if has unsloth-fm && unsloth_ready; then  # FastModel + auto_model; its attention is Unsloth's choice (see the RATIO line)
   vs_collect "${UNSLOTH_LIMIT_S:-500}" vs-unsloth-fastmodel-b4 env PEERS=unsloth-fastmodel \
     ARENA_ARGS="--profile ${ARENA_ARGS:-}" PEER_TIMEOUT_S="${PEER_TIMEOUT_S:-300}" bench/gpu_vs_peer.sh --batch 4 --seq 1900 --steps 5 --warmup 2
+fi
+flash_ready() {  # the wheel of tools/build_flash_attn_wheel.sh, installed offline once per machine into .devflash/
+  local site="$PWD/.devflash" w stamp
+  w=$(ls .whl-flash/flash_attn-*.whl 2>/dev/null | head -1)
+  if [ -n "$w" ]; then
+    stamp=$(md5sum < "$w")
+    if [ "$(cat "$site/.stamp" 2>/dev/null)" != "$stamp" ]; then
+      rm -rf "$site"
+      step 120 flash-attn-install python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir \
+        --target "$site" "$w" || return 1
+      echo "$stamp" > "$site/.stamp"
+    fi
+  elif [ ! -f "$site/.stamp" ]; then
+    echo "=== fa2: no .whl-flash/flash_attn-*.whl and nothing in .devflash/ (run tools/build_flash_attn_wheel.sh" \
+      "here and carry .whl-flash)" | tee -a "$log"
+    return 1
+  fi
+  step 60 flash-attn-import env PYTHONPATH="$site" python3 -c \
+    "import flash_attn, flash_attn_2_cuda; print('flash_attn', flash_attn.__version__)" || return 1
+}
+if has fa2 && flash_ready; then  # transformers with FlashAttention-2 (soft-capped), and Unsloth with it where carried
+  fa2_peers="transformers-fa2"
+  if ls .whl-unsloth/*.whl >/dev/null 2>&1 || [ -f .devsite/.stamp ]; then
+    unsloth_ready && fa2_peers="transformers-fa2 unsloth"
+  fi
+  vs_collect "${FA2_LIMIT_S:-500}" vs-fa2-b4 env PEERS="${FA2_PEERS:-$fa2_peers}" FLASH_SITE="$PWD/.devflash" \
+    ARENA_ARGS="--profile ${ARENA_ARGS:-}" PEER_TIMEOUT_S="${PEER_TIMEOUT_S:-300}" bench/gpu_vs_peer.sh --batch 4 \
+    --seq 1900 --steps 5 --warmup 2
 fi
 if has cpu; then  # the CPU side on this machine's idle cores (2 threads, as on the 2-core dev VM)
   tiny="--device cpu --layers 4 --hidden 256 --intermediate 1024 --heads 4 --kv-heads 2 --head-dim 64 --vocab 8192"

@@ -11,7 +11,8 @@
 # sentencepiece, numpy, pandas, pyarrow, xxhash, fsspec, requests, tqdm, psutil, protobuf, jinja2...
 # Left out on purpose (declared by unsloth but not imported on the Gemma-2 QLoRA training path, or
 # optional there): xformers (optional, ~100+ MB, and it has no soft-capping so Gemma-2 never uses it),
-# flash-attn (no wheel on PyPI; Unsloth then runs its torch.compile'd soft-capping attention),
+# flash-attn (no wheel on PyPI; Unsloth then runs its torch.compile'd soft-capping attention; the `fa2` phase
+# gives it FlashAttention-2 from tools/build_flash_attn_wheel.sh),
 # diffusers, tyro, hf_transfer, pydantic, structlog, json5, nest-asyncio, typer, certifi (the CLI /
 # Studio / downloads). bitsandbytes is copied from .whl/ when it is there (tools/device_bundle.sh
 # uses the same wheel), else downloaded.
