@@ -144,6 +144,14 @@ struct Split {
   int64_t kernels = 0, unlinked = 0;
   int64_t aten_calls = 0;  // aten:: operator calls on the host, at every nesting level
   std::vector<std::pair<std::string, double>> top;  // heaviest kernels by name
+  // Most frequent kernels (GPU) or aten:: ops (host, every nesting level): name, count, total ms.
+  // Where launches rather than work cost time, these are the ones to fuse.
+  struct Frequent {
+    std::string name;
+    int64_t count = 0;
+    double ms = 0;
+  };
+  std::vector<Frequent> frequent;
 };
 
 bool contains(const std::string& s, const char* what) { return s.find(what) != std::string::npos; }
@@ -206,6 +214,13 @@ Split profile_step(const std::function<void()>& step, const torch::Device& devic
   for (const auto& [thread, span] : backward_spans) attention[thread].push_back(span);
 
   std::map<std::string, double> per_name;
+  std::map<std::string, std::pair<int64_t, double>> per_name_count;  // count, ms
+  for (const auto& e : events)
+    if (e.deviceType() == c10::DeviceType::CPU && e.name().rfind("aten::", 0) == 0 && device.is_cpu()) {
+      auto& [count, ms] = per_name_count[e.name()];
+      ++count;
+      ms += static_cast<double>(e.durationNs()) / 1e6;
+    }
   for (const auto& e : events) {
     // Device work only: libkineto's GPU_MEMCPY (3), GPU_MEMSET (4), CONCURRENT_KERNEL (5), see
     // kineto/ActivityType.h. GPU_USER_ANNOTATION (2) copies a user scope onto the GPU timeline
@@ -217,6 +232,9 @@ Split profile_step(const std::function<void()>& step, const torch::Device& devic
     ++out.kernels;
     out.gpu_busy_ms += ms;
     per_name[name] += ms;
+    auto& [count, total] = per_name_count[name];
+    ++count;
+    total += ms;
     bool in_attention = contains(name, "softmax_forward_kernel") || contains(name, "softmax_backward_kernel") ||
                         contains(name, "flash_forward_kernel") || contains(name, "flash_dq_kernel") ||
                         contains(name, "flash_dkv_kernel");
@@ -242,6 +260,10 @@ Split profile_step(const std::function<void()>& step, const torch::Device& devic
   std::sort(top.begin(), top.end(), [](const auto& a, const auto& b) { return a.second > b.second; });
   if (top.size() > 12) top.resize(12);
   out.top = top;
+  for (const auto& [name, c] : per_name_count) out.frequent.push_back({name, c.first, c.second});
+  std::sort(out.frequent.begin(), out.frequent.end(),
+            [](const auto& a, const auto& b) { return a.count > b.count; });
+  if (out.frequent.size() > 12) out.frequent.resize(12);
   return out;
 }
 
@@ -522,6 +544,9 @@ int main(int argc, char** argv) {
                s.attention_gemm_ms, s.other_ms, pct(s.other_ms), s.wall_ms - s.gpu_busy_ms,
                pct(s.wall_ms - s.gpu_busy_ms));
     for (const auto& [name, t] : s.top) fmt::print("    {:8.2f} ms  {}\n", t, name.substr(0, 150));
+    fmt::print("  most frequent {}:\n", cuda ? "kernels" : "aten:: ops (every nesting level; inclusive times)");
+    for (const auto& f : s.frequent)
+      fmt::print("    {:6d} x {:8.2f} ms  {}\n", f.count, f.ms, f.name.substr(0, 150));
     split_json = {{"wall_ms", s.wall_ms},       {"gpu_busy_ms", s.gpu_busy_ms},
                   {"dequant_ms", s.dequant_ms}, {"gemm_ms", s.gemm_ms},
                   {"attention_ms", s.attention_ms}, {"attention_gemm_ms", s.attention_gemm_ms},
