@@ -552,6 +552,7 @@ int main(int argc, char** argv) {
                   {"attention_ms", s.attention_ms}, {"attention_gemm_ms", s.attention_gemm_ms},
                   {"other_ms", s.other_ms},     {"kernels", s.kernels},
                   {"unlinked_kernels", s.unlinked}, {"aten_calls", s.aten_calls}};
+    for (const auto& f : s.frequent) split_json["frequent"].push_back({f.name, f.count, f.ms});
   }
   if (o.json) {
     nlohmann::json j = {{"impl", "arena"},

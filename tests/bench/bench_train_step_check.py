@@ -36,6 +36,9 @@ def main():
     assert trainer["trainable_values"] == before["trainable_values"]
     calls_trainer, calls_before = trainer["split"]["aten_calls"], before["split"]["aten_calls"]
     assert 0 < calls_trainer, trainer
+    frequent = trainer["split"]["frequent"]  # [name, count, ms], most frequent first
+    assert frequent and all(f[0].startswith("aten::") for f in frequent), frequent
+    assert [f[1] for f in frequent] == sorted((f[1] for f in frequent), reverse=True), frequent
     print(f"aten:: calls per step: trainer's set-up {calls_trainer}, before {calls_before}")
 
 
