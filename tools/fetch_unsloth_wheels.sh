@@ -14,8 +14,9 @@
 # flash-attn (no wheel on PyPI; Unsloth then runs its torch.compile'd soft-capping attention; the `fa2` phase
 # gives it FlashAttention-2 from tools/build_flash_attn_wheel.sh),
 # diffusers, tyro, hf_transfer, pydantic, structlog, json5, nest-asyncio, typer, certifi (the CLI /
-# Studio / downloads). bitsandbytes is copied from .whl/ when it is there (tools/device_bundle.sh
-# uses the same wheel), else downloaded.
+# Studio / downloads), and bitsandbytes: the bundle carries it, trimmed to its CUDA 13.0 library
+# (.devbundle/py, put on PYTHONPATH by tools/device_env.sh), where the whole 43 MB wheel with the
+# bundle would pass the 64 MiB carry.
 #
 # The unsloth wheel is 28 MB, 25 of it Studio's web app (studio/), which `import unsloth` never
 # reads: it is repacked without studio/ (RECORD rewritten to match) to fit the 64 MiB carry.
@@ -28,7 +29,6 @@ PY="${PYTHON:-python3}"
 UNSLOTH=unsloth==2026.10.9   # repacked below
 PINS=(unsloth_zoo==2026.10.9 trl==1.15.0 datasets==4.8.5 dill==0.4.1
       multiprocess==0.70.19 torchao==0.18.0 cut_cross_entropy==25.1.1 msgspec==0.23.0)
-BNB=bitsandbytes==0.50.2
 
 mkdir -p "$D"   # .gitignore lists /.whl-unsloth/
 plat=(--only-binary=:all: --no-deps --python-version 3.12 --implementation cp
@@ -37,13 +37,7 @@ plat=(--only-binary=:all: --no-deps --python-version 3.12 --implementation cp
 "$PY" -m pip download -q "${plat[@]}" -d "$D" "${PINS[@]}"
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 "$PY" -m pip download -q "${plat[@]}" -d "$tmp" "$UNSLOTH"
-bnb_local=
-for f in .whl/bitsandbytes-0.50.2-*.whl; do [ -e "$f" ] && bnb_local=$f; done
-if [ -n "$bnb_local" ]; then
-  cp -f "$bnb_local" "$D/"
-else
-  "$PY" -m pip download -q "${plat[@]}" -d "$D" "$BNB"
-fi
+rm -f "$D"/bitsandbytes-*.whl  # (an earlier version of this script put it here)
 
 # Repack unsloth without studio/ (Studio, the web UI: frontend build, backend, installers).
 "$PY" - "$tmp" "$D" <<'PY'
