@@ -40,6 +40,25 @@ vs_collect() {  # vs_collect LIMIT NAME COMMAND...: a step whose new JSON lines 
   grep -h '^{' "$log" | tail -n +"$((n0 + 1))" >> "$OUT/results.jsonl"
 }
 
+flash_ready() {  # the wheel of tools/build_flash_attn_wheel.sh, installed offline once per machine into .devflash/
+  local site="$PWD/.devflash" w stamp
+  w=$(ls .whl-flash/flash_attn-*.whl 2>/dev/null | head -1)
+  if [ -n "$w" ]; then
+    stamp=$(md5sum < "$w")
+    if [ "$(cat "$site/.stamp" 2>/dev/null)" != "$stamp" ]; then
+      rm -rf "$site"
+      step 120 flash-attn-install python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir \
+        --target "$site" "$w" || return 1
+      echo "$stamp" > "$site/.stamp"
+    fi
+  elif [ ! -f "$site/.stamp" ]; then
+    echo "=== fa2: no .whl-flash/flash_attn-*.whl and nothing in .devflash/ (run tools/build_flash_attn_wheel.sh" \
+      "here and carry .whl-flash)" | tee -a "$log"
+    return 1
+  fi
+  step 60 flash-attn-import env PYTHONPATH="$site" python3 -c \
+    "import flash_attn, flash_attn_2_cuda; print('flash_attn', flash_attn.__version__)" || return 1
+}
 if has info; then
   step 30 gpu nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.max.sm,power.limit --format=csv
   step 60 gemm-peak python3 -c "
@@ -140,8 +159,13 @@ if has graph; then  # one step as a CUDA graph against the same step launched op
 fi
 if has small; then  # issue 20 part 4: the Gemma-3-270M shape at seq 2048, ours beside transformers + PEFT + bnb
   small="--layers 18 --hidden 640 --intermediate 2048 --heads 4 --kv-heads 1 --head-dim 256 --vocab 262144"
+  small_peers="transformers"  # and transformers with FlashAttention-2 where its wheel is carried (.whl-flash)
+  if ls .whl-flash/flash_attn-*.whl >/dev/null 2>&1 || [ -f .devflash/.stamp ]; then
+    flash_ready && small_peers="transformers transformers-fa2"
+  fi
   # shellcheck disable=SC2086
-  vs_collect 480 vs-270m-b4 env ARENA_ARGS="--profile ${ARENA_ARGS:-}" bench/gpu_vs_peer.sh --batch 4 $small \
+  vs_collect 480 vs-270m-b4 env PEERS="$small_peers" FLASH_SITE="$PWD/.devflash" ARENA_ARGS="--profile ${ARENA_ARGS:-}" \
+    bench/gpu_vs_peer.sh --batch 4 $small \
     --first-lora-layer 9 --rank 8 --seq 2048 --steps 5 --warmup 2
 fi
 if has lora; then  # each subset of the three LoRA dropout kernels at batch 4
@@ -208,25 +232,6 @@ if has unsloth-fm && unsloth_ready; then  # FastModel + auto_model; its attentio
   vs_collect "${UNSLOTH_LIMIT_S:-500}" vs-unsloth-fastmodel-b4 env PEERS=unsloth-fastmodel \
     ARENA_ARGS="--profile ${ARENA_ARGS:-}" PEER_TIMEOUT_S="${PEER_TIMEOUT_S:-300}" bench/gpu_vs_peer.sh --batch 4 --seq 1900 --steps 5 --warmup 2
 fi
-flash_ready() {  # the wheel of tools/build_flash_attn_wheel.sh, installed offline once per machine into .devflash/
-  local site="$PWD/.devflash" w stamp
-  w=$(ls .whl-flash/flash_attn-*.whl 2>/dev/null | head -1)
-  if [ -n "$w" ]; then
-    stamp=$(md5sum < "$w")
-    if [ "$(cat "$site/.stamp" 2>/dev/null)" != "$stamp" ]; then
-      rm -rf "$site"
-      step 120 flash-attn-install python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir \
-        --target "$site" "$w" || return 1
-      echo "$stamp" > "$site/.stamp"
-    fi
-  elif [ ! -f "$site/.stamp" ]; then
-    echo "=== fa2: no .whl-flash/flash_attn-*.whl and nothing in .devflash/ (run tools/build_flash_attn_wheel.sh" \
-      "here and carry .whl-flash)" | tee -a "$log"
-    return 1
-  fi
-  step 60 flash-attn-import env PYTHONPATH="$site" python3 -c \
-    "import flash_attn, flash_attn_2_cuda; print('flash_attn', flash_attn.__version__)" || return 1
-}
 if has fa2 && flash_ready; then  # transformers with FlashAttention-2 (soft-capped), and Unsloth with it where carried
   fa2_peers="transformers-fa2"
   if ls .whl-unsloth/*.whl >/dev/null 2>&1 || [ -f .devsite/.stamp ]; then
