@@ -215,12 +215,13 @@ Split profile_step(const std::function<void()>& step, const torch::Device& devic
 
   std::map<std::string, double> per_name;
   std::map<std::string, std::pair<int64_t, double>> per_name_count;  // count, ms
-  for (const auto& e : events)
-    if (e.deviceType() == c10::DeviceType::CPU && e.name().rfind("aten::", 0) == 0 && device.is_cpu()) {
-      auto& [count, ms] = per_name_count[e.name()];
-      ++count;
-      ms += static_cast<double>(e.durationNs()) / 1e6;
-    }
+  if (device.is_cpu())  // no kernels: count the host's aten:: calls instead
+    for (const auto& e : events)
+      if (e.deviceType() == c10::DeviceType::CPU && e.name().rfind("aten::", 0) == 0) {
+        auto& [count, ms] = per_name_count[e.name()];
+        ++count;
+        ms += static_cast<double>(e.durationNs()) / 1e6;
+      }
   for (const auto& e : events) {
     // Device work only: libkineto's GPU_MEMCPY (3), GPU_MEMSET (4), CONCURRENT_KERNEL (5), see
     // kineto/ActivityType.h. GPU_USER_ANNOTATION (2) copies a user scope onto the GPU timeline
