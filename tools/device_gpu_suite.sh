@@ -40,17 +40,20 @@ vs_collect() {  # vs_collect LIMIT NAME COMMAND...: a step whose new JSON lines 
   grep -h '^{' "$log" | tail -n +"$((n0 + 1))" >> "$OUT/results.jsonl"
 }
 
+install_once() {  # install_once SITE NAME WHEEL...: pip-installs the wheels offline into SITE once per wheel set
+  local site=$1 name=$2 stamp; shift 2
+  stamp=$(printf '%s\n' "$@" | md5sum)
+  [ "$(cat "$site/.stamp" 2>/dev/null)" = "$stamp" ] && return 0
+  rm -rf "$site"
+  step 180 "$name" python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target "$site" "$@" ||
+    return 1
+  echo "$stamp" > "$site/.stamp"
+}
 flash_ready() {  # the wheel of tools/build_flash_attn_wheel.sh, installed offline once per machine into .devflash/
-  local site="$PWD/.devflash" w stamp
+  local site="$PWD/.devflash" w
   w=$(ls .whl-flash/flash_attn-*.whl 2>/dev/null | head -1)
   if [ -n "$w" ]; then
-    stamp=$(md5sum < "$w")
-    if [ "$(cat "$site/.stamp" 2>/dev/null)" != "$stamp" ]; then
-      rm -rf "$site"
-      step 120 flash-attn-install python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir \
-        --target "$site" "$w" || return 1
-      echo "$stamp" > "$site/.stamp"
-    fi
+    install_once "$site" flash-attn-install "$w" || return 1
   elif [ ! -f "$site/.stamp" ]; then
     echo "=== fa2: no .whl-flash/flash_attn-*.whl and nothing in .devflash/ (run tools/build_flash_attn_wheel.sh" \
       "here and carry .whl-flash)" | tee -a "$log"
@@ -196,24 +199,15 @@ if has peer; then
   done
 fi
 unsloth_ready() {  # the wheels of tools/fetch_unsloth_wheels.sh, installed offline once per machine into .devsite/
-  local site="$PWD/.devsite" stamp w wheels=() bnb=()
+  local site="$PWD/.devsite" w wheels=() bnb=()
   for w in .whl-unsloth/*.whl; do
     [ -e "$w" ] || continue
     if [[ $w == */bitsandbytes-* ]]; then bnb+=("$w"); else wheels+=("$w"); fi
   done
   if [ ${#wheels[@]} -gt 0 ]; then
-    stamp=$(printf '%s\n' "${wheels[@]}" "${bnb[@]}" | md5sum)
-    if [ "$(cat "$site/.stamp" 2>/dev/null)" != "$stamp" ]; then
-      rm -rf "$site"
-      step 180 unsloth-install python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir \
-        --target "$site/py" "${wheels[@]}" || return 1
-      if [ ${#bnb[@]} -gt 0 ]; then
-        step 60 bnb-install python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir \
-          --target "$site/bnb" "${bnb[@]}" || return 1
-      fi
-      echo "$stamp" > "$site/.stamp"
-    fi
-  elif [ ! -f "$site/.stamp" ]; then
+    install_once "$site/py" unsloth-install "${wheels[@]}" || return 1
+    if [ ${#bnb[@]} -gt 0 ]; then install_once "$site/bnb" bnb-install "${bnb[@]}" || return 1; fi
+  elif [ ! -f "$site/py/.stamp" ]; then
     echo "=== unsloth: no .whl-unsloth/*.whl and nothing in .devsite/ (run tools/fetch_unsloth_wheels.sh here and" \
       "carry .whl-unsloth)" | tee -a "$log"
     return 1
@@ -234,7 +228,7 @@ if has unsloth-fm && unsloth_ready; then  # FastModel + auto_model; its attentio
 fi
 if has fa2 && flash_ready; then  # transformers with FlashAttention-2 (soft-capped), and Unsloth with it where carried
   fa2_peers="transformers-fa2"
-  if ls .whl-unsloth/*.whl >/dev/null 2>&1 || [ -f .devsite/.stamp ]; then
+  if ls .whl-unsloth/*.whl >/dev/null 2>&1 || [ -f .devsite/py/.stamp ]; then
     unsloth_ready && fa2_peers="transformers-fa2 unsloth"
   fi
   vs_collect "${FA2_LIMIT_S:-500}" vs-fa2-b4 env PEERS="${FA2_PEERS:-$fa2_peers}" FLASH_SITE="$PWD/.devflash" \
