@@ -182,6 +182,8 @@ Split profile_step(const std::function<void()>& step, const torch::Device& devic
 
   Split out;
   out.wall_ms = std::chrono::duration<double, std::milli>(t1 - t0).count();
+  // Per name: count and ms, of the kernels on a GPU, or of the host's aten:: calls on the CPU.
+  std::map<std::string, std::pair<int64_t, double>> per_name_count;
   // CPU ops by correlation id; attention intervals per thread: the "arena::attention" scopes,
   // plus backward ops whose forward (thread, sequence number) ran inside such a scope.
   std::map<uint64_t, size_t> by_corr;
@@ -189,7 +191,14 @@ Split profile_step(const std::function<void()>& step, const torch::Device& devic
   for (size_t i = 0; i < events.size(); ++i) {
     const auto& e = events[i];
     if (e.deviceType() != c10::DeviceType::CPU) continue;
-    if (e.name().rfind("aten::", 0) == 0) ++out.aten_calls;
+    if (e.name().rfind("aten::", 0) == 0) {
+      ++out.aten_calls;
+      if (device.is_cpu()) {  // no kernels: count the host's calls instead
+        auto& [count, ms] = per_name_count[e.name()];
+        ++count;
+        ms += static_cast<double>(e.durationNs()) / 1e6;
+      }
+    }
     if (e.correlationId() != 0) by_corr[e.correlationId()] = i;
     if (e.name() == "arena::attention") attention[e.startThreadId()].push_back({e.startNs(), e.endNs()});
   }
@@ -214,14 +223,6 @@ Split profile_step(const std::function<void()>& step, const torch::Device& devic
   for (const auto& [thread, span] : backward_spans) attention[thread].push_back(span);
 
   std::map<std::string, double> per_name;
-  std::map<std::string, std::pair<int64_t, double>> per_name_count;  // count, ms
-  if (device.is_cpu())  // no kernels: count the host's aten:: calls instead
-    for (const auto& e : events)
-      if (e.deviceType() == c10::DeviceType::CPU && e.name().rfind("aten::", 0) == 0) {
-        auto& [count, ms] = per_name_count[e.name()];
-        ++count;
-        ms += static_cast<double>(e.durationNs()) / 1e6;
-      }
   for (const auto& e : events) {
     // Device work only: libkineto's GPU_MEMCPY (3), GPU_MEMSET (4), CONCURRENT_KERNEL (5), see
     // kineto/ActivityType.h. GPU_USER_ANNOTATION (2) copies a user scope onto the GPU timeline
@@ -426,12 +427,18 @@ int main(int argc, char** argv) {
   const auto mask = torch::ones({o.batch, o.seq}, long_opts);
 
   double last_loss = 0;
-  const std::function<void()> step = [&] {
+  // Forward and backward over the micro-batches; returns the last one's loss, on the device.
+  const auto forward_backward = [&] {
+    torch::Tensor last;
     for (int64_t a = 0; a < o.accum; ++a) {
       auto loss = arena::classification_loss(model->forward(ids[a], mask), labels[a]) / static_cast<double>(o.accum);
       loss.backward();
-      if (a + 1 == o.accum) last_loss = loss.detach().to(torch::kCPU).item<double>() * static_cast<double>(o.accum);
+      last = loss.detach() * static_cast<double>(o.accum);
     }
+    return last;
+  };
+  const std::function<void()> step = [&] {
+    last_loss = forward_backward().to(torch::kCPU).item<double>();
     update(/*keep_grads=*/false);
   };
 
@@ -443,11 +450,7 @@ int main(int argc, char** argv) {
   torch::Tensor graph_loss;
   if (o.cuda_graph) {
     const std::function<void()> graph_step = [&] {
-      for (int64_t a = 0; a < o.accum; ++a) {
-        auto loss = arena::classification_loss(model->forward(ids[a], mask), labels[a]) / static_cast<double>(o.accum);
-        loss.backward();
-        if (a + 1 == o.accum) graph_loss = loss.detach() * static_cast<double>(o.accum);
-      }
+      graph_loss = forward_backward();
       update(/*keep_grads=*/true);
     };
     try {

@@ -34,6 +34,8 @@ step() {  # step LIMIT_S NAME COMMAND...
   return "$rc"
 }
 has() { [[ " $phases " == *" $1 "* ]]; }
+# The Gemma-3-270M shape (graph and small phases), for bench_train_step and the peers
+shape_270m="--layers 18 --hidden 640 --intermediate 2048 --heads 4 --kv-heads 1 --head-dim 256 --vocab 262144"
 vs_collect() {  # vs_collect LIMIT NAME COMMAND...: a step whose new JSON lines go to results.jsonl
   local n0; n0=$(grep -c '^{' "$log" 2>/dev/null || true)
   step "$@"
@@ -147,10 +149,8 @@ if has flash; then  # the flash kernels (issue 20): their tests, the step with t
 fi
 if has graph; then  # one step as a CUDA graph against the same step launched op by op (launch gaps), the 2B and
   # the Gemma-3-270M shapes at batch 4 (a timing experiment: bench/cuda_graph_step.h)
-  small="--layers 18 --hidden 640 --intermediate 2048 --heads 4 --kv-heads 1 --head-dim 256 --vocab 262144"
-  small="$small --first-lora-layer 9 --rank 8 --seq 2048"
   for shape in 2b 270m; do
-    if [ "$shape" = 2b ]; then args="--seq 1900"; else args="$small"; fi
+    if [ "$shape" = 2b ]; then args="--seq 1900"; else args="$shape_270m --first-lora-layer 9 --rank 8 --seq 2048"; fi
     for mode in ops graph; do
       extra=""; [ "$mode" = graph ] && extra="--cuda-graph"
       # shellcheck disable=SC2086
@@ -161,15 +161,12 @@ if has graph; then  # one step as a CUDA graph against the same step launched op
   done
 fi
 if has small; then  # issue 20 part 4: the Gemma-3-270M shape at seq 2048, ours beside transformers + PEFT + bnb
-  small="--layers 18 --hidden 640 --intermediate 2048 --heads 4 --kv-heads 1 --head-dim 256 --vocab 262144"
   small_peers="transformers"  # and transformers with FlashAttention-2 where its wheel is carried (.whl-flash)
-  if ls .whl-flash/flash_attn-*.whl >/dev/null 2>&1 || [ -f .devflash/.stamp ]; then
-    flash_ready && small_peers="transformers transformers-fa2"
-  fi
+  flash_ready && small_peers="transformers transformers-fa2"
   # shellcheck disable=SC2086
-  vs_collect 480 vs-270m-b4 env PEERS="$small_peers" FLASH_SITE="$PWD/.devflash" ARENA_ARGS="--profile ${ARENA_ARGS:-}" \
-    bench/gpu_vs_peer.sh --batch 4 $small \
-    --first-lora-layer 9 --rank 8 --seq 2048 --steps 5 --warmup 2
+  vs_collect 480 vs-270m-b4 env PEERS="$small_peers" FLASH_SITE="$PWD/.devflash" \
+    ARENA_ARGS="--profile ${ARENA_ARGS:-}" bench/gpu_vs_peer.sh --batch 4 $shape_270m --first-lora-layer 9 --rank 8 \
+    --seq 2048 --steps 5 --warmup 2
 fi
 if has lora; then  # each subset of the three LoRA dropout kernels at batch 4
   for k in down,input-grad,weight-grad none input-grad,weight-grad down input-grad weight-grad; do
@@ -228,9 +225,7 @@ if has unsloth-fm && unsloth_ready; then  # FastModel + auto_model; its attentio
 fi
 if has fa2 && flash_ready; then  # transformers with FlashAttention-2 (soft-capped), and Unsloth with it where carried
   fa2_peers="transformers-fa2"
-  if ls .whl-unsloth/*.whl >/dev/null 2>&1 || [ -f .devsite/py/.stamp ]; then
-    unsloth_ready && fa2_peers="transformers-fa2 unsloth"
-  fi
+  unsloth_ready && fa2_peers="transformers-fa2 unsloth"
   vs_collect "${FA2_LIMIT_S:-500}" vs-fa2-b4 env PEERS="${FA2_PEERS:-$fa2_peers}" FLASH_SITE="$PWD/.devflash" \
     ARENA_ARGS="--profile ${ARENA_ARGS:-}" PEER_TIMEOUT_S="${PEER_TIMEOUT_S:-300}" bench/gpu_vs_peer.sh --batch 4 \
     --seq 1900 --steps 5 --warmup 2
