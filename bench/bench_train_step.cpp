@@ -1,9 +1,10 @@
 // QLoRA training-step benchmark: the Gemma-2 classifier at a given shape (the real Gemma-2-2B by
 // default) with random weights quantized to NF4, LoRA on layers first..last, timed full steps
 // (forward, classification loss, backward, AdamW update of the trainable tensors), as the trainer
-// (launch/trainer.cpp) runs them: adapters and head kept in fp32 and cast to the compute dtype
-// where used (PEFT does the same), the trainable tensors in one flat bucket into which autograd
-// accumulates their gradients in place, AdamW on the whole bucket in a few ops. Before 2026-12-05
+// (launch/trainer.cpp) runs them: adapters and head kept in fp32 (as PEFT keeps them) in one flat
+// bucket, read through compute-dtype copies cast once per update whose gradients are folded into
+// the bucket after each backward (model/lora/compute_copies.h; --no-compute-copies casts at every
+// use instead, as before), AdamW on the whole bucket in a few ops. Before 2026-12-05
 // this benchmark kept the adapters in the compute dtype and ran torch::optim::AdamW per tensor
 // (about ten small ops per tensor, 281 tensors in the 2B recipe): `--adapter-dtype compute
 // --optimizer torch` repeats that.
@@ -52,7 +53,7 @@ struct Options {
   int64_t batch = 1, accum = 1, seq = 1900, steps = 5, warmup = 2, threads = 0;
   int64_t rank = 16, first_layer = 6, recompute_layers = -1;
   bool recompute = true, quantize = true, fused_elementwise = true, geglu_lora_down = true, fused_lora_dropout = true,
-       profile = false, json = false, cuda_graph = false;
+       profile = false, json = false, cuda_graph = false, compute_copies = true;
   std::string device = "auto", dtype = "bf16", attention = "auto", embedding = "host", optimizer = "bucket",
               adapter_dtype = "fp32", lora_dropout_kernels;
   double peak_tflops = 989.0;  // H100 SXM dense bf16
@@ -316,6 +317,10 @@ int main(int argc, char** argv) {
                  "fp32: adapters and head in fp32, cast where used (the trainer's and PEFT's way); compute: in "
                  "the compute dtype")
       ->check(CLI::IsMember({"fp32", "compute"}));
+  app.add_flag("!--no-compute-copies", o.compute_copies,
+               "With fp32 adapters and the bucket: cast each adapter at every use, and its gradient back, "
+               "instead of reading compute-dtype copies cast once per update (the trainer's way since "
+               "2026-12-05)");
   app.add_option("--optimizer", o.optimizer,
                  "bucket: the trainer's AdamW on one flat bucket, gradients accumulated in place into it; "
                  "torch: torch::optim::AdamW per tensor")
@@ -397,10 +402,12 @@ int main(int argc, char** argv) {
   std::optional<arena::GradBucket> bucket;
   std::optional<arena::AdamW> bucket_adamw;
   std::optional<torch::optim::AdamW> torch_adamw;
+  std::shared_ptr<arena::ComputeCopies> copies;  // the trainer's compute copies (none in fp32)
   if (o.optimizer == "bucket") {
     bucket.emplace(arena::peft_trainable_parameters(*model));
     // torch's defaults, as torch::optim::AdamW and the Python peers run them (weight decay 0.01)
     bucket_adamw.emplace(bucket->params(), arena::AdamWOptions{0.9, 0.999, 1e-8, 0.01});
+    if (o.compute_copies) copies = arena::attach_compute_copies(*model, bucket->named(), bucket->params());
   } else {
     torch_adamw.emplace(trainable, torch::optim::AdamWOptions(kLr));
   }
@@ -433,6 +440,7 @@ int main(int argc, char** argv) {
     for (int64_t a = 0; a < o.accum; ++a) {
       auto loss = arena::classification_loss(model->forward(ids[a], mask), labels[a]) / static_cast<double>(o.accum);
       loss.backward();
+      if (copies) copies->fold_grads(bucket->grads());
       last = loss.detach() * static_cast<double>(o.accum);
     }
     return last;
@@ -454,6 +462,7 @@ int main(int argc, char** argv) {
       update(/*keep_grads=*/true);
     };
     try {
+      if (copies) copies->mark_stale();  // the captured forward must hold the cast
       timed = arena::bench::capture_cuda_graph(graph_step, 2);
     } catch (const c10::Error& e) {
       fmt::print(stderr, "--cuda-graph: the step could not be captured: {}\n", e.what_without_backtrace());
@@ -521,7 +530,9 @@ int main(int argc, char** argv) {
   fmt::print("  build {:.1f} s; trainable {} tensors, {} values, {:.1f} MB ({}); last loss {:.4f}\n", build_s,
              trainable.size(), trainable_numel, trainable_bytes / 1e6,
              bucket ? "AdamW on one flat bucket" : "torch::optim::AdamW per tensor", last_loss);
-  fmt::print("  trainable tensors in {}\n", c10::toString(trainable.front().scalar_type()));
+  const bool copied = copies && copies->active();
+  fmt::print("  trainable tensors in {}{}\n", c10::toString(trainable.front().scalar_type()),
+             copied ? fmt::format(", read through {} copies cast once per update", o.dtype) : "");
   if (o.cuda_graph) fmt::print("  timed: replays of the step captured as one CUDA graph\n");
   fmt::print("  step median {:.1f} ms (min {:.1f}, max {:.1f}, {} steps) = {:.0f} tokens/s\n", step_ms,
              *std::min_element(ms.begin(), ms.end()), *std::max_element(ms.begin(), ms.end()), ms.size(),
@@ -577,6 +588,7 @@ int main(int argc, char** argv) {
                         {"cuda_graph", o.cuda_graph},
                         {"optimizer", o.optimizer},
                         {"adapter_dtype", o.adapter_dtype},
+                        {"compute_copies", copied},
                         {"lora_rank", o.rank},
                         {"step_ms", step_ms},
                         {"tokens_per_s", tokens / (step_ms / 1e3)},

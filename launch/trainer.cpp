@@ -277,6 +277,8 @@ int run_training(const TrainConfig& given) {
   auto comm = make_communicator(c.backend, w, device);
   if (!c.init_from.empty() && c.resume.empty()) init_trainables(*model, bucket, c.init_from, fingerprint);
   comm->broadcast(bucket.params(), 0);
+  // bf16 copies of the fp32 trainables, cast once per change instead of at every use (none in fp32).
+  const auto copies = attach_compute_copies(*model, bucket.named(), bucket.params());
   if (c.log_batches && w.is_root() && c.resume.empty())  // the starting point, for a replay (run_record.h)
     save_peft_adapter(*model, qlora_options(c), (fs::path(c.out) / "initial_adapter").string(),
                       c.model_path.empty() ? "random-init" : c.model_path);
@@ -351,6 +353,7 @@ int run_training(const TrainConfig& given) {
       const auto logits = model->forward(b.ids, b.mask);
       const auto step = objective_loss(c, logits, b);
       (step.loss * static_cast<double>(b.rows)).backward();  // a sum over rows; scaled by the global row count below
+      copies->fold_grads(bucket.grads());
       local.rows += b.rows;
       local.tokens += b.tokens;
       local.padded_tokens += b.padded_tokens;

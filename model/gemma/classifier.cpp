@@ -84,6 +84,7 @@ torch::Tensor GemmaClassifierImpl::forward(const torch::Tensor& input_ids, const
                                             const torch::Tensor& position_ids) {
   // Pool first, then score: the head is per-token linear, so this equals scoring every token. The
   // last layer runs only at the pooled token (forward_at), the same values as the full layer's.
+  if (before_forward) before_forward();
   const auto last = last_token_index(input_ids, config().pad_token_id);
   return score(model->forward_at(input_ids, attention_mask, last, position_ids));
 }

@@ -16,6 +16,8 @@
 #include <torch/nn/modules/container/modulelist.h>
 #include <torch/nn/pimpl.h>
 
+#include <functional>
+
 #include "model/gemma/config.h"
 #include "model/gemma/decoder_layer.h"
 #include "model/lora/linear.h"
@@ -77,6 +79,9 @@ class GemmaClassifierImpl : public torch::nn::Module {
 
   GemmaModel model{nullptr};
   Linear score{nullptr};
+  // Runs at the start of every forward when set: the trainer refreshes the compute copies of its
+  // fp32 trainable tensors there (model/peft/qlora.h, attach_compute_copies).
+  std::function<void()> before_forward;
 };
 TORCH_MODULE(GemmaClassifier);
 

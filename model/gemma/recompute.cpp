@@ -6,6 +6,8 @@
 #include <optional>
 #include <vector>
 
+#include "model/lora/linear.h"
+
 namespace arena {
 namespace {
 
@@ -78,9 +80,22 @@ struct RecomputeLayer : public torch::autograd::Function<RecomputeLayer> {
 
 torch::Tensor recompute_layer(DecoderLayerImpl& layer, const torch::Tensor& x, const torch::Tensor& cos,
                               const torch::Tensor& sin, const torch::Tensor& bias, const torch::Tensor& rows) {
+  // What the layer's forward differentiates: each trainable parameter, or the compute copy that
+  // stands in for it (model/lora/compute_copies.h). The inner backward's gradients go to these.
+  std::vector<LinearImpl*> linears;
+  for (const auto& m : layer.modules())
+    if (auto* linear = dynamic_cast<LinearImpl*>(m.get())) linears.push_back(linear);
   std::vector<torch::Tensor> trainable;
-  for (const auto& p : layer.parameters())
-    if (p.requires_grad()) trainable.push_back(p);
+  for (const auto& p : layer.parameters()) {
+    if (!p.requires_grad()) continue;
+    torch::Tensor used = p;
+    for (const auto* linear : linears)
+      if (auto u = linear->used_form(p, x.scalar_type()); !u.is_same(p)) {
+        used = std::move(u);
+        break;
+      }
+    trainable.push_back(used);
+  }
   // An optional tensor: an undefined one is no autograd input.
   const auto only = rows.defined() ? std::optional<torch::Tensor>(rows) : std::nullopt;
   return RecomputeLayer::apply(&layer, x, cos, sin, bias, only, torch::TensorList(trainable));

@@ -41,13 +41,34 @@ LinearImpl::LinearImpl(int64_t in, int64_t out, double init_std, const torch::Te
   if (!weight.is_meta()) normal_init_(weight, init_std);  // the same values in fp32 and bf16
 }
 
-namespace {
 // Trainable tensors may be kept in fp32 while the model computes in bf16 (what autocast does):
-// they are cast to the activations' dtype inside the graph, so their gradients come back in fp32.
-torch::Tensor as_compute(const torch::Tensor& w, const torch::Tensor& x) {
-  return w.scalar_type() == x.scalar_type() ? w : w.to(x.scalar_type());
+// they are cast to the activations' dtype inside the graph, so their gradients come back in fp32,
+// unless a compute copy stands in for them (model/lora/compute_copies.h).
+torch::Tensor LinearImpl::in_dtype(const torch::Tensor& w, const torch::Tensor& copy, torch::ScalarType dtype) const {
+  if (w.scalar_type() == dtype) return w;
+  if (copy.defined() && copy.scalar_type() == dtype) return copy;
+  return w.to(dtype);
 }
-}  // namespace
+
+bool LinearImpl::set_compute_copy(const torch::Tensor& master, const torch::Tensor& copy) {
+  torch::Tensor* slot = master.is_same(lora_A)   ? &lora_A_copy_
+                        : master.is_same(lora_B) ? &lora_B_copy_
+                        : master.is_same(weight) ? &weight_copy_
+                                                 : nullptr;
+  if (slot == nullptr) return false;
+  check(!copy.defined() || copy.sizes() == master.sizes(), "Linear: a compute copy of shape [{}] for a tensor of [{}]",
+        fmt::join(copy.sizes(), ", "), fmt::join(master.sizes(), ", "));
+  *slot = copy;
+  return true;
+}
+
+torch::Tensor LinearImpl::used_form(const torch::Tensor& master, torch::ScalarType dtype) const {
+  const torch::Tensor& copy = master.is_same(lora_A)   ? lora_A_copy_
+                              : master.is_same(lora_B) ? lora_B_copy_
+                              : master.is_same(weight) ? weight_copy_
+                                                       : master;
+  return master.scalar_type() != dtype && copy.defined() && copy.scalar_type() == dtype ? copy : master;
+}
 
 torch::Tensor LinearImpl::forward(const torch::Tensor& x) {
   const auto y = base_forward(x);
@@ -56,10 +77,12 @@ torch::Tensor LinearImpl::forward(const torch::Tensor& x) {
 }
 
 torch::Tensor LinearImpl::base_forward(const torch::Tensor& x) {
-  return nf4_ ? Nf4Matmul::apply(x, this) : torch::linear(x, as_compute(weight, x));
+  return nf4_ ? Nf4Matmul::apply(x, this) : torch::linear(x, in_dtype(weight, weight_copy_, x.scalar_type()));
 }
 
-torch::Tensor LinearImpl::lora_A_as(const torch::Tensor& x) const { return as_compute(lora_A, x); }
+torch::Tensor LinearImpl::lora_A_as(const torch::Tensor& x) const {
+  return in_dtype(lora_A, lora_A_copy_, x.scalar_type());
+}
 
 torch::Tensor LinearImpl::add_lora_up(const torch::Tensor& y, const torch::Tensor& a) {
   // y += scaling·(a·Bᵀ) as one GEMM with y as its accumulator (beta = 1, alpha = scaling): a
@@ -67,7 +90,7 @@ torch::Tensor LinearImpl::add_lora_up(const torch::Tensor& y, const torch::Tenso
   // out-of-place addmm one copy of it (model/lora/lora_up.h). y is the base projection's fresh output.
   // PEFT's order (a·Bᵀ, then the scale, then the add, each rounded) differs from it by a rounding;
   // on the CPU those three passes and their fresh [tokens, out] tensors were 16x the GEMM's time.
-  const auto b = as_compute(lora_B, y);
+  const auto b = in_dtype(lora_B, lora_B_copy_, y.scalar_type());
   if (y.is_contiguous() && !y.is_view()) return lora_up_add_(y, a, b, lora_scaling_);
   return torch::addmm(y.reshape({-1, out_features}), a.reshape({-1, a.size(-1)}), b.t(), /*beta=*/1.0,
                       /*alpha=*/lora_scaling_)

@@ -38,6 +38,13 @@ class LinearImpl : public torch::nn::Module {
   torch::Tensor add_lora_up(const torch::Tensor& y, const torch::Tensor& a);
   torch::Tensor lora_A_as(const torch::Tensor& x) const;                 // A in x's dtype, in the graph
 
+  // A compute-dtype stand-in for `master` (this Linear's weight, lora_A or lora_B), read instead of
+  // casting the master at each use while the input has the copy's dtype (model/lora/compute_copies.h).
+  // An undefined copy removes it. Returns false when `master` is none of the three.
+  bool set_compute_copy(const torch::Tensor& master, const torch::Tensor& copy);
+  // The tensor autograd differentiates when `master` is used at `dtype`: its copy, or the master.
+  torch::Tensor used_form(const torch::Tensor& master, torch::ScalarType dtype) const;
+
   // Replaces the dense weight by its NF4 form (frozen). The dense parameter is released.
   void quantize(bool double_quant);
   // Installs an NF4 weight read from a bitsandbytes checkpoint (shape must be [out, in]).
@@ -65,7 +72,11 @@ class LinearImpl : public torch::nn::Module {
   torch::Tensor lora_A, lora_B;  // [r, in], [out, r]; undefined without an adapter
 
  private:
+  // `w` (weight, lora_A or lora_B) in `dtype`: its compute copy, w itself, or a cast in the graph.
+  torch::Tensor in_dtype(const torch::Tensor& w, const torch::Tensor& copy, torch::ScalarType dtype) const;
+
   std::optional<Nf4Weight> nf4_;
+  torch::Tensor weight_copy_, lora_A_copy_, lora_B_copy_;  // compute copies; undefined: none
   double lora_scaling_ = 0.0;
   double lora_dropout_ = 0.0;
 };

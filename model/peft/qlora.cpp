@@ -75,4 +75,15 @@ void trainables_to_fp32(GemmaClassifierImpl& model) {
     if (t.scalar_type() != torch::kFloat32) t.set_data(t.data().to(torch::kFloat32));
 }
 
+std::shared_ptr<ComputeCopies> attach_compute_copies(GemmaClassifierImpl& model, const ComputeCopies::Named& named,
+                                                     const torch::Tensor& flat) {
+  const auto dtype = model.model->embed_tokens->weight.scalar_type();
+  auto copies = std::make_shared<ComputeCopies>(model, named, flat, dtype);
+  if (copies->active())
+    model.before_forward = [weak = std::weak_ptr<ComputeCopies>(copies)] {
+      if (const auto c = weak.lock()) c->refresh_if_stale();
+    };
+  return copies;
+}
+
 }  // namespace arena

@@ -5,11 +5,13 @@
 
 #include <torch/types.h>
 
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "model/gemma/classifier.h"
+#include "model/lora/compute_copies.h"
 #include "model/lora/linear.h"
 
 namespace arena {
@@ -44,5 +46,13 @@ std::vector<std::pair<std::string, torch::Tensor>> peft_trainable_parameters(Gem
 // the adapters are cast to the activations' dtype where they are used, their gradients and the
 // optimizer's state stay fp32. What the trainer runs.
 void trainables_to_fp32(GemmaClassifierImpl& model);
+
+// For a model that computes in bf16 or fp16 with its trainable tensors in fp32: compute-dtype copies
+// of them (model/lora/compute_copies.h), refreshed at the start of each forward when the tensors
+// changed. `named` and `flat` are the gradient bucket's named() and params(); call fold_grads with
+// its grads() after each backward. The copies are uninstalled when the returned object goes; for a
+// model that computes in fp32 it installs nothing and does nothing.
+std::shared_ptr<ComputeCopies> attach_compute_copies(GemmaClassifierImpl& model, const ComputeCopies::Named& named,
+                                                     const torch::Tensor& flat);
 
 }  // namespace arena

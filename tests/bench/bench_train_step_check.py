@@ -1,8 +1,10 @@
-"""Runs bench_train_step on a tiny CPU shape in its two optimizer set-ups and checks what each reports.
+"""Runs bench_train_step on a tiny CPU shape in its set-ups and checks what each reports.
 
-The trainer's (the default): adapters and head in fp32 (4 bytes per trainable value), AdamW on one
-flat bucket. The benchmark before 2026-12-05 (--adapter-dtype compute --optimizer torch): bf16
-adapters (2 bytes), torch::optim::AdamW per tensor, which dispatches more aten:: calls per step.
+The trainer's (the default): adapters and head in fp32 (4 bytes per trainable value) read through
+bf16 copies cast once per update, AdamW on one flat bucket. --no-compute-copies: the same, but each
+tensor cast at every use and its gradient cast back, more aten:: calls for the same loss. The
+benchmark before 2026-12-05 (--adapter-dtype compute --optimizer torch): bf16 adapters (2 bytes),
+torch::optim::AdamW per tensor.
 Usage: bench_train_step_check.py BENCH_TRAIN_STEP
 """
 import json
@@ -26,20 +28,25 @@ def run(bench, extra):
 def main():
     bench = sys.argv[1]
     trainer = run(bench, [])
+    casting = run(bench, ["--no-compute-copies"])
     before = run(bench, ["--adapter-dtype", "compute", "--optimizer", "torch"])
     for r in (trainer, before):
         assert r["trainable_values"] > 0 and math.isfinite(r["step_ms"]), r
     assert trainer["optimizer"] == "bucket" and trainer["adapter_dtype"] == "fp32", trainer
     assert trainer["trainable_bytes"] == 4 * trainer["trainable_values"], trainer
+    assert trainer["compute_copies"] and not casting["compute_copies"] and not before["compute_copies"]
     assert before["optimizer"] == "torch" and before["adapter_dtype"] == "compute", before
     assert before["trainable_bytes"] == 2 * before["trainable_values"], before
     assert trainer["trainable_values"] == before["trainable_values"]
     calls_trainer, calls_before = trainer["split"]["aten_calls"], before["split"]["aten_calls"]
     assert 0 < calls_trainer, trainer
+    calls_casting = casting["split"]["aten_calls"]
+    assert calls_trainer < calls_casting, (calls_trainer, calls_casting)
     frequent = trainer["split"]["frequent"]  # [name, count, ms], most frequent first
     assert frequent and all(f[0].startswith("aten::") for f in frequent), frequent
     assert [f[1] for f in frequent] == sorted((f[1] for f in frequent), reverse=True), frequent
-    print(f"aten:: calls per step: trainer's set-up {calls_trainer}, before {calls_before}")
+    print(f"aten:: calls per step: trainer's set-up {calls_trainer}, casting at every use {calls_casting}, "
+          f"before {calls_before}")
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@
 Standard library only, so CI needs no Python model stack. Each check is one CTest:
   equivalence N  N ranks x b rows == 1 rank x N*b rows == 1 rank x N accumulated b-row micro-batches,
                  step by step (losses, grad norms, lr); bytes reduced == trainable bytes
-  resume         2N steps in one run == N steps + --resume + N steps: identical losses, and
+  resume         2N steps in one run == N steps + --resume + N steps, in fp32 and bf16: identical losses, and
                  identical adapters, head and optimizer moments (h5diff, exact)
   fault          an exception on rank 1 of 2 ends the job non-zero within 30 s, with its message
   nonfinite      a NaN gradient on rank 1: every rank skips that step (skip) / the job stops (stop)
@@ -156,8 +156,16 @@ def h5diff(a, b, obj):
 
 
 def check_resume(tmp):
+    # fp32, the CPU's default, and bf16, a GPU's: there the adapters are read through bf16 copies
+    # recast after each update and after the checkpoint load (model/lora/compute_copies.h).
+    for precision in ("fp32", "bf16"):
+        check_resume_in(os.path.join(tmp, precision), precision)
+
+
+def check_resume_in(tmp, precision):
     n = 3
-    common = BASE + ["--steps", str(2 * n), "--lora.dropout", "0.1", "--train.eval_every", "2"]
+    common = BASE + ["--steps", str(2 * n), "--lora.dropout", "0.1", "--train.eval_every", "2", "--model.precision",
+                     precision]
     full, parts = os.path.join(tmp, "full"), os.path.join(tmp, "parts")
     run(common + ["--out", full], ranks=2)
     run(common + ["--out", parts, "--train.stop_after", str(n)], ranks=2)
@@ -178,7 +186,7 @@ def check_resume(tmp):
     ep = [r for r in metrics(parts, "eval") if r["split"] == "test"][-1]
     if ef["log_loss"] != ep["log_loss"]:
         fail(f"test log loss {ef['log_loss']} vs {ep['log_loss']}")
-    print(f"OK: {2 * n} steps == {n} + resume + {n} (2 ranks, LoRA dropout 0.1): identical losses, "
+    print(f"OK ({precision}): {2 * n} steps == {n} + resume + {n} (2 ranks, LoRA dropout 0.1): identical losses, "
           "adapters, optimizer moments, RNG states")
 
 
