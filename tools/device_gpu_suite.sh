@@ -115,9 +115,13 @@ if has flash; then  # the flash kernels (issue 20): their tests, the step with t
   step 300 test-flash test_fused_cuda --gtest_filter='*Flash*:*ClassifierFused*'
   step 180 attention-flash-b4 bench_attention --batch 4 --seq 1900 --json
   grep -h '^{' "$log" | tail -3 >> "$OUT/results.jsonl"
-  # The step as the trainer runs it (fp32 adapters, AdamW on the flat bucket) with the fused core, then the
-  # same step as this benchmark ran before 2026-12-05 (adapters in bf16, torch::optim::AdamW per tensor)
+  # The step as the trainer runs it (fp32 adapters read through bf16 compute copies, AdamW on the flat bucket)
+  # with the fused core; the same with each adapter cast at every use (before ad13e7c); then the same step as
+  # this benchmark ran before 2026-12-05 (adapters in bf16, torch::optim::AdamW per tensor)
   step 300 "arena-fused-b4" bench_train_step --batch 4 --seq 1900 --steps 5 --warmup 2 --profile --json
+  grep -h '^{' "$log" | tail -1 >> "$OUT/results.jsonl"
+  step 300 "arena-fused-b4-cast" bench_train_step --batch 4 --seq 1900 --steps 5 --warmup 2 --no-compute-copies \
+    --json
   grep -h '^{' "$log" | tail -1 >> "$OUT/results.jsonl"
   step 300 "arena-fused-b4-before" bench_train_step --batch 4 --seq 1900 --steps 5 --warmup 2 \
     --adapter-dtype compute --optimizer torch --profile --json
