@@ -10,6 +10,7 @@
 #include "launch/commands.h"
 #include "launch/evaluate.h"
 #include "launch/inference.h"
+#include "model/peft/qlora.h"
 #include "launch/run_data.h"
 
 namespace arena {
@@ -24,6 +25,7 @@ struct EvalOptions {
 
 int run_eval(const EvalOptions& o) {
   auto run = load_trained(o.checkpoint, o.device, o.attention);
+  trainables_to_compute_dtype(*run.model);  // forward passes only: cast once, not at every use
   auto c = run.config;
   if (!o.data.empty()) c.data_path = o.data;
   if (!o.format.empty()) c.data_format = o.format;

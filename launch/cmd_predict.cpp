@@ -15,6 +15,7 @@
 #include "launch/commands.h"
 #include "launch/evaluate.h"
 #include "launch/inference.h"
+#include "model/peft/qlora.h"
 
 namespace arena {
 namespace {
@@ -35,6 +36,7 @@ std::string csv_field(const std::string& s) {
 
 int run_predict(const PredictOptions& o) {
   auto run = load_trained(o.checkpoint, o.device, o.attention);
+  trainables_to_compute_dtype(*run.model);  // forward passes only: cast once, not at every use
   const auto& c = run.config;
   ReadOptions ro;
   ro.format = parse_data_format(o.format);

@@ -69,10 +69,18 @@ std::vector<std::pair<std::string, torch::Tensor>> peft_trainable_parameters(Gem
   return out;
 }
 
-void trainables_to_fp32(GemmaClassifierImpl& model) {
+namespace {
+void trainables_to(GemmaClassifierImpl& model, torch::ScalarType dtype) {
   torch::NoGradGuard no_grad;
   for (auto& [name, t] : peft_trainable_parameters(model))
-    if (t.scalar_type() != torch::kFloat32) t.set_data(t.data().to(torch::kFloat32));
+    if (t.scalar_type() != dtype) t.set_data(t.data().to(dtype));
+}
+}  // namespace
+
+void trainables_to_fp32(GemmaClassifierImpl& model) { trainables_to(model, torch::kFloat32); }
+
+void trainables_to_compute_dtype(GemmaClassifierImpl& model) {
+  trainables_to(model, model.model->embed_tokens->weight.scalar_type());
 }
 
 std::shared_ptr<ComputeCopies> attach_compute_copies(GemmaClassifierImpl& model, const ComputeCopies::Named& named,

@@ -46,6 +46,10 @@ std::vector<std::pair<std::string, torch::Tensor>> peft_trainable_parameters(Gem
 // the adapters are cast to the activations' dtype where they are used, their gradients and the
 // optimizer's state stay fp32. What the trainer runs.
 void trainables_to_fp32(GemmaClassifierImpl& model);
+// For forward passes only (eval, predict): the trainable tensors in the model's compute dtype, so no
+// use casts them (on the 2B recipe 281 small kernels per forward); the values every such cast would
+// give. Training, which updates them, and export, which writes them, keep fp32.
+void trainables_to_compute_dtype(GemmaClassifierImpl& model);
 
 // For a model that computes in bf16 or fp16 with its trainable tensors in fp32: compute-dtype copies
 // of them (model/lora/compute_copies.h), refreshed at the start of each forward when the tensors

@@ -186,8 +186,14 @@ def check_resume_in(tmp, precision):
     ep = [r for r in metrics(parts, "eval") if r["split"] == "test"][-1]
     if ef["log_loss"] != ep["log_loss"]:
         fail(f"test log loss {ef['log_loss']} vs {ep['log_loss']}")
+    # `arena eval` on the last checkpoint, with the adapters in the compute dtype (cast once at load),
+    # gives the trainer's own closing test evaluation to the last bit.
+    p, _ = run(["eval", "--checkpoint", parts, "--json"])
+    alone = json.loads(p.stdout.strip().splitlines()[-1])
+    if (alone["n"], alone["log_loss"], alone["accuracy"]) != (ep["n"], ep["log_loss"], ep["accuracy"]):
+        fail(f"arena eval {alone} vs the trainer's closing test evaluation {ep}")
     print(f"OK ({precision}): {2 * n} steps == {n} + resume + {n} (2 ranks, LoRA dropout 0.1): identical losses, "
-          "adapters, optimizer moments, RNG states")
+          "adapters, optimizer moments, RNG states; arena eval == the closing test evaluation")
 
 
 def check_fault(tmp):
