@@ -10,8 +10,8 @@
 #include "launch/commands.h"
 #include "launch/evaluate.h"
 #include "launch/inference.h"
-#include "model/peft/qlora.h"
 #include "launch/run_data.h"
+#include "model/peft/qlora.h"
 
 namespace arena {
 namespace {

@@ -6,10 +6,10 @@
 // gradient bucket (dist/grad_bucket.h). On the 2B recipe's 281 tensors that is about 1,100 small
 // kernels per step, launched one by one.
 //
-// Here the fp32 tensors already sit in one flat buffer (the bucket's). refresh() casts that buffer
-// into one flat compute-dtype buffer whose slices are the copies: leaves that require grad, read by
-// the projections instead of the fp32 tensors (model/lora/linear.h). fold_grads() adds the copies'
-// gradients into the flat fp32 gradient buffer in one pass and clears them.
+// Here the fp32 tensors already sit in one flat buffer (the bucket's). refresh_if_stale() casts that
+// buffer into one flat compute-dtype buffer whose slices are the copies: leaves that require grad,
+// read by the projections instead of the fp32 tensors (model/lora/linear.h). fold_grads() adds the
+// copies' gradients into the flat fp32 gradient buffer in one pass and clears them.
 //
 // The numbers are the same bits as casting per use: the same rounding of the same fp32 values, and
 // each gradient widened to fp32 and added once into the bucket, as the cast's backward and autograd's
