@@ -138,15 +138,28 @@ def same_run(a, b, last_step, what):
             tc.fail(f"{what}: {split} eval {ea} vs mpirun {eb}")
 
 
+# Open MPI 4.1.4 (Debian 12) crashes now and then inside its TCP BTL, which carries the ranks of two
+# Slurm nodes: a 15-line C program that only initializes, all-reduces and finalizes does it too
+# (docs/reliability.md). Its signal handler's backtrace then names the BTL's shared object.
+OMPI_TCP_BTL_CRASH = re.compile(r"Segmentation fault.*?mca_btl_tcp\.so", re.S)
+
+
 def check_train(tmp, script="slurm_1node_8gpu.sbatch", nodes=1, per_node=2):
     steps = 6
     extra = ["--steps", str(steps), "--train.eval_every", "3", "--train.checkpoint_every", "3"]
-    run_dir = os.path.join(tmp, "slurm-run")
     with Cluster(tmp) as c:
-        job_id = c.sbatch(script, cpu_opts(tmp, nodes, per_node), job_env(run_dir, extra))
-        info = c.wait(job_id)
-        text = output(tmp, job_id)
-        if info["JobState"] != "COMPLETED" or info["ExitCode"] != "0:0":
+        for attempt in (1, 2):
+            run_dir = os.path.join(tmp, f"slurm-run-{attempt}")
+            job_id = c.sbatch(script, cpu_opts(tmp, nodes, per_node), job_env(run_dir, extra))
+            info = c.wait(job_id)
+            text = output(tmp, job_id)
+            if info["JobState"] == "COMPLETED" and info["ExitCode"] == "0:0":
+                break
+            if attempt == 1 and nodes > 1 and OMPI_TCP_BTL_CRASH.search(text):
+                # One retry for that crash only: any other failure, or the same one twice, fails the check.
+                print(f"NOTE: job {job_id} crashed inside Open MPI's TCP BTL (mca_btl_tcp.so in the backtrace); "
+                      f"running it once more:\n{text[-1500:]}")
+                continue
             tc.fail(f"job {job_id}: {info.get('JobState')} exit {info.get('ExitCode')}\n{text[-3000:]}")
         if "train: 2 ranks (mpi backend" not in text or text.count("train: ") != 1:
             tc.fail(f"expected one 'train: 2 ranks' line (rank 0 of a 2-rank world):\n{text[-3000:]}")
