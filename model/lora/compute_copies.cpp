@@ -2,15 +2,12 @@
 
 #include <torch/torch.h>
 
+#include <algorithm>
+
 #include "common/error.h"
 #include "model/lora/linear.h"
 
 namespace arena {
-
-struct ComputeCopies::Installed {
-  std::shared_ptr<LinearImpl> linear;
-  torch::Tensor master;
-};
 
 ComputeCopies::ComputeCopies(torch::nn::Module& model, const Named& masters, torch::Tensor flat,
                              torch::ScalarType dtype)
@@ -23,6 +20,15 @@ ComputeCopies::ComputeCopies(torch::nn::Module& model, const Named& masters, tor
     if (auto linear = std::dynamic_pointer_cast<LinearImpl>(m)) linears.push_back(std::move(linear));
 
   copy_flat_ = torch::empty({flat_.numel()}, flat_.options().dtype(dtype));
+  try {
+    install(linears);
+  } catch (...) {
+    uninstall();  // no Linear keeps a copy that nothing refreshes
+    throw;
+  }
+}
+
+void ComputeCopies::install(const std::vector<std::shared_ptr<LinearImpl>>& linears) {
   int64_t offset = 0;
   for (const auto& [name, master] : masters_) {
     check(master.scalar_type() == torch::kFloat32, "compute copies: '{}' is {}, expected fp32", name,
@@ -33,14 +39,10 @@ ComputeCopies::ComputeCopies(torch::nn::Module& model, const Named& masters, tor
     // detach() shares the version counter with copy_flat_: a refresh while a graph still holds a copy
     // makes that graph's backward fail loudly instead of using new values.
     auto copy = copy_flat_.narrow(0, offset, n).view(master.sizes()).detach().requires_grad_(true);
-    bool placed = false;
-    for (auto& linear : linears)
-      if (linear->set_compute_copy(master, copy)) {
-        installed_.push_back({linear, master});
-        placed = true;
-        break;
-      }
-    check(placed, "compute copies: '{}' is no Linear's weight, lora_A or lora_B", name);
+    const auto owner = std::find_if(linears.begin(), linears.end(),
+                                    [&](const auto& linear) { return linear->set_compute_copy(master, copy); });
+    check(owner != linears.end(), "compute copies: '{}' is no Linear's weight, lora_A or lora_B", name);
+    owners_.push_back(*owner);
     copies_.push_back(std::move(copy));
     offset += n;
   }
@@ -48,9 +50,13 @@ ComputeCopies::ComputeCopies(torch::nn::Module& model, const Named& masters, tor
         flat_.numel());
 }
 
-ComputeCopies::~ComputeCopies() {
-  for (auto& [linear, master] : installed_) linear->set_compute_copy(master, torch::Tensor());
+void ComputeCopies::uninstall() {
+  for (size_t i = 0; i < owners_.size(); ++i) owners_[i]->set_compute_copy(masters_[i].second, torch::Tensor());
+  owners_.clear();
+  copies_.clear();
 }
+
+ComputeCopies::~ComputeCopies() { uninstall(); }
 
 int64_t ComputeCopies::versions() const {
   int64_t v = static_cast<int64_t>(flat_._version());

@@ -20,11 +20,14 @@
 #include <torch/nn/module.h>
 #include <torch/types.h>
 
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
 
 namespace arena {
+
+class LinearImpl;
 
 class ComputeCopies {
  public:
@@ -53,10 +56,11 @@ class ComputeCopies {
 
  private:
   int64_t versions() const;
+  void install(const std::vector<std::shared_ptr<LinearImpl>>& linears);  // a copy of each master
+  void uninstall();
 
-  struct Installed;
-  std::vector<Installed> installed_;
   Named masters_;
+  std::vector<std::shared_ptr<LinearImpl>> owners_;  // masters_[i] belongs to owners_[i]
   torch::Tensor flat_, copy_flat_;
   std::vector<torch::Tensor> copies_;  // leaves requiring grad, slices of copy_flat_
   int64_t stamp_ = -1;

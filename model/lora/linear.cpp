@@ -44,30 +44,37 @@ LinearImpl::LinearImpl(int64_t in, int64_t out, double init_std, const torch::Te
 // Trainable tensors may be kept in fp32 while the model computes in bf16 (what autocast does):
 // they are cast to the activations' dtype inside the graph, so their gradients come back in fp32,
 // unless a compute copy stands in for them (model/lora/compute_copies.h).
+namespace {
+// Whether `copy` stands in for `w` at `dtype`: w is not in it already, and the copy is.
+bool uses_copy(const torch::Tensor& w, const torch::Tensor& copy, torch::ScalarType dtype) {
+  return w.scalar_type() != dtype && copy.defined() && copy.scalar_type() == dtype;
+}
+}  // namespace
+
 torch::Tensor LinearImpl::in_dtype(const torch::Tensor& w, const torch::Tensor& copy, torch::ScalarType dtype) const {
-  if (w.scalar_type() == dtype) return w;
-  if (copy.defined() && copy.scalar_type() == dtype) return copy;
-  return w.to(dtype);
+  if (uses_copy(w, copy, dtype)) return copy;
+  return w.scalar_type() == dtype ? w : w.to(dtype);
+}
+
+int LinearImpl::copy_slot(const torch::Tensor& master) const {
+  return master.is_same(weight)   ? kWeightCopy
+         : master.is_same(lora_A) ? kLoraACopy
+         : master.is_same(lora_B) ? kLoraBCopy
+                                  : -1;
 }
 
 bool LinearImpl::set_compute_copy(const torch::Tensor& master, const torch::Tensor& copy) {
-  torch::Tensor* slot = master.is_same(lora_A)   ? &lora_A_copy_
-                        : master.is_same(lora_B) ? &lora_B_copy_
-                        : master.is_same(weight) ? &weight_copy_
-                                                 : nullptr;
-  if (slot == nullptr) return false;
+  const int slot = copy_slot(master);
+  if (slot < 0) return false;
   check(!copy.defined() || copy.sizes() == master.sizes(), "Linear: a compute copy of shape [{}] for a tensor of [{}]",
         fmt::join(copy.sizes(), ", "), fmt::join(master.sizes(), ", "));
-  *slot = copy;
+  copies_[slot] = copy;
   return true;
 }
 
 torch::Tensor LinearImpl::used_form(const torch::Tensor& master, torch::ScalarType dtype) const {
-  const torch::Tensor& copy = master.is_same(lora_A)   ? lora_A_copy_
-                              : master.is_same(lora_B) ? lora_B_copy_
-                              : master.is_same(weight) ? weight_copy_
-                                                       : master;
-  return master.scalar_type() != dtype && copy.defined() && copy.scalar_type() == dtype ? copy : master;
+  const int slot = copy_slot(master);
+  return slot >= 0 && uses_copy(master, copies_[slot], dtype) ? copies_[slot] : master;
 }
 
 torch::Tensor LinearImpl::forward(const torch::Tensor& x) {
@@ -77,11 +84,11 @@ torch::Tensor LinearImpl::forward(const torch::Tensor& x) {
 }
 
 torch::Tensor LinearImpl::base_forward(const torch::Tensor& x) {
-  return nf4_ ? Nf4Matmul::apply(x, this) : torch::linear(x, in_dtype(weight, weight_copy_, x.scalar_type()));
+  return nf4_ ? Nf4Matmul::apply(x, this) : torch::linear(x, in_dtype(weight, copies_[kWeightCopy], x.scalar_type()));
 }
 
 torch::Tensor LinearImpl::lora_A_as(const torch::Tensor& x) const {
-  return in_dtype(lora_A, lora_A_copy_, x.scalar_type());
+  return in_dtype(lora_A, copies_[kLoraACopy], x.scalar_type());
 }
 
 torch::Tensor LinearImpl::add_lora_up(const torch::Tensor& y, const torch::Tensor& a) {
@@ -90,7 +97,7 @@ torch::Tensor LinearImpl::add_lora_up(const torch::Tensor& y, const torch::Tenso
   // out-of-place addmm one copy of it (model/lora/lora_up.h). y is the base projection's fresh output.
   // PEFT's order (a·Bᵀ, then the scale, then the add, each rounded) differs from it by a rounding;
   // on the CPU those three passes and their fresh [tokens, out] tensors were 16x the GEMM's time.
-  const auto b = in_dtype(lora_B, lora_B_copy_, y.scalar_type());
+  const auto b = in_dtype(lora_B, copies_[kLoraBCopy], y.scalar_type());
   if (y.is_contiguous() && !y.is_view()) return lora_up_add_(y, a, b, lora_scaling_);
   return torch::addmm(y.reshape({-1, out_features}), a.reshape({-1, a.size(-1)}), b.t(), /*beta=*/1.0,
                       /*alpha=*/lora_scaling_)

@@ -9,6 +9,7 @@
 #include <torch/nn/module.h>
 #include <torch/nn/pimpl.h>
 
+#include <array>
 #include <optional>
 
 #include "model/quant/nf4.h"
@@ -74,9 +75,11 @@ class LinearImpl : public torch::nn::Module {
  private:
   // `w` (weight, lora_A or lora_B) in `dtype`: its compute copy, w itself, or a cast in the graph.
   torch::Tensor in_dtype(const torch::Tensor& w, const torch::Tensor& copy, torch::ScalarType dtype) const;
+  enum CopySlot { kWeightCopy, kLoraACopy, kLoraBCopy };
+  int copy_slot(const torch::Tensor& master) const;  // master's CopySlot, -1 for none of the three
 
   std::optional<Nf4Weight> nf4_;
-  torch::Tensor weight_copy_, lora_A_copy_, lora_B_copy_;  // compute copies; undefined: none
+  std::array<torch::Tensor, 3> copies_;  // compute copies by CopySlot; undefined: none
   double lora_scaling_ = 0.0;
   double lora_dropout_ = 0.0;
 };

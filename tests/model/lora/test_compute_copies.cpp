@@ -148,6 +148,22 @@ TEST(ComputeCopies, Fp32ModelsGetNoneAndGoingAwayUninstalls) {
   EXPECT_FALSE(q_proj.lora_A_as(x).is_leaf()) << "uninstalled: a cast again";
 }
 
+TEST(ComputeCopies, GradientsOfSomeCopiesLandAtTheirOffsets) {
+  // A backward that reaches one copy only: its gradient lands in its own slice of the bucket.
+  TrainerSetup copied(true, false);
+  auto& v_proj = *copied.model->model->layers[1]->self_attn->v_proj;
+  const auto x = torch::ones({1, 64}, torch::kBFloat16);
+  (v_proj.lora_A_as(x).to(torch::kFloat32) * 3).sum().backward();
+  copied.copies->fold_grads(copied.bucket->grads());
+  int64_t offset = 0;
+  for (const auto& [name, t] : copied.bucket->named()) {
+    const auto slice = copied.bucket->grads().narrow(0, offset, t.numel());
+    const double want = t.is_same(v_proj.lora_A) ? 3.0 : 0.0;
+    EXPECT_TRUE(torch::equal(slice, torch::full_like(slice, want))) << name;
+    offset += t.numel();
+  }
+}
+
 TEST(ComputeCopies, TensorsOutsideTheModelAreRefusedByName) {
   TrainerSetup copied(false, false);
   auto named = copied.bucket->named();
@@ -159,6 +175,9 @@ TEST(ComputeCopies, TensorsOutsideTheModelAreRefusedByName) {
   } catch (const std::exception& e) {
     EXPECT_NE(std::string(e.what()).find("'stray'"), std::string::npos) << e.what();
   }
+  auto& q_proj = *copied.model->model->layers[2]->self_attn->q_proj;
+  EXPECT_FALSE(q_proj.lora_A_as(torch::ones({1, 64}, torch::kBFloat16)).is_leaf())
+      << "the copies placed before the refusal were taken out again";
 }
 
 }  // namespace
